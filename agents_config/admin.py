@@ -1,0 +1,474 @@
+"""Agent dashboard: drafts edited as validated forms, versions, publish/rollback/duplicate.
+
+The admin holds no rules: forms validate through the contracts and actions call services.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html, format_html_join
+from guardian.admin import GuardedModelAdmin
+from guardian.shortcuts import get_objects_for_user
+
+from agents_config import services
+from agents_config.contracts import ContractError
+from agents_config.diff import document_diff
+from agents_config.forms import (
+    FORM_SECTIONS,
+    AgentAdminForm,
+    DuplicateForm,
+    ImportAgentForm,
+    PublishForm,
+    RollbackForm,
+    SchemaFieldInlineForm,
+    SchemaFieldInlineFormSet,
+)
+from agents_config.models import Agent, AgentVersion, SchemaField
+from agents_config.selectors import (
+    agent_draft_document,
+    agent_versions,
+    version_export_document,
+    version_previous,
+)
+from tenants.models import Tenant
+
+
+def pretty_json(value: Any) -> str:
+    return format_html(
+        '<pre style="white-space: pre-wrap; max-width: 90em">{}</pre>',
+        json.dumps(value, indent=2, ensure_ascii=False),
+    )
+
+
+def json_download(document: Any, filename: str) -> HttpResponse:
+    response = JsonResponse(document, safe=False, json_dumps_params={"indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def _report_errors(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, agent: Agent, exc: Exception
+) -> None:
+    if isinstance(exc, ContractError):
+        detail = "; ".join(f"{p or 'document'}: {' '.join(m)}" for p, m in exc.errors.items())
+    else:
+        detail = str(exc)
+    modeladmin.message_user(request, f"{agent.agent_id}: {detail}", messages.ERROR)
+
+
+class SchemaFieldInline(admin.TabularInline):
+    model = SchemaField
+    form = SchemaFieldInlineForm
+    formset = SchemaFieldInlineFormSet
+    extra = 0
+    ordering = ["position"]
+
+
+@admin.register(Agent)
+class AgentAdmin(GuardedModelAdmin):
+    form = AgentAdminForm
+    inlines = [SchemaFieldInline]
+    change_form_template = "admin/agents_config/agent/change_form.html"
+    list_display = [
+        "agent_id",
+        "name",
+        "tenant",
+        "agent_type",
+        "enabled",
+        "live_version",
+        "version_count",
+        "session_count",
+        "updated_at",
+    ]
+    list_filter = ["enabled", "agent_type", "tenant", "reload_policy"]
+    search_fields = ["agent_id", "name", "tenant__slug"]
+    ordering = ["tenant__slug", "agent_id"]
+    list_select_related = ["tenant", "published_version"]
+    readonly_fields = ["published_version", "revision", "created_at", "updated_at"]
+    actions = ["publish_selected", "enable_selected", "disable_selected", "export_selected"]
+
+    def get_fieldsets(self, request: HttpRequest, obj: Agent | None = None) -> list:
+        fieldsets: list = [
+            (
+                None,
+                {
+                    "fields": [
+                        "tenant",
+                        "agent_id",
+                        "name",
+                        "agent_type",
+                        "enabled",
+                        "reload_policy",
+                    ]
+                },
+            ),
+            (
+                "Schema",
+                {
+                    "fields": ["schema_id", "schema_version", "custom_validators"],
+                    "description": "Fields are edited in the table below.",
+                },
+            ),
+        ]
+        for section in FORM_SECTIONS:
+            title = (
+                section.removesuffix("_config").upper()
+                if section in ("llm_config", "stt_config", "tts_config")
+                else section.removesuffix("_config").capitalize()
+            )
+            fieldsets.append(
+                (
+                    title,
+                    {
+                        "fields": AgentAdminForm.section_field_names(section),
+                        "classes": ["collapse"]
+                        if section in ("stt_config", "pipeline_config")
+                        else [],
+                    },
+                )
+            )
+        fieldsets.append(("Status", {"fields": self.readonly_fields}))
+        return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Agent | None = None) -> list[str]:
+        fields = list(self.readonly_fields)
+        if obj is not None:
+            fields += ["tenant", "agent_id"]  # identity is fixed once created
+        return fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Agent]:
+        qs = (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _versions=Count("versions", distinct=True),
+                _sessions=Count("sessions", distinct=True),
+            )
+        )
+        if request.user.is_superuser:
+            return qs
+        return get_objects_for_user(
+            request.user, "agents_config.view_agent", klass=qs, accept_global_perms=True
+        )
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "tenant" and not request.user.is_superuser:
+            kwargs["queryset"] = Tenant.objects.filter(
+                memberships__user=request.user, memberships__role="admin"
+            )
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    # Object permissions: guardian's per-object grants count, not only global ones.
+    def has_view_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
+        return (
+            super().has_view_permission(request)
+            or (obj is not None and request.user.has_perm("agents_config.view_agent", obj))
+            or (obj is None and request.user.is_staff)
+        )
+
+    def has_change_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
+        return super().has_change_permission(request) or (
+            obj is not None and request.user.has_perm("agents_config.change_agent", obj)
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
+        return super().has_delete_permission(request) or (
+            obj is not None and request.user.has_perm("agents_config.delete_agent", obj)
+        )
+
+    @admin.display(description="Live version", ordering="published_version__major")
+    def live_version(self, obj: Agent) -> str:
+        return obj.published_version.version if obj.published_version else "—"
+
+    @admin.display(description="Versions", ordering="_versions")
+    def version_count(self, obj: Agent) -> int:
+        return obj._versions
+
+    @admin.display(description="Sessions", ordering="_sessions")
+    def session_count(self, obj: Agent) -> int:
+        return obj._sessions
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        super().save_related(request, form, formsets, change)
+        services.agent_touch_draft(agent=form.instance, actor=request.user, created=not change)
+
+    def save_model(self, request: HttpRequest, obj: Agent, form: Any, change: bool) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    # --- actions (bulk) ---
+    @admin.action(description="Publish selected agents (minor version)")
+    def publish_selected(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        for agent in queryset:
+            if not self.has_change_permission(request, agent):
+                self.message_user(request, f"{agent}: permission denied", messages.ERROR)
+                continue
+            try:
+                version = services.agent_publish(agent=agent, actor=request.user)
+            except (ContractError, services.AgentConflict) as exc:
+                _report_errors(self, request, agent, exc)
+            else:
+                self.message_user(request, f"Published {agent.agent_id} {version.version}.")
+
+    def _set_enabled(self, request: HttpRequest, queryset: QuerySet[Agent], enabled: bool) -> None:
+        changed = 0
+        for agent in queryset:
+            if self.has_change_permission(request, agent):
+                services.agent_set_enabled(agent=agent, enabled=enabled, actor=request.user)
+                changed += 1
+        self.message_user(request, f"{'Enabled' if enabled else 'Disabled'} {changed} agent(s).")
+
+    @admin.action(description="Enable selected agents")
+    def enable_selected(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        self._set_enabled(request, queryset, True)
+
+    @admin.action(description="Disable selected agents")
+    def disable_selected(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
+        self._set_enabled(request, queryset, False)
+
+    @admin.action(description="Export selected agents as JSON")
+    def export_selected(self, request: HttpRequest, queryset: QuerySet[Agent]) -> HttpResponse:
+        documents = [agent_draft_document(agent) for agent in queryset]
+        if len(documents) == 1:
+            return json_download(documents[0], f"{documents[0]['agent_id']}.json")
+        return json_download(documents, "agents.json")
+
+    # --- per-agent pages ---
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view
+        return [
+            path("import/", view(self.import_view), name="agents_config_agent_import"),
+            path("<int:pk>/publish/", view(self.publish_view), name="agents_config_agent_publish"),
+            path(
+                "<int:pk>/rollback/", view(self.rollback_view), name="agents_config_agent_rollback"
+            ),
+            path(
+                "<int:pk>/duplicate/",
+                view(self.duplicate_view),
+                name="agents_config_agent_duplicate",
+            ),
+            path("<int:pk>/export/", view(self.export_view), name="agents_config_agent_export"),
+            *super().get_urls(),
+        ]
+
+    def _agent_for(self, request: HttpRequest, pk: int, *, change: bool = True) -> Agent:
+        agent = get_object_or_404(self.get_queryset(request), pk=pk)
+        allowed = (
+            self.has_change_permission(request, agent)
+            if change
+            else self.has_view_permission(request, agent)
+        )
+        if not allowed:
+            from django.core.exceptions import PermissionDenied
+
+            raise PermissionDenied
+        return agent
+
+    def _page(
+        self,
+        request: HttpRequest,
+        agent: Agent | None,
+        title: str,
+        form: Any,
+        template: str = "admin/agents_config/agent/action_form.html",
+        **extra: Any,
+    ) -> TemplateResponse:
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": title,
+            "form": form,
+            "original": agent,
+            **extra,
+        }
+        return TemplateResponse(request, template, context)
+
+    def _change_url(self, agent: Agent) -> str:
+        return reverse("admin:agents_config_agent_change", args=[agent.pk])
+
+    def publish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        agent = self._agent_for(request, pk)
+        form = PublishForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                version = services.agent_publish(
+                    agent=agent,
+                    actor=request.user,
+                    bump_kind=form.cleaned_data["bump"],
+                    version=form.cleaned_data["version"] or None,
+                    note=form.cleaned_data["note"],
+                )
+            except (ContractError, services.AgentConflict) as exc:
+                _report_errors(self, request, agent, exc)
+            else:
+                self.message_user(request, f"Published {agent.agent_id} {version.version}.")
+                return HttpResponseRedirect(self._change_url(agent))
+        return self._page(request, agent, f"Publish {agent.agent_id}", form)
+
+    def rollback_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        agent = self._agent_for(request, pk)
+        form = RollbackForm(request.POST or None, versions=agent_versions(agent=agent))
+        if request.method == "POST" and form.is_valid():
+            try:
+                version = services.agent_rollback(
+                    agent=agent,
+                    to_version=form.cleaned_data["version"],
+                    actor=request.user,
+                    note=form.cleaned_data["note"],
+                )
+            except (ContractError, services.AgentConflict) as exc:
+                _report_errors(self, request, agent, exc)
+            else:
+                self.message_user(
+                    request,
+                    f"Rolled back {agent.agent_id} to {form.cleaned_data['version'].version} "
+                    f"as version {version.version}.",
+                )
+                return HttpResponseRedirect(self._change_url(agent))
+        return self._page(request, agent, f"Roll back {agent.agent_id}", form)
+
+    def duplicate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        agent = self._agent_for(request, pk, change=False)
+        form = DuplicateForm(
+            request.POST or None, initial={"new_agent_id": f"{agent.agent_id}-copy"}
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                copy = services.agent_duplicate(
+                    agent=agent,
+                    new_agent_id=form.cleaned_data["new_agent_id"],
+                    name=form.cleaned_data["name"] or None,
+                    actor=request.user,
+                )
+            except (ContractError, services.AgentConflict) as exc:
+                _report_errors(self, request, agent, exc)
+            else:
+                self.message_user(request, f"Created {copy.agent_id} from {agent.agent_id}.")
+                return HttpResponseRedirect(self._change_url(copy))
+        return self._page(request, agent, f"Duplicate {agent.agent_id}", form)
+
+    def export_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        agent = self._agent_for(request, pk, change=False)
+        return json_download(agent_draft_document(agent), f"{agent.agent_id}.json")
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        tenants = (
+            Tenant.objects.all()
+            if request.user.is_superuser
+            else Tenant.objects.filter(memberships__user=request.user, memberships__role="admin")
+        )
+        form = ImportAgentForm(request.POST or None, request.FILES or None, tenants=tenants)
+        if request.method == "POST" and form.is_valid():
+            try:
+                agent = services.agent_import(
+                    tenant=form.cleaned_data["tenant"],
+                    data=form.cleaned_data["data"],
+                    actor=request.user,
+                    replace=form.cleaned_data["replace"],
+                    publish=form.cleaned_data["publish"],
+                )
+            except ContractError as exc:
+                for path_, msgs in exc.errors.items():
+                    form.add_error(None, f"{path_ or 'document'}: {' '.join(msgs)}")
+            except services.AgentConflict as exc:
+                form.add_error(None, str(exc))
+            else:
+                self.message_user(request, f"Imported {agent.agent_id}.")
+                return HttpResponseRedirect(self._change_url(agent))
+        return self._page(request, None, "Import agent", form)
+
+
+@admin.register(AgentVersion)
+class AgentVersionAdmin(admin.ModelAdmin):
+    list_display = ["agent", "version", "source", "created_by", "created_at", "short_checksum"]
+    list_filter = ["source", "agent__tenant"]
+    search_fields = ["agent__agent_id", "version", "note"]
+    list_select_related = ["agent", "agent__tenant", "created_by"]
+    ordering = ["agent__agent_id", "-major", "-minor", "-patch"]
+    fields = [
+        "agent",
+        "version",
+        "source",
+        "rolled_back_from",
+        "note",
+        "created_by",
+        "created_at",
+        "checksum",
+        "diff_to_previous",
+        "document_pretty",
+    ]
+    readonly_fields = fields
+    actions = ["export_selected"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AgentVersion]:
+        qs = super().get_queryset(request)
+        if request.user.is_superuser:
+            return qs
+        visible = get_objects_for_user(
+            request.user, "agents_config.view_agent", klass=Agent, accept_global_perms=True
+        )
+        return qs.filter(agent__in=visible)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="Checksum")
+    def short_checksum(self, obj: AgentVersion) -> str:
+        return obj.checksum[:12]
+
+    @admin.display(description="Document")
+    def document_pretty(self, obj: AgentVersion) -> str:
+        return pretty_json(obj.document)
+
+    @admin.display(description="Changes from the previous version")
+    def diff_to_previous(self, obj: AgentVersion) -> str:
+        previous = version_previous(obj)
+        if previous is None:
+            return "First version."
+        changes = document_diff(previous.document, obj.document)
+        if not changes:
+            return f"No changes from {previous.version}."
+        rows = format_html_join(
+            "",
+            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    c.path,
+                    c.change,
+                    json.dumps(c.old, ensure_ascii=False),
+                    json.dumps(c.new, ensure_ascii=False),
+                )
+                for c in changes
+            ),
+        )
+        return format_html(
+            "<p>Compared with {}:</p><table><thead><tr><th>Path</th><th>Change</th>"
+            "<th>Before</th><th>After</th></tr></thead><tbody>{}</tbody></table>",
+            previous.version,
+            rows,
+        )
+
+    @admin.action(description="Export selected versions as JSON")
+    def export_selected(
+        self, request: HttpRequest, queryset: QuerySet[AgentVersion]
+    ) -> HttpResponse:
+        documents = [version_export_document(v) for v in queryset.select_related("agent__tenant")]
+        if len(documents) == 1:
+            doc = documents[0]
+            return json_download(doc, f"{doc['agent_id']}-{doc['version']}.json")
+        return json_download(documents, "agent-versions.json")

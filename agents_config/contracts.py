@@ -1,0 +1,502 @@
+"""The configuration contracts: one pydantic model per config section and one for the document.
+
+Admin forms, API serializers, import/export and the worker all validate through these models,
+so every rule about a configuration lives here (the schema engine owns the field-type grammar
+and is called from ``SchemaConfig``). ``parse_document`` / ``parse_section`` return validated
+models or raise ``ContractError`` whose ``errors`` map a field path such as
+``schema_config.fields[2].field_type`` to readable messages.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+from urllib.parse import urlparse
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agents_config.schema import (
+    CompiledSchema,
+    FieldSpec,
+    SchemaDefinitionError,
+    default_registry,
+)
+from agents_config.templating import TemplateError, template_variables
+from agents_config.validators import OUTPUT_VALIDATORS
+from worker.nodes import NODE_REGISTRY
+
+Loc = tuple[str | int, ...]
+
+SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
+SEMVER_PATTERN = r"^(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})$"
+IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+
+OPENAI_TTS_VOICES = frozenset(
+    {
+        "alloy",
+        "ash",
+        "ballad",
+        "coral",
+        "echo",
+        "fable",
+        "nova",
+        "onyx",
+        "sage",
+        "shimmer",
+        "verse",
+        "marin",
+        "cedar",
+    }
+)
+
+
+def format_loc(loc: Iterable[str | int]) -> str:
+    """Turn a location tuple into a path such as ``schema_config.fields[2].field_type``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+class ContractError(ValueError):
+    """Validation failed; ``errors`` maps field paths to messages ("" is the whole document)."""
+
+    def __init__(self, errors: Mapping[str, list[str]]):
+        self.errors: dict[str, list[str]] = {path: list(msgs) for path, msgs in errors.items()}
+        super().__init__(self.errors)
+
+    def __str__(self) -> str:
+        return "; ".join(
+            f"{path or 'document'}: {' '.join(msgs)}" for path, msgs in self.errors.items()
+        )
+
+    @classmethod
+    def from_issues(cls, issues: Iterable[tuple[Loc, str]], prefix: Loc = ()) -> ContractError:
+        errors: dict[str, list[str]] = {}
+        for loc, message in issues:
+            errors.setdefault(format_loc((*prefix, *loc)), []).append(message)
+        return cls(errors)
+
+    @classmethod
+    def from_pydantic(cls, error: ValidationError, prefix: Loc = ()) -> ContractError:
+        issues = []
+        for item in error.errors(include_url=False):
+            message = item["msg"]
+            if item["type"] == "extra_forbidden":
+                message = "Unknown key."
+            issues.append((tuple(item["loc"]), message))
+        return cls.from_issues(issues, prefix)
+
+
+class Contract(BaseModel):
+    """Base for every section: unknown keys are errors, so typos never pass silently."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def cross_check(self) -> list[tuple[Loc, str]]:
+        """Rules spanning several fields of the section; empty when valid."""
+        return []
+
+
+def _check_http_url(value: str | None) -> str | None:
+    if value is None or value == "":
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+JSONScalar = str | int | float | bool | None
+
+
+class FewShotExample(Contract):
+    user: str = Field(min_length=1, max_length=4000, description="What the user says.")
+    assistant: dict[str, Any] | str = Field(
+        description="The agent's reply: a structured turn matching the schema, or spoken text."
+    )
+
+
+class PromptConfig(Contract):
+    template_id: str = Field(default="", max_length=100)
+    instructions: str = Field(min_length=1, max_length=50_000)
+    dynamic_vars: dict[str, JSONScalar] = Field(
+        default_factory=dict, description="Template variables with their default values."
+    )
+    examples: list[FewShotExample] = Field(default_factory=list, max_length=50)
+
+    @field_validator("dynamic_vars")
+    @classmethod
+    def _variable_names(cls, value: dict[str, JSONScalar]) -> dict[str, JSONScalar]:
+        for name in value:
+            if not IDENTIFIER.match(name):
+                raise ValueError(f"{name!r} is not a valid variable name")
+        return value
+
+    def variables(self) -> list[str]:
+        return template_variables(self.instructions)
+
+    def cross_check(self) -> list[tuple[Loc, str]]:
+        try:
+            used = self.variables()
+        except TemplateError as exc:
+            return [(("instructions",), str(exc))]
+        undeclared = [name for name in used if name not in self.dynamic_vars]
+        if undeclared:
+            return [
+                (
+                    ("instructions",),
+                    f"template variables used but not declared in dynamic_vars: "
+                    f"{', '.join(undeclared)}",
+                )
+            ]
+        return []
+
+
+class FieldMetadata(Contract):
+    spoken: bool = Field(default=False, description="This field is the text spoken by TTS.")
+    tts_instructions: bool = Field(
+        default=False,
+        validation_alias=AliasChoices("tts_instructions", "use_in_tts"),
+        description="This field carries the TTS voice instructions for the turn.",
+    )
+    hidden: bool = Field(default=False, description="Never sent to the frontend.")
+
+
+class SchemaFieldConfig(Contract):
+    field_name: str = Field(max_length=64)
+    field_type: str = Field(max_length=2000)
+    description: str = Field(default="", max_length=2000)
+    required: bool = True
+    default: Any = None
+    constraints: dict[str, Any] = Field(default_factory=dict)
+    metadata: FieldMetadata = Field(default_factory=FieldMetadata)
+
+    def to_spec(self) -> FieldSpec:
+        return FieldSpec(
+            name=self.field_name,
+            type=self.field_type,
+            description=self.description,
+            required=self.required,
+            default=self.default,
+            constraints=dict(self.constraints),
+            spoken=self.metadata.spoken,
+            tts_instructions=self.metadata.tts_instructions,
+            hidden=self.metadata.hidden,
+        )
+
+
+class SchemaConfig(Contract):
+    schema_id: str = Field(default="", max_length=100)
+    schema_version: str = Field(default="1.0.0", max_length=20)
+    fields: list[SchemaFieldConfig] = Field(min_length=1, max_length=100)
+    custom_validators: list[str] = Field(default_factory=list)
+
+    def field_specs(self) -> tuple[FieldSpec, ...]:
+        return tuple(f.to_spec() for f in self.fields)
+
+    def compile(self) -> CompiledSchema:
+        """The compiled schema, built once per process per content (registry cache)."""
+        return default_registry.get_or_compile(self.schema_id or "schema", self.field_specs())
+
+    def cross_check(self) -> list[tuple[Loc, str]]:
+        issues: list[tuple[Loc, str]] = [
+            (
+                ("custom_validators", index),
+                f"unknown validator {name!r}; known: "
+                f"{', '.join(sorted(OUTPUT_VALIDATORS)) or 'none'}",
+            )
+            for index, name in enumerate(self.custom_validators)
+            if name not in OUTPUT_VALIDATORS
+        ]
+        try:
+            self.compile()
+        except SchemaDefinitionError as exc:
+            issues += [(("fields", *issue.loc), issue.message) for issue in exc.issues]
+        return issues
+
+
+class LLMConfig(Contract):
+    provider: Literal["openai"] = "openai"
+    model: str = Field(default="gpt-4o-mini", min_length=1, max_length=100)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    max_tokens: int | None = Field(default=None, ge=1, le=128_000)
+    tool_choice: Literal["auto", "none", "required"] = "auto"
+    supports_structured_output: bool = True
+    base_url: str | None = Field(
+        default=None, description="OpenAI-compatible endpoint; empty for the provider's own."
+    )
+
+    _url = field_validator("base_url")(_check_http_url)
+
+
+class STTConfig(Contract):
+    provider: Literal["deepgram", "openai"] = "deepgram"
+    model: str = Field(default="nova-3", min_length=1, max_length=100)
+    language: str = Field(default="en", min_length=2, max_length=16)
+
+
+class TTSConfig(Contract):
+    provider: Literal["openai", "deepgram"] = "openai"
+    model: str = Field(default="gpt-4o-mini-tts", min_length=1, max_length=100)
+    voice: str = Field(default="ash", min_length=1, max_length=100)
+    default_instructions: str = Field(default="", max_length=4000)
+    instruction_field: str | None = Field(
+        default=None, description="Schema field holding per-turn voice instructions."
+    )
+    streaming: bool = True
+
+    def cross_check(self) -> list[tuple[Loc, str]]:
+        if self.provider == "openai" and self.voice not in OPENAI_TTS_VOICES:
+            return [
+                (
+                    ("voice",),
+                    f"unknown OpenAI voice {self.voice!r}; expected one of "
+                    f"{', '.join(sorted(OPENAI_TTS_VOICES))}",
+                )
+            ]
+        return []
+
+
+class TracingConfig(Contract):
+    enabled: bool = False
+    provider: Literal["langfuse", "otlp"] = "langfuse"
+    endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP endpoint; empty: Langfuse host from the environment."
+    )
+    sample_rate: float = Field(default=1.0, ge=0.0, le=1.0)
+    metadata_fields: list[str] = Field(default_factory=list)
+
+    _url = field_validator("endpoint")(_check_http_url)
+
+    def cross_check(self) -> list[tuple[Loc, str]]:
+        if self.provider == "otlp" and not self.endpoint:
+            return [(("endpoint",), "an endpoint is required for the otlp provider")]
+        return []
+
+
+# Settings a session may override, when the agent lists them in
+# ``pipeline_config.session_overrides``. Credentials and tenant settings are never overridable.
+OVERRIDABLE_SETTINGS = frozenset(
+    {
+        "prompt_config.dynamic_vars",
+        "llm_config.temperature",
+        "llm_config.max_tokens",
+        "stt_config.language",
+        "tts_config.voice",
+        "tts_config.default_instructions",
+        "tracing_config.enabled",
+        "tracing_config.sample_rate",
+    }
+)
+
+
+class PipelineConfig(Contract):
+    vad_enabled: bool = True
+    turn_detection: bool = True
+    noise_cancellation: bool = False
+    transcription_enabled: bool = True
+    custom_nodes: list[str] = Field(default_factory=list)
+    fallback_line: str = Field(
+        default="Sorry, I didn't catch that. Could you say it again?", max_length=500
+    )
+    max_session_minutes: int = Field(default=30, ge=1, le=1440)
+    room_empty_timeout_seconds: int = Field(default=300, ge=10, le=86_400)
+    max_participants: int = Field(default=2, ge=2, le=100)
+    session_overrides: list[str] = Field(
+        default_factory=lambda: [
+            "prompt_config.dynamic_vars",
+            "tts_config.voice",
+            "llm_config.temperature",
+        ],
+        description="Settings each session may override (section.key).",
+    )
+
+    def cross_check(self) -> list[tuple[Loc, str]]:
+        return [
+            (
+                ("session_overrides", index),
+                f"{name!r} cannot be overridden; allowed: "
+                f"{', '.join(sorted(OVERRIDABLE_SETTINGS))}",
+            )
+            for index, name in enumerate(self.session_overrides)
+            if name not in OVERRIDABLE_SETTINGS
+        ] + [
+            (
+                ("custom_nodes", index),
+                f"unknown custom node {name!r}; known: {', '.join(sorted(NODE_REGISTRY))}",
+            )
+            for index, name in enumerate(self.custom_nodes)
+            if name not in NODE_REGISTRY
+        ]
+
+
+class TenantConfig(Contract):
+    """Informational on export; importing never changes the target tenant's settings."""
+
+    tenant_id: str = ""
+    isolation_level: Literal["session", "user", "organization"] = "session"
+    rate_limits: dict[str, int | None] = Field(default_factory=dict)
+    quotas: dict[str, int | None] = Field(default_factory=dict)
+
+
+SECTION_CONTRACTS: dict[str, type[Contract]] = {
+    "prompt_config": PromptConfig,
+    "schema_config": SchemaConfig,
+    "llm_config": LLMConfig,
+    "stt_config": STTConfig,
+    "tts_config": TTSConfig,
+    "tracing_config": TracingConfig,
+    "pipeline_config": PipelineConfig,
+}
+
+
+class AgentDocument(Contract):
+    """The whole agent configuration, in the seed's ``AgentConfiguration`` shape."""
+
+    agent_id: str = Field(pattern=SLUG_PATTERN, max_length=64)
+    agent_type: str = Field(default="generic", pattern=SLUG_PATTERN, max_length=50)
+    name: str = Field(default="", max_length=200)
+    version: str = Field(default="0.0.0", pattern=SEMVER_PATTERN)
+    enabled: bool = True
+    reload_policy: Literal["keep", "apply"] = "keep"
+    prompt_config: PromptConfig
+    schema_config: SchemaConfig
+    llm_config: LLMConfig = Field(default_factory=LLMConfig)
+    stt_config: STTConfig = Field(default_factory=STTConfig)
+    tts_config: TTSConfig = Field(default_factory=TTSConfig)
+    tracing_config: TracingConfig = Field(default_factory=TracingConfig)
+    pipeline_config: PipelineConfig = Field(default_factory=PipelineConfig)
+    tenant_config: TenantConfig | None = None
+    # Accepted for compatibility with seed documents; never exported.
+    created_at: datetime | None = Field(default=None, exclude=True)
+    updated_at: datetime | None = Field(default=None, exclude=True)
+
+    SECTIONS: ClassVar[tuple[str, ...]] = tuple(SECTION_CONTRACTS)
+
+    def cross_check(self) -> list[tuple[Loc, str]]:
+        issues: list[tuple[Loc, str]] = []
+        for section in self.SECTIONS:
+            issues += [((section, *loc), msg) for loc, msg in getattr(self, section).cross_check()]
+        if any(loc[0] == "schema_config" for loc, _ in issues):
+            return issues  # the rules below need a valid schema
+        compiled = self.schema_config.compile()
+        field_types = {f.field_name: f.field_type.strip() for f in self.schema_config.fields}
+        instruction_field = self.tts_config.instruction_field
+        if instruction_field is not None:
+            if field_types.get(instruction_field) != "str":
+                issues.append(
+                    (
+                        ("tts_config", "instruction_field"),
+                        f"{instruction_field!r} is not a str field of the schema",
+                    )
+                )
+            elif compiled.tts_instructions_field not in (None, instruction_field):
+                issues.append(
+                    (
+                        ("tts_config", "instruction_field"),
+                        f"disagrees with the schema, whose TTS-instructions field is "
+                        f"{compiled.tts_instructions_field!r}",
+                    )
+                )
+        issues += [
+            (("tracing_config", "metadata_fields", index), f"{name!r} is not a schema field")
+            for index, name in enumerate(self.tracing_config.metadata_fields)
+            if name not in field_types
+        ]
+        for index, example in enumerate(self.prompt_config.examples):
+            if isinstance(example.assistant, dict):
+                result = compiled.validate_output(example.assistant)
+                issues += [
+                    (("prompt_config", "examples", index, "assistant"), error)
+                    for error in result.errors
+                ]
+        return issues
+
+    def normalized(self) -> AgentDocument:
+        """The canonical form: ``tts_config.instruction_field`` and the field flag agree."""
+        flagged = next(
+            (f.field_name for f in self.schema_config.fields if f.metadata.tts_instructions), None
+        )
+        target = self.tts_config.instruction_field or flagged
+        if target == flagged and self.tts_config.instruction_field == flagged:
+            return self
+        fields = [
+            f.model_copy(
+                update={
+                    "metadata": f.metadata.model_copy(
+                        update={"tts_instructions": f.field_name == target}
+                    )
+                }
+            )
+            for f in self.schema_config.fields
+        ]
+        return self.model_copy(
+            update={
+                "schema_config": self.schema_config.model_copy(update={"fields": fields}),
+                "tts_config": self.tts_config.model_copy(update={"instruction_field": target}),
+            }
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready canonical document (what export writes and versions snapshot)."""
+        return self.model_dump(mode="json")
+
+
+def _validated(model: type[Contract], data: Any, prefix: Loc) -> Contract:
+    if not isinstance(data, Mapping):
+        raise ContractError({format_loc(prefix): ["Expected a JSON object."]})
+    try:
+        instance = model.model_validate(dict(data))
+    except ValidationError as exc:
+        error = ContractError.from_pydantic(exc, prefix)
+        if model is AgentDocument:
+            _add_section_checks(error, data)
+        raise error from None
+    issues = instance.cross_check()
+    if issues:
+        raise ContractError.from_issues(issues, prefix)
+    return instance
+
+
+def _add_section_checks(error: ContractError, data: Mapping[str, Any]) -> None:
+    """Also report the cross-field problems of sections that are well-formed on their own,
+    so one round trip shows every error."""
+    for section, contract in SECTION_CONTRACTS.items():
+        if not isinstance(data.get(section), Mapping) or any(
+            path == section or path.startswith((f"{section}.", f"{section}["))
+            for path in error.errors
+        ):
+            continue
+        try:
+            instance = contract.model_validate(dict(data[section]))
+        except ValidationError:
+            continue
+        for loc, message in instance.cross_check():
+            error.errors.setdefault(format_loc((section, *loc)), []).append(message)
+
+
+def parse_document(data: Any) -> AgentDocument:
+    """Validate a whole configuration document and return it in canonical form."""
+    document = _validated(AgentDocument, data, ())
+    assert isinstance(document, AgentDocument)
+    return document.normalized()
+
+
+def parse_section(section: str, data: Any) -> Contract:
+    """Validate one section on its own (rules spanning sections need ``parse_document``)."""
+    if section not in SECTION_CONTRACTS:
+        raise ContractError(
+            {section: [f"Unknown section; expected one of {list(SECTION_CONTRACTS)}."]}
+        )
+    return _validated(SECTION_CONTRACTS[section], data, (section,))
+
+
+def section_defaults(section: str) -> dict[str, Any]:
+    """Default values of a section whose fields all have defaults (for new agents)."""
+    return SECTION_CONTRACTS[section]().model_dump(mode="json")

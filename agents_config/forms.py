@@ -1,0 +1,320 @@
+"""Admin forms built from the contracts.
+
+Each config section is rendered as ordinary form fields generated from its pydantic contract
+(choices from ``Literal``, checkboxes for ``bool``, numbers for numbers, JSON editors for
+structured values), and validated by the same contracts: a form has no rules of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from typing import Any, Literal, get_args, get_origin
+
+from django import forms
+from django.core.exceptions import ValidationError
+from pydantic.fields import FieldInfo
+
+from agents_config.contracts import (
+    SECTION_CONTRACTS,
+    ContractError,
+    parse_document,
+    parse_section,
+)
+from agents_config.models import Agent, SchemaField
+from agents_config.selectors import agent_draft_document
+
+# Sections edited as fields on the agent form (the schema is edited as inline rows).
+FORM_SECTIONS = (
+    "prompt_config",
+    "llm_config",
+    "stt_config",
+    "tts_config",
+    "tracing_config",
+    "pipeline_config",
+)
+SEPARATOR = "__"
+LONG_TEXT = {"instructions", "default_instructions", "fallback_line"}
+
+
+class PrettyJSONField(forms.JSONField):
+    """A JSON editor that shows its value indented."""
+
+    def __init__(self, **kwargs: Any):
+        kwargs.setdefault(
+            "widget", forms.Textarea(attrs={"rows": 6, "cols": 80, "class": "vLargeTextField"})
+        )
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value: Any) -> str:
+        if isinstance(value, forms.fields.InvalidJSONInput):
+            return value
+        return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
+    origin = get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return annotation, False
+
+
+def form_field_for(name: str, info: FieldInfo) -> forms.Field:
+    """A form field for one contract field; the contract still does the validating."""
+    annotation, _ = _unwrap_optional(info.annotation)
+    common: dict[str, Any] = {"required": False, "help_text": info.description or ""}
+    origin = get_origin(annotation)
+    if annotation is bool:
+        return forms.BooleanField(**common)
+    if origin is Literal:
+        choices = [(value, value) for value in get_args(annotation)]
+        return forms.ChoiceField(choices=choices, **common)
+    if annotation is int:
+        return forms.IntegerField(**common)
+    if annotation is float:
+        return forms.FloatField(**common)
+    if annotation is str:
+        widget = (
+            forms.Textarea(
+                attrs={
+                    "rows": 12 if name == "instructions" else 3,
+                    "cols": 80,
+                    "class": "vLargeTextField",
+                }
+            )
+            if name in LONG_TEXT
+            else forms.TextInput(attrs={"class": "vTextField"})
+        )
+        return forms.CharField(widget=widget, strip=False, **common)
+    if origin is list and get_args(annotation) == (str,):
+        common["help_text"] = (common["help_text"] + " Comma-separated.").strip()
+        return forms.CharField(widget=forms.TextInput(attrs={"class": "vTextField"}), **common)
+    return PrettyJSONField(**common)
+
+
+def _to_form_value(info: FieldInfo, value: Any) -> Any:
+    annotation, _ = _unwrap_optional(info.annotation)
+    if get_origin(annotation) is list and get_args(annotation) == (str,):
+        return ", ".join(value or [])
+    return value
+
+
+def _from_form_value(info: FieldInfo, value: Any) -> Any:
+    annotation, optional = _unwrap_optional(info.annotation)
+    if get_origin(annotation) is list and get_args(annotation) == (str,):
+        return [item.strip() for item in (value or "").split(",") if item.strip()]
+    if value in (None, "") and (optional or annotation is not str):
+        return None if optional else info.get_default(call_default_factory=True)
+    return value
+
+
+class AgentAdminForm(forms.ModelForm):
+    """The agent's draft: top-level fields plus one generated field per section setting."""
+
+    class Meta:
+        model = Agent
+        fields = [
+            "tenant",
+            "agent_id",
+            "name",
+            "agent_type",
+            "enabled",
+            "reload_policy",
+            "schema_id",
+            "schema_version",
+            "custom_validators",
+        ]
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if "custom_validators" in self.fields:
+            self.fields[
+                "custom_validators"
+            ].help_text = 'JSON list of validator names, e.g. ["non_empty_spoken"].'
+        for section in FORM_SECTIONS:
+            stored = getattr(self.instance, section, None) or {}
+            for name, info in SECTION_CONTRACTS[section].model_fields.items():
+                default = (
+                    None if info.is_required() else info.get_default(call_default_factory=True)
+                )
+                value = stored.get(name, default)
+                self.initial.setdefault(f"{section}{SEPARATOR}{name}", _to_form_value(info, value))
+
+    @classmethod
+    def section_field_names(cls, section: str) -> list[str]:
+        return [f"{section}{SEPARATOR}{name}" for name in SECTION_CONTRACTS[section].model_fields]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        for section in FORM_SECTIONS:
+            contract = SECTION_CONTRACTS[section]
+            data = {}
+            for name, info in contract.model_fields.items():
+                key = f"{section}{SEPARATOR}{name}"
+                if key in cleaned:
+                    data[name] = _from_form_value(info, cleaned[key])
+            setattr(self.instance, section, data)
+            try:
+                parse_section(section, data)
+            except ContractError as exc:
+                unplaced = self.add_contract_errors(exc)
+                if unplaced:
+                    self.add_error(None, unplaced)
+        return cleaned
+
+    def add_contract_errors(self, error: ContractError) -> list[str]:
+        """Attach contract errors to the matching form fields; return the rest."""
+        unplaced: list[str] = []
+        for path, messages in error.errors.items():
+            head, _, rest = path.partition(".")
+            key = f"{head}{SEPARATOR}{rest.split('.')[0].split('[')[0]}" if rest else head
+            if key in self.fields:
+                self.add_error(key, [f"{path}: {m}" if path != key else m for m in messages])
+            else:
+                unplaced += [f"{path}: {m}" for m in messages]
+        return unplaced
+
+
+# Section fields are declared on the class (not added per instance) so the admin's
+# fieldsets and modelform_factory know them.
+for _section in FORM_SECTIONS:
+    for _name, _info in SECTION_CONTRACTS[_section].model_fields.items():
+        _field = form_field_for(_name, _info)
+        _field.label = _name.replace("_", " ").capitalize()
+        AgentAdminForm.base_fields[f"{_section}{SEPARATOR}{_name}"] = _field
+        AgentAdminForm.declared_fields[f"{_section}{SEPARATOR}{_name}"] = _field
+
+
+class SchemaFieldInlineForm(forms.ModelForm):
+    default = PrettyJSONField(required=False, help_text="JSON value; empty for none.")
+    constraints = PrettyJSONField(required=False, help_text='e.g. {"ge": 1, "le": 10}')
+
+    class Meta:
+        model = SchemaField
+        fields = [
+            "position",
+            "field_name",
+            "field_type",
+            "description",
+            "required",
+            "default",
+            "constraints",
+            "spoken",
+            "tts_instructions",
+            "hidden",
+        ]
+        widgets = {
+            "description": forms.Textarea(attrs={"rows": 2, "cols": 40}),
+            "field_type": forms.TextInput(attrs={"size": 30}),
+            "position": forms.NumberInput(attrs={"style": "width: 4em"}),
+        }
+
+    def clean_constraints(self) -> dict[str, Any]:
+        return self.cleaned_data.get("constraints") or {}
+
+
+class SchemaFieldInlineFormSet(forms.BaseInlineFormSet):
+    """Validates the whole document (sections + these rows) through the contracts.
+
+    Errors about a schema field land on its row; everything else is shown above the inline.
+    The agent form has already applied its section values to ``self.instance``.
+    """
+
+    def clean(self) -> None:
+        super().clean()
+        if any(self.errors):
+            return
+        rows = [
+            form
+            for form in self.forms
+            if form.cleaned_data and not form.cleaned_data.get("DELETE", False)
+        ]
+        rows.sort(key=lambda form: form.cleaned_data.get("position") or 0)
+        fields = [
+            SchemaField(
+                **{
+                    k: v
+                    for k, v in form.cleaned_data.items()
+                    if k in SchemaFieldInlineForm.Meta.fields
+                }
+            )
+            for form in rows
+        ]
+        if not self.instance.tenant_id:
+            return  # the agent form reports the missing tenant
+        try:
+            parse_document(agent_draft_document(self.instance, fields=fields))
+        except ContractError as exc:
+            unplaced: list[str] = []
+            for path, messages in exc.errors.items():
+                prefix = "schema_config.fields["
+                if path.startswith(prefix):
+                    index_text, _, rest = path[len(prefix) :].partition("]")
+                    form = rows[int(index_text)]
+                    attr = rest.lstrip(".").split(".")[0].split("[")[0]
+                    attr = {"field_name": "field_name", "metadata": "spoken"}.get(attr, attr)
+                    target = attr if attr in form.fields else None
+                    form.add_error(
+                        target, [f"{rest.lstrip('.') or 'field'}: {m}" for m in messages]
+                    )
+                else:
+                    unplaced += [f"{path or 'document'}: {m}" for m in messages]
+            if unplaced:
+                raise ValidationError(unplaced) from None
+
+
+class ImportAgentForm(forms.Form):
+    tenant = forms.ModelChoiceField(queryset=None)
+    document = forms.FileField(required=False, help_text="An exported agent JSON file.")
+    document_text = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 16, "cols": 100}),
+        label="…or paste the JSON document",
+    )
+    replace = forms.BooleanField(required=False, help_text="Update the agent if it exists.")
+    publish = forms.BooleanField(required=False, help_text="Publish after importing.")
+
+    def __init__(self, *args: Any, tenants: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["tenant"].queryset = tenants
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        upload = cleaned.get("document")
+        text = (
+            upload.read().decode("utf-8", errors="replace")
+            if upload
+            else cleaned.get("document_text", "")
+        )
+        if not text.strip():
+            raise ValidationError("Upload a file or paste a document.")
+        try:
+            cleaned["data"] = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValidationError(f"Not valid JSON: {exc}") from None
+        return cleaned
+
+
+class PublishForm(forms.Form):
+    bump = forms.ChoiceField(
+        choices=[("minor", "minor"), ("patch", "patch"), ("major", "major")], initial="minor"
+    )
+    version = forms.CharField(required=False, help_text="Explicit version; overrides bump.")
+    note = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class RollbackForm(forms.Form):
+    version = forms.ModelChoiceField(queryset=None, empty_label=None)
+    note = forms.CharField(required=False)
+
+    def __init__(self, *args: Any, versions: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["version"].queryset = versions
+
+
+class DuplicateForm(forms.Form):
+    new_agent_id = forms.SlugField(max_length=64)
+    name = forms.CharField(required=False, max_length=200)

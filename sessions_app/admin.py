@@ -1,0 +1,103 @@
+"""Sessions, read-only, with their status history and structured turns."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import admin
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils.html import format_html
+
+from sessions_app.models import Session, SessionTransition, Turn
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class TransitionInline(ReadOnlyInline):
+    model = SessionTransition
+    fields = ["created_at", "from_status", "to_status", "reason"]
+    readonly_fields = fields
+
+
+class TurnInline(ReadOnlyInline):
+    model = Turn
+    fields = [
+        "index",
+        "version_label",
+        "user_text",
+        "spoken_text",
+        "structured",
+        "validation_errors",
+        "llm_ttft_ms",
+        "first_spoken_ms",
+        "tts_ttfb_ms",
+    ]
+    readonly_fields = fields
+
+    @admin.display(description="Structured output")
+    def structured(self, obj: Turn) -> str:
+        return format_html(
+            "<pre>{}</pre>", json.dumps(obj.structured_output, indent=2, ensure_ascii=False)
+        )
+
+
+@admin.register(Session)
+class SessionAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "tenant",
+        "agent_slug",
+        "version_label",
+        "user_id",
+        "status",
+        "turn_count",
+        "created_at",
+        "ended_at",
+    ]
+    list_filter = ["status", "tenant", "agent_slug", "created_at"]
+    search_fields = ["id", "user_id", "agent_slug", "room_name"]
+    date_hierarchy = "created_at"
+    list_select_related = ["tenant"]
+    inlines = [TransitionInline, TurnInline]
+    fields = [
+        "id",
+        "tenant",
+        "agent",
+        "agent_version",
+        "agent_slug",
+        "version_label",
+        "user_id",
+        "user_details",
+        "overrides",
+        "room_name",
+        "status",
+        "failure_reason",
+        "created_at",
+        "expires_at",
+        "ended_at",
+    ]
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
+        return super().get_queryset(request).annotate(_turns=Count("turns"))
+
+    @admin.display(description="Turns", ordering="_turns")
+    def turn_count(self, obj: Session) -> int:
+        return obj._turns
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,132 @@
+"""Conversations with an agent (sessions) and their structured turns."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+from agents_config.models import Agent, AgentVersion
+from tenants.models import Tenant
+
+
+class SessionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    PROVISIONED = "provisioned", "Provisioned"
+    ACTIVE = "active", "Active"
+    ENDED = "ended", "Ended"
+    FAILED = "failed", "Failed"
+
+
+OPEN_STATUSES = (SessionStatus.PENDING, SessionStatus.PROVISIONED, SessionStatus.ACTIVE)
+
+
+class Session(models.Model):
+    """A session pins one published version. Agent and version labels are kept as text too,
+    so history survives the agent's deletion."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="sessions")
+    agent = models.ForeignKey(Agent, null=True, on_delete=models.SET_NULL, related_name="sessions")
+    agent_version = models.ForeignKey(
+        AgentVersion, null=True, on_delete=models.SET_NULL, related_name="sessions"
+    )
+    agent_slug = models.CharField(max_length=64)
+    version_label = models.CharField(max_length=20)
+    user_id = models.CharField(max_length=200)
+    user_details = models.JSONField(default=dict, blank=True)
+    overrides = models.JSONField(default=dict, blank=True)
+    room_name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(
+        max_length=12, choices=SessionStatus.choices, default=SessionStatus.PENDING
+    )
+    failure_reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["tenant", "status"]),
+            models.Index(fields=["tenant", "created_at"]),
+            models.Index(fields=["agent", "status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.agent_slug}@{self.version_label} {self.user_id} ({self.status})"
+
+
+class SessionTransition(models.Model):
+    """Every status change of a session, with its time."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="transitions")
+    from_status = models.CharField(max_length=12, blank=True)
+    to_status = models.CharField(max_length=12, choices=SessionStatus.choices)
+    reason = models.TextField(blank=True)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["session", "created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.from_status or '-'} -> {self.to_status}"
+
+
+class Turn(models.Model):
+    """One exchange: the user's text and the agent's structured, validated reply."""
+
+    session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="turns")
+    index = models.PositiveIntegerField()
+    version_label = models.CharField(max_length=20, blank=True)
+    user_text = models.TextField(blank=True)
+    spoken_text = models.TextField(blank=True)
+    structured_output = models.JSONField(default=dict, blank=True)
+    validation_errors = models.JSONField(default=list, blank=True)
+    llm_ttft_ms = models.FloatField(null=True, blank=True, help_text="LLM time to first token.")
+    first_spoken_ms = models.FloatField(
+        null=True, blank=True, help_text="Time to first spoken text."
+    )
+    tts_ttfb_ms = models.FloatField(null=True, blank=True, help_text="TTS time to first byte.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+
+    class Meta:
+        ordering = ["session", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["session", "index"], name="unique_turn_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"turn {self.index}"
+
+
+class QuotaKind(models.TextChoices):
+    TENANT_MONTH = "tenant_month", "Sessions per month (tenant)"
+    USER_MONTH = "user_month", "Sessions per month (end user)"
+
+
+class UsageCounter(models.Model):
+    """Sessions started in one calendar month, per tenant (and per end user when counted).
+
+    One row per period: a new month starts a new row, so the monthly reset loses no history.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="usage_counters")
+    kind = models.CharField(max_length=20, choices=QuotaKind.choices)
+    period_start = models.DateField(help_text="First day of the month, in the tenant's zone.")
+    user_id = models.CharField(max_length=200, blank=True, default="")
+    sessions_started = models.PositiveIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant", "-period_start", "kind", "user_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "kind", "period_start", "user_id"], name="unique_usage_counter"
+            )
+        ]
+
+    def __str__(self) -> str:
+        who = f" {self.user_id}" if self.user_id else ""
+        return f"{self.tenant} {self.kind}{who} {self.period_start:%Y-%m}: {self.sessions_started}"

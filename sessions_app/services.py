@@ -1,0 +1,321 @@
+"""Writes for sessions: create (quota-checked), provision, activate, end, fail, expire.
+
+Quotas are enforced inside one transaction that locks the tenant's row, so concurrent requests
+for the same tenant are serialised and a quota of N admits exactly N sessions. Monthly usage is
+kept per calendar month (``UsageCounter``), so a new month starts at zero and history stays.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import zoneinfo
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from agents_config.contracts import ContractError, parse_document
+from agents_config.models import Agent
+from sessions_app.models import (
+    OPEN_STATUSES,
+    QuotaKind,
+    Session,
+    SessionStatus,
+    SessionTransition,
+    UsageCounter,
+)
+from tenants.models import IsolationLevel, Tenant
+
+USER_DETAILS_MAX_KEYS = 50
+
+# Which statuses each status may be entered from.
+ALLOWED_FROM: dict[str, tuple[str, ...]] = {
+    SessionStatus.PROVISIONED: (SessionStatus.PENDING,),
+    SessionStatus.ACTIVE: (SessionStatus.PENDING, SessionStatus.PROVISIONED),
+    SessionStatus.ENDED: OPEN_STATUSES,
+    SessionStatus.FAILED: OPEN_STATUSES,
+}
+
+
+class SessionRejected(Exception):
+    """The session cannot start (agent missing, disabled or unpublished)."""
+
+    def __init__(self, message: str, *, status: int = 409, code: str = "conflict"):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+@dataclass(frozen=True)
+class QuotaExceeded(Exception):
+    quota: str
+    limit: int
+    reset_at: dt.datetime | None
+
+    def __str__(self) -> str:
+        return f"Quota {self.quota} reached (limit {self.limit})."
+
+
+def month_period(tenant: Tenant, now: dt.datetime | None = None) -> tuple[dt.date, dt.datetime]:
+    """The current calendar month in the tenant's time zone: (first day, start of next month)."""
+    local = (now or timezone.now()).astimezone(zoneinfo.ZoneInfo(tenant.time_zone))
+    first = local.date().replace(day=1)
+    following = (first + dt.timedelta(days=32)).replace(day=1)
+    reset_at = dt.datetime.combine(following, dt.time(), tzinfo=local.tzinfo)
+    return first, reset_at
+
+
+def resolve_overrides(document: dict[str, Any], overrides: Any) -> dict[str, Any]:
+    """The version document with a session's overrides applied, validated by the contracts.
+
+    Only settings listed in the agent's ``pipeline_config.session_overrides`` may be set;
+    ``prompt_config.dynamic_vars`` may only set declared variables.
+    """
+    if overrides in (None, {}):
+        return document
+    if not isinstance(overrides, dict):
+        raise ContractError({"overrides": ["Expected a JSON object."]})
+    allowed = set(document["pipeline_config"].get("session_overrides", []))
+    merged = copy.deepcopy(document)
+    errors: dict[str, list[str]] = {}
+    for section, values in overrides.items():
+        if not isinstance(values, dict):
+            errors[f"overrides.{section}"] = ["Expected a JSON object."]
+            continue
+        for key, value in values.items():
+            path = f"{section}.{key}"
+            if path not in allowed:
+                errors[f"overrides.{path}"] = [
+                    f"not overridable for this agent; allowed: {', '.join(sorted(allowed))}"
+                ]
+            elif path == "prompt_config.dynamic_vars":
+                declared = merged["prompt_config"]["dynamic_vars"]
+                if not isinstance(value, dict):
+                    errors[f"overrides.{path}"] = ["Expected a JSON object."]
+                    continue
+                unknown = [name for name in value if name not in declared]
+                if unknown:
+                    errors[f"overrides.{path}"] = [f"undeclared variables: {', '.join(unknown)}"]
+                declared.update({k: v for k, v in value.items() if k not in unknown})
+            else:
+                merged[section][key] = value
+    if errors:
+        raise ContractError(errors)
+    try:
+        parse_document(merged)
+    except ContractError as exc:
+        raise ContractError(
+            {f"overrides.{path}": msgs for path, msgs in exc.errors.items()}
+        ) from None
+    return merged
+
+
+def _check_user_details(user_details: Any) -> dict[str, Any]:
+    if user_details in (None, ""):
+        return {}
+    if not isinstance(user_details, dict):
+        raise ContractError({"user_details": ["Expected a JSON object."]})
+    if len(user_details) > USER_DETAILS_MAX_KEYS:
+        raise ContractError({"user_details": [f"At most {USER_DETAILS_MAX_KEYS} keys."]})
+    return user_details
+
+
+def _record(session: Session, from_status: str, to_status: str, reason: str = "") -> None:
+    SessionTransition.objects.create(
+        session=session, from_status=from_status, to_status=to_status, reason=reason[:2000]
+    )
+
+
+def _count_month(tenant: Tenant, kind: str, period: dt.date, user_id: str = "") -> UsageCounter:
+    counter, _ = UsageCounter.objects.get_or_create(
+        tenant=tenant, kind=kind, period_start=period, user_id=user_id
+    )
+    return counter
+
+
+def _enforce_quotas(tenant: Tenant, user_id: str) -> list[UsageCounter]:
+    """Raise QuotaExceeded if a new session would break a quota; return counters to bump."""
+    period, reset_at = month_period(tenant)
+    if tenant.max_concurrent_sessions is not None:
+        open_count = Session.objects.filter(tenant=tenant, status__in=OPEN_STATUSES).count()
+        if open_count >= tenant.max_concurrent_sessions:
+            raise QuotaExceeded("max_concurrent_sessions", tenant.max_concurrent_sessions, None)
+    counters = [_count_month(tenant, QuotaKind.TENANT_MONTH, period)]
+    if (
+        tenant.max_sessions_per_month is not None
+        and counters[0].sessions_started >= tenant.max_sessions_per_month
+    ):
+        raise QuotaExceeded("max_sessions_per_month", tenant.max_sessions_per_month, reset_at)
+    if (
+        tenant.isolation_level == IsolationLevel.USER
+        and tenant.max_sessions_per_user_per_month is not None
+    ):
+        user_counter = _count_month(tenant, QuotaKind.USER_MONTH, period, user_id)
+        if user_counter.sessions_started >= tenant.max_sessions_per_user_per_month:
+            raise QuotaExceeded(
+                "max_sessions_per_user_per_month",
+                tenant.max_sessions_per_user_per_month,
+                reset_at,
+            )
+        counters.append(user_counter)
+    return counters
+
+
+def session_create(
+    *,
+    tenant: Tenant,
+    agent_id: str,
+    user_id: str,
+    user_details: Any = None,
+    overrides: Any = None,
+) -> Session:
+    """Start a session on the agent's live version, within the tenant's quotas.
+
+    Raises ``SessionRejected`` (404/409), ``ContractError`` (bad overrides or details) or
+    ``QuotaExceeded``; nothing is stored or counted then. Provisioning is queued on commit.
+    """
+    from sessions_app.tasks import provision_session_room
+
+    user_id = (user_id or "").strip()
+    if not user_id or len(user_id) > 200:
+        raise ContractError({"user_id": ["Required, at most 200 characters."]})
+    details = _check_user_details(user_details)
+    with transaction.atomic():
+        locked_tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
+        agent = (
+            Agent.objects.select_related("published_version")
+            .filter(tenant=locked_tenant, agent_id=agent_id)
+            .first()
+        )
+        if agent is None:
+            raise SessionRejected(f"No agent {agent_id!r}.", status=404, code="not_found")
+        if not agent.enabled:
+            raise SessionRejected(f"Agent {agent_id!r} is disabled.")
+        version = agent.published_version
+        if version is None:
+            raise SessionRejected(f"Agent {agent_id!r} has no published version; publish it first.")
+        document = resolve_overrides(version.document, overrides)
+        counters = _enforce_quotas(locked_tenant, user_id)
+        now = timezone.now()
+        minutes = document["pipeline_config"].get("max_session_minutes", 30)
+        session = Session.objects.create(
+            tenant=locked_tenant,
+            agent=agent,
+            agent_version=version,
+            agent_slug=agent.agent_id,
+            version_label=version.version,
+            user_id=user_id,
+            user_details=details,
+            overrides=overrides or {},
+            created_at=now,
+            expires_at=now + dt.timedelta(minutes=minutes),
+        )
+        session.room_name = f"va-{session.id.hex}"
+        Session.objects.filter(pk=session.pk).update(room_name=session.room_name)
+        UsageCounter.objects.filter(pk__in=[c.pk for c in counters]).update(
+            sessions_started=F("sessions_started") + 1
+        )
+        _record(session, "", SessionStatus.PENDING)
+        session_id = str(session.id)
+        transaction.on_commit(lambda: provision_session_room.delay(session_id))
+    return session
+
+
+def session_transition(*, session: Session, to_status: str, reason: str = "") -> bool:
+    """Move to ``to_status`` if the current status allows it (atomic; False otherwise)."""
+    with transaction.atomic():
+        current = Session.objects.select_for_update().get(pk=session.pk)
+        if current.status not in ALLOWED_FROM[to_status]:
+            return False
+        updates: dict[str, Any] = {"status": to_status}
+        if to_status in (SessionStatus.ENDED, SessionStatus.FAILED):
+            updates["ended_at"] = timezone.now()
+        if to_status == SessionStatus.FAILED:
+            updates["failure_reason"] = reason[:2000]
+        Session.objects.filter(pk=session.pk).update(**updates)
+        _record(current, current.status, to_status, reason)
+    for field, value in updates.items():
+        setattr(session, field, value)
+    return True
+
+
+def session_room_spec(session: Session) -> Any:
+    from sessions_app.livekit import RoomSpec
+
+    pipeline = (session.agent_version.document if session.agent_version else {}).get(
+        "pipeline_config", {}
+    )
+    return RoomSpec(
+        name=session.room_name,
+        metadata=session_job_metadata(session),
+        empty_timeout=pipeline.get("room_empty_timeout_seconds", 300),
+        max_participants=pipeline.get("max_participants", 2),
+    )
+
+
+def session_job_metadata(session: Session) -> dict[str, Any]:
+    """What the worker needs to find the session (room metadata and dispatch metadata)."""
+    return {
+        "session_id": str(session.id),
+        "agent_id": session.agent_slug,
+        "version": session.version_label,
+        "tenant_id": session.tenant.slug,
+    }
+
+
+def session_provision(*, session: Session) -> bool:
+    """Create the LiveKit room and dispatch the agent; idempotent. False if not pending."""
+    from sessions_app import livekit
+
+    if session.status != SessionStatus.PENDING:
+        return False
+    livekit.ensure_room_with_agent(
+        session_room_spec(session),
+        agent_name=settings.LIVEKIT_AGENT_NAME,
+        job_metadata=session_job_metadata(session),
+    )
+    return session_transition(session=session, to_status=SessionStatus.PROVISIONED)
+
+
+def session_end(*, session: Session, reason: str = "") -> bool:
+    """End an open session (frees its concurrent slot) and delete its room after commit."""
+    from sessions_app.tasks import delete_session_room
+
+    ended = session_transition(session=session, to_status=SessionStatus.ENDED, reason=reason)
+    if ended and session.room_name:
+        room_name = session.room_name
+        transaction.on_commit(lambda: delete_session_room.delay(room_name))
+    return ended
+
+
+def session_fail(*, session: Session, reason: str) -> bool:
+    return session_transition(session=session, to_status=SessionStatus.FAILED, reason=reason)
+
+
+def sessions_expire(*, now: dt.datetime | None = None) -> int:
+    """End every open session past its expiry time; returns how many were ended."""
+    now = now or timezone.now()
+    expired = Session.objects.filter(status__in=OPEN_STATUSES, expires_at__lt=now).select_related(
+        "tenant"
+    )
+    return sum(session_end(session=session, reason="expired") for session in expired)
+
+
+def usage_open_month(*, now: dt.datetime | None = None) -> int:
+    """Start the current month's usage row for every active tenant (the monthly reset).
+
+    Counting is per period, so this only makes the new month visible at zero; earlier months
+    stay as history.
+    """
+    created = 0
+    for tenant in Tenant.objects.filter(is_active=True):
+        period, _ = month_period(tenant, now)
+        _, was_created = UsageCounter.objects.get_or_create(
+            tenant=tenant, kind=QuotaKind.TENANT_MONTH, period_start=period, user_id=""
+        )
+        created += was_created
+    return created

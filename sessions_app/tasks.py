@@ -1,0 +1,66 @@
+"""Celery tasks for sessions: thin wrappers that load by id, call a service and retry."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+
+from sessions_app import services
+from sessions_app.livekit import LiveKitError, delete_room
+from sessions_app.models import Session
+
+logger = logging.getLogger(__name__)
+
+PROVISION_MAX_RETRIES = 5
+
+
+def _backoff(retries: int) -> float:
+    return settings.SESSION_PROVISION_RETRY_BASE_SECONDS * (2**retries)
+
+
+@shared_task(bind=True, max_retries=PROVISION_MAX_RETRIES, acks_late=True)
+def provision_session_room(self, session_id: str) -> str:
+    """Create the session's room and dispatch the agent; retried with exponential backoff on
+    transient LiveKit errors, and the session marked failed after the last try."""
+    session = (
+        Session.objects.select_related("tenant", "agent_version").filter(pk=session_id).first()
+    )
+    if session is None:
+        return "missing"
+    try:
+        done = services.session_provision(session=session)
+    except LiveKitError as exc:
+        if exc.transient and self.request.retries < self.max_retries:
+            logger.warning("provisioning %s failed, will retry: %s", session_id, exc)
+            raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        services.session_fail(session=session, reason=f"Provisioning failed: {exc}")
+        return "failed"
+    except Exception as exc:  # configuration errors: fail the session, never loop
+        logger.exception("provisioning %s failed", session_id)
+        services.session_fail(session=session, reason=f"Provisioning failed: {exc}")
+        return "failed"
+    return "provisioned" if done else "skipped"
+
+
+@shared_task(bind=True, max_retries=PROVISION_MAX_RETRIES, acks_late=True)
+def delete_session_room(self, room_name: str) -> None:
+    try:
+        delete_room(room_name)
+    except LiveKitError as exc:
+        if exc.transient and self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
+        logger.warning("could not delete room %s: %s", room_name, exc)
+
+
+@shared_task
+def expire_sessions() -> int:
+    """Beat: end sessions past their expiry time (their rooms are deleted, slots freed)."""
+    return services.sessions_expire()
+
+
+@shared_task
+def reset_monthly_quotas() -> int:
+    """Beat (1st of each month): open the new month's usage counters at zero."""
+    return services.usage_open_month()

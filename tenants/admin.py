@@ -1,0 +1,262 @@
+"""Tenant dashboard: memberships, quotas and rate limits, API keys (shown once), audit log."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from tenants import services
+from tenants.models import ApiKey, AuditEvent, Membership, Tenant
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+    autocomplete_fields = ["user"]
+    fields = ["user", "role", "created_at"]
+    readonly_fields = ["created_at"]
+
+
+class ApiKeyInline(admin.TabularInline):
+    model = ApiKey
+    extra = 0
+    fields = ["name", "prefix", "role", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # keys are created on the API key page, which shows the secret once
+
+
+@admin.register(Tenant)
+class TenantAdmin(admin.ModelAdmin):
+    list_display = [
+        "slug",
+        "name",
+        "isolation_level",
+        "is_active",
+        "member_count",
+        "agent_count",
+        "open_session_count",
+        "max_concurrent_sessions",
+        "max_sessions_per_month",
+    ]
+    list_filter = ["is_active", "isolation_level"]
+    search_fields = ["slug", "name"]
+    ordering = ["slug"]
+    inlines = [MembershipInline, ApiKeyInline]
+    fieldsets = [
+        (None, {"fields": ["slug", "name", "isolation_level", "is_active", "time_zone"]}),
+        (
+            "Quotas",
+            {
+                "fields": [
+                    "max_concurrent_sessions",
+                    "max_sessions_per_month",
+                    "max_sessions_per_user_per_month",
+                ]
+            },
+        ),
+        ("Rate limits", {"fields": ["api_requests_per_minute"]}),
+    ]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _members=Count("memberships", distinct=True),
+                _agents=Count("agents", distinct=True),
+                _open_sessions=Count(
+                    "sessions",
+                    filter=Q(sessions__status__in=["pending", "provisioned", "active"]),
+                    distinct=True,
+                ),
+            )
+        )
+
+    @admin.display(description="Members", ordering="_members")
+    def member_count(self, obj: Tenant) -> int:
+        return obj._members
+
+    @admin.display(description="Agents", ordering="_agents")
+    def agent_count(self, obj: Tenant) -> int:
+        return obj._agents
+
+    @admin.display(description="Open sessions", ordering="_open_sessions")
+    def open_session_count(self, obj: Tenant) -> int:
+        return obj._open_sessions
+
+    def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        services.audit_record(
+            tenant=obj,
+            action="tenant.updated" if change else "tenant.created",
+            target=obj.slug,
+            actor=request.user,
+            details={"changed": form.changed_data},
+        )
+
+    def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
+        if formset.model is not Membership:
+            super().save_formset(request, form, formset, change)
+            return
+        memberships = formset.save(commit=False)
+        for membership in formset.deleted_objects:
+            services.membership_remove(membership=membership)
+        for membership in memberships:
+            membership.save()
+            services.membership_sync_groups(membership=membership)
+            services.audit_record(
+                tenant=membership.tenant,
+                action="membership.set",
+                target=str(membership.user),
+                actor=request.user,
+                details={"role": membership.role},
+            )
+        formset.save_m2m()
+
+
+class ApiKeyCreateForm(forms.ModelForm):
+    class Meta:
+        model = ApiKey
+        fields = ["tenant", "name", "role", "expires_at"]
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "tenant",
+        "prefix",
+        "role",
+        "created_at",
+        "last_used_at",
+        "expires_at",
+        "revoked_at",
+    ]
+    list_filter = ["role", "tenant", ("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "tenant__slug"]
+    list_select_related = ["tenant"]
+    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    actions = ["revoke_selected"]
+
+    def get_form(self, request: HttpRequest, obj: ApiKey | None = None, **kwargs: Any) -> Any:
+        if obj is None:
+            kwargs["form"] = ApiKeyCreateForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        if obj is None:
+            return []
+        return [*self.readonly_fields, "tenant", "role"]
+
+    def get_fields(self, request: HttpRequest, obj: ApiKey | None = None) -> list[str]:
+        if obj is None:
+            return ["tenant", "name", "role", "expires_at"]
+        return [
+            "tenant",
+            "name",
+            "prefix",
+            "role",
+            "expires_at",
+            "created_by",
+            "created_at",
+            "last_used_at",
+            "revoked_at",
+        ]
+
+    def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        issued = services.api_key_create(
+            tenant=obj.tenant,
+            name=obj.name,
+            role=obj.role,
+            created_by=request.user,
+            expires_at=obj.expires_at,
+        )
+        form.instance = obj = issued.api_key
+        request._issued_api_key = issued.raw_key  # shown once by response_add, never stored
+        services.audit_record(
+            tenant=obj.tenant,
+            action="api_key.created",
+            target=obj.prefix,
+            actor=request.user,
+            details={"role": obj.role},
+        )
+
+    def response_add(
+        self, request: HttpRequest, obj: ApiKey, post_url_continue: Any = None
+    ) -> HttpResponse:
+        raw_key = getattr(request, "_issued_api_key", None)
+        if raw_key is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "API key created",
+            "api_key": obj,
+            "raw_key": raw_key,
+        }
+        response = TemplateResponse(request, "admin/tenants/apikey/created.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke selected keys")
+    def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
+        for api_key in queryset:
+            services.api_key_revoke(api_key=api_key)
+            services.audit_record(
+                tenant=api_key.tenant,
+                action="api_key.revoked",
+                target=api_key.prefix,
+                actor=request.user,
+            )
+        self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ["created_at", "tenant", "actor_label", "action", "target"]
+    list_filter = ["action", "tenant"]
+    search_fields = ["actor_label", "action", "target"]
+    list_select_related = ["tenant"]
+    date_hierarchy = "created_at"
+    readonly_fields = [
+        "tenant",
+        "actor",
+        "actor_label",
+        "action",
+        "target",
+        "details",
+        "created_at",
+    ]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ["user", "tenant", "role", "created_at"]
+    list_filter = ["role", "tenant"]
+    search_fields = ["user__username", "user__email", "tenant__slug"]
+    autocomplete_fields = ["user"]
+    list_select_related = ["user", "tenant"]
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        services.membership_sync_groups(membership=obj)
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        services.membership_remove(membership=obj)

@@ -1,0 +1,119 @@
+"""API permissions: tenant membership, the role table and guardian object permissions.
+
+``TenantPermission`` is always part of ``TenantAPIView``'s permissions, so no API view can
+skip tenant resolution. Decisions come from ``tenants.roles`` (model level, for create) and
+from guardian object permissions on each agent (granted per tenant role group).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser, Group
+from guardian.core import ObjectPermissionChecker
+from rest_framework.exceptions import NotAuthenticated, PermissionDenied
+from rest_framework.permissions import BasePermission
+from rest_framework.request import Request
+
+from tenants.models import ApiKey, Tenant
+from tenants.roles import ACTION_PERMISSION, HTTP_METHOD_ACTION, Action, role_allows
+from tenants.selectors import memberships_for_user
+from tenants.services import tenant_role_group
+
+TENANT_HEADER = "X-Tenant"
+_SLUG = re.compile(r"^[a-z0-9-]{1,50}$")
+
+
+@dataclass(frozen=True)
+class TenantContext:
+    """Who is calling, for which tenant, in which role."""
+
+    tenant: Tenant
+    role: str
+    api_key: ApiKey | None = None
+    user: AbstractBaseUser | None = None
+
+    @property
+    def actor(self) -> AbstractBaseUser | None:
+        return self.user
+
+    @property
+    def actor_label(self) -> str:
+        if self.api_key is not None:
+            return f"api-key:{self.api_key.name} ({self.api_key.prefix})"
+        return self.user.get_username() if self.user is not None else ""
+
+    def role_group(self) -> Group:
+        return tenant_role_group(tenant=self.tenant, role=self.role)
+
+
+def tenant_context_for(request: Request) -> TenantContext:
+    """Resolve the caller's tenant and role, or raise 401/403.
+
+    API key: its tenant and role. Session user: the tenant named by the ``X-Tenant`` header
+    (slug), else the user's only membership. Superusers are members only where they have a
+    membership.
+    """
+    if isinstance(request.auth, ApiKey):
+        return TenantContext(tenant=request.auth.tenant, role=request.auth.role, api_key=request.auth)
+    user = request.user
+    if user is None or not user.is_authenticated:
+        raise NotAuthenticated()
+    memberships = memberships_for_user(user=user)
+    slug = request.headers.get(TENANT_HEADER, "").strip()
+    if slug:
+        membership = memberships.filter(tenant__slug=slug).first() if _SLUG.match(slug) else None
+        if membership is None:
+            raise PermissionDenied(f"You are not a member of tenant {slug!r}.")
+    else:
+        found = list(memberships[:2])
+        if len(found) != 1:
+            raise PermissionDenied(
+                "You are a member of no tenant." if not found else
+                f"You are a member of several tenants; choose one with the {TENANT_HEADER} header."
+            )
+        membership = found[0]
+    return TenantContext(tenant=membership.tenant, role=membership.role, user=user)
+
+
+def has_object_permission(context: TenantContext, action: Action, obj: Any) -> bool:
+    """Guardian object permission for ``action`` on ``obj`` (group perms for API keys)."""
+    if getattr(obj, "tenant_id", None) != context.tenant.pk:
+        return False
+    codename = ACTION_PERMISSION[action]
+    if context.api_key is not None:
+        return ObjectPermissionChecker(context.role_group()).has_perm(codename, obj)
+    assert context.user is not None
+    return context.user.has_perm(f"{obj._meta.app_label}.{codename}", obj)
+
+
+def view_action(request: Request, view: Any) -> Action:
+    """The action a request asks for: the view's override for the method, else the table."""
+    overrides: dict[str, Action] = getattr(view, "method_actions", {})
+    return overrides.get(request.method, HTTP_METHOD_ACTION.get(request.method, Action.UPDATE))
+
+
+class TenantPermission(BasePermission):
+    """Authenticated, a member of a tenant (sets ``request.tenant_context``) and, for views
+    without an object (``object_level = False``), a role that allows the action."""
+
+    def has_permission(self, request: Request, view: Any) -> bool:
+        context = tenant_context_for(request)
+        request.tenant_context = context
+        if getattr(view, "object_level", False):
+            return True  # decided per object, after the tenant-scoped lookup
+        action = view_action(request, view)
+        if action is Action.READ:
+            return True  # reads without an object are filtered per object (lists)
+        if not role_allows(context.role, action):
+            raise PermissionDenied(f"The {context.role} role may not {action} agents.")
+        return True
+
+    def has_object_permission(self, request: Request, view: Any, obj: Any) -> bool:
+        context: TenantContext = request.tenant_context
+        action = view_action(request, view)
+        if not has_object_permission(context, action, obj):
+            raise PermissionDenied(f"You may not {action} this agent.")
+        return True

@@ -1,0 +1,33 @@
+"""Reads for tenants, memberships and API keys."""
+
+from __future__ import annotations
+
+import hmac
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import QuerySet
+
+from tenants.models import ApiKey, Membership, Tenant
+from tenants.services import API_KEY_PREFIX, hash_api_key
+
+
+def api_key_from_raw(raw_key: str) -> ApiKey | None:
+    """The active key matching ``raw_key``, or None. Compares hashes in constant time."""
+    parts = raw_key.split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+        return None
+    api_key = ApiKey.objects.select_related("tenant").filter(prefix=parts[1]).first()
+    if api_key is None or not hmac.compare_digest(api_key.key_hash, hash_api_key(raw_key)):
+        return None
+    if not api_key.is_active or not api_key.tenant.is_active:
+        return None
+    return api_key
+
+
+def memberships_for_user(*, user: AbstractBaseUser) -> QuerySet[Membership]:
+    return Membership.objects.filter(user=user, tenant__is_active=True).select_related("tenant")
+
+
+def tenant_role_of(*, user: AbstractBaseUser, tenant: Tenant) -> str | None:
+    membership = Membership.objects.filter(user=user, tenant=tenant).only("role").first()
+    return membership.role if membership else None

@@ -1,0 +1,76 @@
+"""Settings from the environment, the deploy checklist, health probes and the SQLite quick start."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def manage(*args: str, env: dict[str, str], cwd: Path = ROOT) -> subprocess.CompletedProcess:
+    # Drop what the test settings put into this process's environment.
+    inherited = {"DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "DEBUG",
+                 "SECURE_SSL_REDIRECT", "SECRETS_ENCRYPTION_KEY"}  # fmt: skip
+    clean = {k: v for k, v in os.environ.items() if k not in inherited}
+    return subprocess.run(
+        [sys.executable, str(ROOT / "manage.py"), *args],
+        env={**clean, **env},
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
+PRODUCTION_ENV = {
+    "SECRET_KEY": "x" * 20 + "production-like-secret-key-with-enough-entropy-0123456789",
+    "ALLOWED_HOSTS": "agents.example.com",
+    "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+    "DEBUG": "0",
+}
+
+
+def test_check_deploy_is_clean_with_production_env():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+def test_missing_secret_key_is_a_clear_error():
+    env = {**PRODUCTION_ENV, "SECRET_KEY": ""}
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+@pytest.mark.sqlite
+def test_quick_start_path_on_sqlite(tmp_path):
+    env = {"DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path / 'quick.sqlite3'}"}
+    assert manage("migrate", "--noinput", env=env).returncode == 0
+    first = manage("load_demo_agent", "--admin", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "Published visa-interview-officer 1.0.0" in first.stdout
+    assert "Admin login" in first.stdout
+    second = manage("load_demo_agent", env=env)
+    assert "nothing to do" in second.stdout
+
+
+@pytest.mark.django_db
+def test_health_probes(client, settings):
+    assert client.get("/healthz").json() == {"status": "ok"}
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    broken = client.get("/readyz")
+    assert broken.status_code == 503 and broken.json()["checks"]["redis"].startswith("error")
+
+
+@pytest.mark.django_db
+def test_openapi_schema_builds(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
+    assert response.status_code == 200
