@@ -15,3 +15,4 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests call tasks synchronously unless a test starts a real worker on the Redis broker.
 CELERY_TASK_ALWAYS_EAGER = True
 SESSION_PROVISION_RETRY_BASE_SECONDS = 0.0
+CELERY_TASK_EAGER_PROPAGATES = True

@@ -49,3 +49,23 @@ def member_factory(db):
         return user
 
     return build
+
+
+@pytest.fixture
+def livekit_server(settings):
+    """A fake LiveKit Twirp server; settings point the platform at it."""
+    from tests.fakes.livekit_server import FakeLiveKitServer
+
+    with FakeLiveKitServer() as server:
+        settings.LIVEKIT_URL = server.url
+        settings.LIVEKIT_API_KEY = server.state.api_key
+        settings.LIVEKIT_API_SECRET = server.state.api_secret
+        yield server
+
+
+@pytest.fixture
+def published_agent(agent):
+    from agents_config.services import agent_publish
+
+    agent_publish(agent=agent, version="1.0.0")
+    return agent
