@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class AgentsConfigConfig(AppConfig):
     name = "agents_config"
     verbose_name = "Agents"
+
+    def ready(self) -> None:
+        from agents_config.events import agent_config_changed
+        from agents_config.reload import publish_change
+
+        agent_config_changed.connect(publish_change, dispatch_uid="publish_config_change")

@@ -112,3 +112,27 @@ def version_previous(version: AgentVersion) -> AgentVersion | None:
     earlier = AgentVersion.objects.filter(agent_id=version.agent_id).exclude(pk=version.pk)
     candidates = [v for v in earlier if v.semver < version.semver]
     return max(candidates, key=lambda v: v.semver, default=None)
+
+
+def agent_for_tenant(*, tenant: Tenant, agent_id: str) -> Agent | None:
+    """The tenant's agent with that slug, or None (never another tenant's)."""
+    return agents_for_tenant(tenant=tenant).filter(agent_id=agent_id).first()
+
+
+def agents_filtered(
+    *,
+    agents: QuerySet[Agent],
+    agent_type: str | None = None,
+    enabled: bool | None = None,
+    search: str | None = None,
+) -> QuerySet[Agent]:
+    """``agents`` narrowed by type, enabled switch and a name / agent_id search."""
+    from django.db.models import Q
+
+    if agent_type:
+        agents = agents.filter(agent_type=agent_type)
+    if enabled is not None:
+        agents = agents.filter(enabled=enabled)
+    if search:
+        agents = agents.filter(Q(name__icontains=search) | Q(agent_id__icontains=search))
+    return agents.order_by("agent_id")

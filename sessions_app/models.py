@@ -130,3 +130,15 @@ class UsageCounter(models.Model):
     def __str__(self) -> str:
         who = f" {self.user_id}" if self.user_id else ""
         return f"{self.tenant} {self.kind}{who} {self.period_start:%Y-%m}: {self.sessions_started}"
+
+
+class SessionReport(models.Model):
+    """The post-session report, built when the session ends (see ``sessions_app.reports``)."""
+
+    session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="report")
+    document = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"report for {self.session_id}"

@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from config.logging import set_log_context
 from sessions_app import services
 from sessions_app.livekit import LiveKitError, delete_room
 from sessions_app.models import Session
@@ -24,11 +25,18 @@ def _backoff(retries: int) -> float:
 def provision_session_room(self, session_id: str) -> str:
     """Create the session's room and dispatch the agent; retried with exponential backoff on
     transient LiveKit errors, and the session marked failed after the last try."""
+    set_log_context(session_id=session_id)
     session = (
         Session.objects.select_related("tenant", "agent_version").filter(pk=session_id).first()
     )
     if session is None:
         return "missing"
+    set_log_context(
+        tenant_id=session.tenant.slug,
+        agent_id=session.agent_slug,
+        version=session.version_label,
+        user_id=session.user_id,
+    )
     try:
         done = services.session_provision(session=session)
     except LiveKitError as exc:

@@ -57,7 +57,9 @@ def tenant_context_for(request: Request) -> TenantContext:
     membership.
     """
     if isinstance(request.auth, ApiKey):
-        return TenantContext(tenant=request.auth.tenant, role=request.auth.role, api_key=request.auth)
+        return TenantContext(
+            tenant=request.auth.tenant, role=request.auth.role, api_key=request.auth
+        )
     user = request.user
     if user is None or not user.is_authenticated:
         raise NotAuthenticated()
@@ -71,8 +73,9 @@ def tenant_context_for(request: Request) -> TenantContext:
         found = list(memberships[:2])
         if len(found) != 1:
             raise PermissionDenied(
-                "You are a member of no tenant." if not found else
-                f"You are a member of several tenants; choose one with the {TENANT_HEADER} header."
+                "You are a member of no tenant."
+                if not found
+                else f"You belong to several tenants; choose one with the {TENANT_HEADER} header."
             )
         membership = found[0]
     return TenantContext(tenant=membership.tenant, role=membership.role, user=user)
@@ -117,3 +120,16 @@ class TenantPermission(BasePermission):
         if not has_object_permission(context, action, obj):
             raise PermissionDenied(f"You may not {action} this agent.")
         return True
+
+
+def visible_objects(context: TenantContext, queryset: Any, action: Action = Action.READ) -> Any:
+    """``queryset`` narrowed to objects the caller holds ``action``'s object permission on."""
+    from guardian.shortcuts import get_objects_for_group, get_objects_for_user
+
+    perm = f"{queryset.model._meta.app_label}.{ACTION_PERMISSION[action]}"
+    queryset = queryset.filter(tenant=context.tenant)
+    if context.api_key is not None:
+        return get_objects_for_group(
+            context.role_group(), perm, klass=queryset, accept_global_perms=False
+        )
+    return get_objects_for_user(context.user, perm, klass=queryset, accept_global_perms=False)

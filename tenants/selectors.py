@@ -31,3 +31,22 @@ def memberships_for_user(*, user: AbstractBaseUser) -> QuerySet[Membership]:
 def tenant_role_of(*, user: AbstractBaseUser, tenant: Tenant) -> str | None:
     membership = Membership.objects.filter(user=user, tenant=tenant).only("role").first()
     return membership.role if membership else None
+
+
+def tenant_usage(*, tenant: Tenant) -> dict[str, int]:
+    """Current usage counted from sessions: open now, and started this calendar month
+    (tenant's time zone). Kept here so the source can move to a usage table."""
+    import datetime as dt
+    import zoneinfo
+
+    from sessions_app.models import OPEN_STATUSES, Session
+    from sessions_app.services import month_period
+
+    first_day, _ = month_period(tenant)
+    zone = zoneinfo.ZoneInfo(tenant.time_zone)
+    month_start = dt.datetime.combine(first_day, dt.time(), tzinfo=zone)
+    sessions = Session.objects.filter(tenant=tenant)
+    return {
+        "open_sessions": sessions.filter(status__in=OPEN_STATUSES).count(),
+        "sessions_this_month": sessions.filter(created_at__gte=month_start).count(),
+    }

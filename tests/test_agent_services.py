@@ -52,14 +52,23 @@ def test_duplicate_agent_id_in_tenant_conflicts_but_other_tenant_is_fine(tenant,
     make_agent(tenant=other_tenant)
 
 
-def test_publish_snapshots_and_bumps(agent, django_capture_on_commit_callbacks):
-    received = []
-    agent_config_changed.connect(lambda **kw: received.append(kw), weak=False)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            first = services.agent_publish(agent=agent, version="1.0.0", note="first")
-    finally:
-        agent_config_changed.receivers.clear()
+@pytest.fixture
+def received_events():
+    """Change events sent during the test (as the receivers' keyword arguments)."""
+    received: list[dict] = []
+
+    def receiver(**kwargs):
+        received.append(kwargs)
+
+    agent_config_changed.connect(receiver)
+    yield received
+    agent_config_changed.disconnect(receiver)
+
+
+def test_publish_snapshots_and_bumps(agent, django_capture_on_commit_callbacks, received_events):
+    received = received_events
+    with django_capture_on_commit_callbacks(execute=True):
+        first = services.agent_publish(agent=agent, version="1.0.0", note="first")
     agent.refresh_from_db()
     assert agent.published_version == first
     assert first.document["version"] == "1.0.0"
@@ -139,17 +148,14 @@ def test_duplicate_copies_the_draft_unpublished(agent):
     assert copy_.prompt_config == agent.prompt_config
 
 
-def test_enable_disable_emits_events(agent, django_capture_on_commit_callbacks):
-    received = []
-    agent_config_changed.connect(lambda **kw: received.append(kw["action"]), weak=False)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            services.agent_set_enabled(agent=agent, enabled=False)
-            services.agent_set_enabled(agent=agent, enabled=False)  # no-op
-            services.agent_set_enabled(agent=agent, enabled=True)
-    finally:
-        agent_config_changed.receivers.clear()
-    assert received == ["disabled", "enabled"]
+def test_enable_disable_emits_events(
+    agent, django_capture_on_commit_callbacks, received_events
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.agent_set_enabled(agent=agent, enabled=False)
+        services.agent_set_enabled(agent=agent, enabled=False)  # no-op
+        services.agent_set_enabled(agent=agent, enabled=True)
+    assert [event["action"] for event in received_events] == ["disabled", "enabled"]
 
 
 def test_export_import_round_trip_is_exact(agent, tenant):

@@ -1,0 +1,43 @@
+"""REST API v1 routes (included under ``api/v1/``)."""
+
+from django.urls import path, re_path
+
+from agents_config import apis as agents
+from config.exceptions import api_not_found
+from tenants import apis as tenants
+
+config = "agents/config/<str:agent_id>"
+
+urlpatterns = [
+    path("agents/config", agents.AgentConfigCreateApi.as_view(), name="api-agent-create"),
+    path("agents/list", agents.AgentListApi.as_view(), name="api-agent-list"),
+    path("agents/import", agents.ImportApi.as_view(), name="api-agent-import"),
+    path(config, agents.AgentConfigApi.as_view(), name="api-agent-config"),
+    path(
+        f"{config}/schema/fields",
+        agents.SchemaFieldCreateApi.as_view(),
+        name="api-agent-field-create",
+    ),
+    path(
+        f"{config}/schema/fields/<str:field_name>",
+        agents.SchemaFieldApi.as_view(),
+        name="api-agent-field",
+    ),
+    path(f"{config}/tracing/toggle", agents.TracingToggleApi.as_view(), name="api-agent-tracing"),
+    path(f"{config}/publish", agents.PublishApi.as_view(), name="api-agent-publish"),
+    path(f"{config}/rollback", agents.RollbackApi.as_view(), name="api-agent-rollback"),
+    path(f"{config}/versions", agents.VersionListApi.as_view(), name="api-agent-versions"),
+    path(
+        f"{config}/versions/<str:version>",
+        agents.VersionDetailApi.as_view(),
+        name="api-agent-version",
+    ),
+    path(
+        f"{config}/versions/<str:a>/diff/<str:b>",
+        agents.VersionDiffApi.as_view(),
+        name="api-agent-version-diff",
+    ),
+    path(f"{config}/export", agents.ExportApi.as_view(), name="api-agent-export"),
+    path("tenants/me", tenants.TenantMeApi.as_view(), name="api-tenant-me"),
+    re_path(r"^.*$", api_not_found, name="api-not-found"),
+]

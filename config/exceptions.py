@@ -1,0 +1,128 @@
+"""One JSON error shape for the whole API: ``{"error": {"code", "message", "fields"}}``.
+
+``fields`` maps a field path (``schema_config.fields[2].field_type``, ``""`` for the whole
+document) to messages. Domain errors raised by services (``ContractError``,
+``AgentConflict``, ``StaleRevision``) are translated here, so views do not catch them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import RequestDataTooBig
+from django.http import JsonResponse
+from rest_framework import serializers, status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.response import Response
+
+from agents_config.contracts import ContractError
+from agents_config.services import AgentConflict, StaleRevision
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The request conflicts with the current state."
+    default_code = "conflict"
+
+
+class PreconditionFailed(APIException):
+    status_code = status.HTTP_412_PRECONDITION_FAILED
+    default_detail = "The resource changed since you read it (If-Match does not match)."
+    default_code = "precondition_failed"
+
+
+class PayloadTooLarge(APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_detail = "The request body is too large."
+    default_code = "payload_too_large"
+
+
+class InvalidConfiguration(APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The configuration is invalid."
+    default_code = "validation_error"
+
+    def __init__(self, fields: dict[str, list[str]]):
+        super().__init__()
+        self.fields = fields
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Machine-readable error code, e.g. `not_found`.")
+    message = serializers.CharField(help_text="Human-readable summary.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text='Field path → messages (e.g. "schema_config.fields[2].field_type"); '
+        '"" is the whole document. Empty unless the error concerns fields.',
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The error response of every API endpoint."""
+
+    error = ErrorBodySerializer()
+
+
+def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF validation details (nested dicts/lists) as ``{path: [messages]}``."""
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            name = "" if key == "non_field_errors" else str(key)
+            path = f"{prefix}.{name}" if prefix and name else (prefix or name)
+            for sub, messages in _flatten(value, path).items():
+                out.setdefault(sub, []).extend(messages)
+        return out
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return {prefix: [str(item) for item in detail]}
+        out = {}
+        for index, item in enumerate(detail):
+            for sub, messages in _flatten(item, f"{prefix}[{index}]").items():
+                out.setdefault(sub, []).extend(messages)
+        return out
+    return {prefix: [str(detail)]}
+
+
+def _translate(exc: Exception) -> Exception:
+    if isinstance(exc, ContractError):
+        return InvalidConfiguration(fields=exc.errors)
+    if isinstance(exc, AgentConflict):
+        return Conflict(str(exc))
+    if isinstance(exc, StaleRevision):
+        return PreconditionFailed(str(exc))
+    if isinstance(exc, RequestDataTooBig):
+        return PayloadTooLarge()
+    return exc
+
+
+def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF's handler (status, headers such as Retry-After), then the shared error body."""
+    # Imported here: rest_framework.views loads the parser setting, which imports this module.
+    from rest_framework.views import exception_handler
+
+    exc = _translate(exc)
+    response = exception_handler(exc, context)
+    if response is None:
+        return None  # a bug: let Django report the 500
+    fields: dict[str, list[str]] = {}
+    if isinstance(exc, InvalidConfiguration):
+        code, message, fields = exc.default_code, str(exc.detail), exc.fields
+    elif isinstance(exc, ValidationError):
+        code, message = "validation_error", "The request is invalid."
+        fields = _flatten(exc.detail)
+    elif isinstance(exc, APIException):
+        code = exc.default_code
+        detail = exc.detail
+        message = str(detail) if not isinstance(detail, dict | list) else str(exc.default_detail)
+    else:  # Http404 / PermissionDenied from Django, already converted by DRF
+        code = "not_found" if response.status_code == 404 else "permission_denied"
+        message = str(response.data.get("detail", "")) if isinstance(response.data, dict) else ""
+    response.data = {"error": {"code": code, "message": message, "fields": fields}}
+    return response
+
+
+def api_not_found(request: Any, *args: Any, **kwargs: Any) -> JsonResponse:
+    """Unknown paths under the API prefix answer in the error shape too (not Django's HTML)."""
+    body = {"error": {"code": "not_found", "message": "No such API endpoint.", "fields": {}}}
+    return JsonResponse(body, status=404)

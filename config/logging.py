@@ -1,0 +1,106 @@
+"""Structured logs with correlation ids.
+
+``bind_log_context(session_id=..., tenant_id=...)`` puts ids into a context variable that
+follows the current request, Celery task or worker job (asyncio tasks inherit it), and every
+log record carries them. ``LOG_FORMAT=json`` writes one JSON object per line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterator, Mapping
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Any
+
+CORRELATION_KEYS = (
+    "request_id",
+    "task_id",
+    "session_id",
+    "tenant_id",
+    "user_id",
+    "agent_id",
+    "version",
+)
+
+_log_context: ContextVar[Mapping[str, Any]] = ContextVar(
+    "log_context", default=MappingProxyType({})
+)
+
+
+def current_log_context() -> dict[str, Any]:
+    return dict(_log_context.get())
+
+
+@contextlib.contextmanager
+def bind_log_context(**values: Any) -> Iterator[None]:
+    """Add correlation ids for the duration of the block (None values are ignored)."""
+    merged = {**_log_context.get(), **{k: v for k, v in values.items() if v is not None}}
+    token = _log_context.set(merged)
+    try:
+        yield
+    finally:
+        _log_context.reset(token)
+
+
+def set_log_context(**values: Any) -> None:
+    """Add correlation ids until the current context ends (a job or a task)."""
+    _log_context.set({**_log_context.get(), **{k: v for k, v in values.items() if v is not None}})
+
+
+def reset_log_context(**values: Any) -> None:
+    """Start a fresh context (a new task or job) holding only ``values``."""
+    _log_context.set({k: v for k, v in values.items() if v is not None})
+
+
+class ContextFilter(logging.Filter):
+    """Copies the bound correlation ids onto each record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        context = _log_context.get()
+        for key in CORRELATION_KEYS:
+            setattr(record, key, context.get(key, getattr(record, key, None)))
+        record.context = " ".join(f"{k}={context[k]}" for k in CORRELATION_KEYS if k in context)
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for key in CORRELATION_KEYS:
+            value = getattr(record, key, None)
+            if value is not None:
+                payload[key] = str(value)
+        if record.exc_info:
+            payload["exception"] = self.formatException(record.exc_info)
+        return json.dumps(payload, ensure_ascii=False)
+
+
+def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
+    """The LOGGING dict for settings: plain or JSON lines on stderr, ids on every record."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"context": {"()": "config.logging.ContextFilter"}},
+        "formatters": {
+            "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s %(context)s"},
+            "json": {"()": "config.logging.JsonFormatter"},
+        },
+        "handlers": {
+            "console": {
+                "class": "logging.StreamHandler",
+                "formatter": "json" if fmt == "json" else "plain",
+                "filters": ["context"],
+            }
+        },
+        "root": {"handlers": ["console"], "level": level},
+        "loggers": {"django.db.backends": {"level": "WARNING"}},
+    }

@@ -1,0 +1,120 @@
+"""Post-session reports: what happened in a session, built once when it ends.
+
+The report is a JSON document stored with the session. Hidden schema fields are included
+(it is a private record for the tenant) and listed under ``hidden_fields`` so a consumer can
+tell them apart; the frontend never receives them.
+"""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from django.db import transaction
+
+from sessions_app.models import Session, SessionReport, Turn
+
+REPORT_FORMAT = 1
+
+
+def _percentile(values: list[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(len(ordered) * fraction))], 1)
+
+
+def _latency_summary(values: list[float]) -> dict[str, float | None]:
+    return {
+        "p50": round(statistics.median(values), 1) if values else None,
+        "p90": _percentile(values, 0.9),
+        "max": round(max(values), 1) if values else None,
+    }
+
+
+def _status_times(session: Session) -> dict[str, str]:
+    times: dict[str, str] = {}
+    for transition in session.transitions.all():
+        times.setdefault(transition.to_status, transition.created_at.isoformat())
+    return times
+
+
+def build_report(session: Session) -> dict[str, Any]:
+    """The report document for ``session`` (reads its turns and transitions)."""
+    document = session.agent_version.document if session.agent_version else {}
+    fields = (document.get("schema_config") or {}).get("fields") or []
+    field_names = [f["field_name"] for f in fields]
+    hidden = [f["field_name"] for f in fields if (f.get("metadata") or {}).get("hidden")]
+    turns: list[Turn] = list(session.turns.order_by("index"))
+
+    last_values: dict[str, Any] = {}
+    for turn in turns:
+        for name, value in (turn.structured_output or {}).items():
+            if name in field_names and value is not None:
+                last_values[name] = value
+
+    def timings(attr: str) -> list[float]:
+        return [v for v in (getattr(t, attr) for t in turns) if v is not None]
+
+    ended = session.ended_at
+    return {
+        "format": REPORT_FORMAT,
+        "session": {
+            "session_id": str(session.id),
+            "status": session.status,
+            "failure_reason": session.failure_reason,
+            "user_id": session.user_id,
+            "user_details": session.user_details,
+            "room_name": session.room_name,
+        },
+        "agent": {"agent_id": session.agent_slug, "version": session.version_label},
+        "timings": {
+            "created_at": session.created_at.isoformat(),
+            "ended_at": ended.isoformat() if ended else None,
+            "duration_seconds": round((ended - session.created_at).total_seconds(), 1)
+            if ended
+            else None,
+            "status_changes": _status_times(session),
+        },
+        "transcript": [
+            {"index": t.index, "user": t.user_text, "agent": t.spoken_text} for t in turns
+        ],
+        "turns": [
+            {
+                "index": t.index,
+                "version": t.version_label or session.version_label,
+                "structured_output": t.structured_output,
+                "validation_errors": t.validation_errors,
+                "latency_ms": {
+                    "llm_first_token": t.llm_ttft_ms,
+                    "first_spoken_text": t.first_spoken_ms,
+                    "tts_first_byte": t.tts_ttfb_ms,
+                },
+            }
+            for t in turns
+        ],
+        "hidden_fields": hidden,
+        "final_values": last_values,
+        "validation_errors": [
+            {"turn": t.index, "errors": t.validation_errors} for t in turns if t.validation_errors
+        ],
+        "usage": {
+            "turns": len(turns),
+            "user_characters": sum(len(t.user_text) for t in turns),
+            "spoken_characters": sum(len(t.spoken_text) for t in turns),
+        },
+        "latency_summary_ms": {
+            "llm_first_token": _latency_summary(timings("llm_ttft_ms")),
+            "first_spoken_text": _latency_summary(timings("first_spoken_ms")),
+            "tts_first_byte": _latency_summary(timings("tts_ttfb_ms")),
+        },
+    }
+
+
+@transaction.atomic
+def session_report_store(*, session: Session) -> SessionReport:
+    """Build and store (or rebuild) the session's report."""
+    report, _ = SessionReport.objects.update_or_create(
+        session=session, defaults={"document": build_report(session)}
+    )
+    return report

@@ -1,0 +1,108 @@
+"""The base of every API view: authentication, tenant scoping, role checks, errors, paging.
+
+``TenantAPIView`` always adds ``TenantPermission`` (views cannot drop it), sets
+``request.tenant_context`` and offers ``tenant`` / ``context`` to subclasses, which must
+build their querysets from ``self.tenant``.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Any
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework.exceptions import ParseError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from config.exceptions import ErrorSerializer
+from config.parsers import LimitedJSONParser
+from tenants.models import Tenant
+from tenants.permissions import TenantContext, TenantPermission
+from tenants.roles import Action
+
+ERROR_DESCRIPTIONS: dict[int, str] = {
+    400: "Invalid request: malformed JSON, unknown keys or a validation error (see `fields`).",
+    401: "Not authenticated (send `Authorization: Bearer <key>` or log in).",
+    403: "Authenticated, but the role or object permission does not allow this action.",
+    404: "No such object in your tenant (objects of other tenants are never revealed).",
+    405: "Method not allowed.",
+    409: "Conflicts with the current state (duplicate id, nothing to publish, active sessions).",
+    412: "`If-Match` does not match the current ETag: the draft changed since you read it.",
+    413: "The request body exceeds the size limit.",
+    415: "Unsupported content type (send `application/json`).",
+    429: "Tenant rate limit exceeded; retry after `Retry-After` seconds.",
+}
+ALWAYS = (401, 403, 405, 429)
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    """OpenAPI responses for the given error statuses plus those every endpoint can return."""
+    return {
+        code: OpenApiResponse(ErrorSerializer, description=ERROR_DESCRIPTIONS[code])
+        for code in sorted({*statuses, *ALWAYS})
+    }
+
+
+BODY_ERRORS = (400, 413, 415)
+
+
+class ApiPagination(PageNumberPagination):
+    """Page-number pagination, ``page_size`` capped at 100; the items key is per view."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 100
+    results_key = "results"
+
+    def get_paginated_response(self, data: list[Any]) -> Response:
+        return Response(
+            OrderedDict(
+                [
+                    ("count", self.page.paginator.count),
+                    ("next", self.get_next_link()),
+                    ("previous", self.get_previous_link()),
+                    (self.results_key, data),
+                ]
+            )
+        )
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        base = super().get_paginated_response_schema(schema)
+        base["properties"][self.results_key] = base["properties"].pop("results")
+        base["required"] = ["count", self.results_key]
+        return base
+
+
+class TenantAPIView(APIView):
+    """Base for every API view. Subclasses set ``object_level = True`` when the action is
+    decided per object (then call ``check_object_permissions``), and may map HTTP methods to
+    other actions with ``method_actions`` (e.g. ``{"POST": Action.CREATE}``)."""
+
+    parser_classes = [LimitedJSONParser]
+    permission_classes: list[Any] = []  # TenantPermission is always added in get_permissions
+    object_level: bool = False
+    method_actions: dict[str, Action] = {}
+
+    def get_permissions(self) -> list[Any]:
+        return [TenantPermission(), *super().get_permissions()]
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        super().initial(request, *args, **kwargs)
+        for key, values in request.query_params.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                raise ParseError("Query parameters may not contain NUL characters.")
+
+    @property
+    def context(self) -> TenantContext:
+        return self.request.tenant_context
+
+    @property
+    def tenant(self) -> Tenant:
+        return self.context.tenant
+
+    def actor_kwargs(self) -> dict[str, Any]:
+        """``actor`` / ``actor_label`` for services (audit trail)."""
+        return {"actor": self.context.actor, "actor_label": self.context.actor_label}

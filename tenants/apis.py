@@ -1,0 +1,33 @@
+"""Tenant endpoints of the REST API (``/api/v1/tenants/...``)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from tenants.api import TenantAPIView, error_responses
+from tenants.selectors import tenant_usage
+from tenants.serializers import TenantMeSerializer
+
+
+class TenantMeApi(TenantAPIView):
+    """The caller's tenant, role, quotas, rate limits and usage."""
+
+    @extend_schema(
+        operation_id="tenant_me",
+        tags=["tenants"],
+        summary="Your tenant, role, quotas, rate limits and current usage",
+        responses={200: TenantMeSerializer, **error_responses()},
+    )
+    def get(self, request: Request) -> Response:
+        tenant = self.tenant
+        data = {
+            "tenant": tenant,
+            "role": self.context.role,
+            "auth": "api_key" if self.context.api_key is not None else "session",
+            "quotas": tenant.quotas(),
+            "rate_limits": tenant.rate_limits(),
+            "usage": tenant_usage(tenant=tenant),
+        }
+        return Response(TenantMeSerializer(data).data)
