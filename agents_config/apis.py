@@ -13,7 +13,6 @@ draft writes to refuse lost updates with 412.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -68,7 +67,14 @@ from agents_config.services import (
     agent_update_sections,
 )
 from config.exceptions import PreconditionFailed
-from tenants.api import BODY_ERRORS, ApiPagination, TenantAPIView, error_responses
+from tenants.api import (
+    BODY_ERRORS,
+    ApiPagination,
+    TenantAPIView,
+    error_responses,
+    parse_body,
+    parse_query,
+)
 from tenants.permissions import has_object_permission, visible_objects
 from tenants.roles import Action
 
@@ -126,19 +132,6 @@ def agent_etag(agent: Agent) -> str:
 def _with_etag(response: Response, agent: Agent) -> Response:
     response["ETag"] = agent_etag(agent)
     return response
-
-
-def _query(serializer_class: type, request: Request) -> dict[str, Any]:
-    # A plain dict: DRF treats a missing boolean in a QueryDict as an unchecked box (False).
-    serializer = serializer_class(data=request.query_params.dict())
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
-
-
-def _body(serializer_class: type, request: Request) -> dict[str, Any]:
-    serializer = serializer_class(data=request.data)
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
 
 
 class AgentObjectAPIView(TenantAPIView):
@@ -219,7 +212,7 @@ class AgentConfigApi(AgentObjectAPIView):
     )
     def get(self, request: Request, agent_id: str) -> Response:
         agent = self.get_agent(agent_id)
-        query = _query(ConfigQuerySerializer, request)
+        query = parse_query(ConfigQuerySerializer, request)
         published = agent.published_version.version if agent.published_version else None
         if query.get("version"):
             document = version_export_document(self.get_version(agent, query["version"]))
@@ -370,7 +363,7 @@ class TracingToggleApi(AgentObjectAPIView):
     )
     def post(self, request: Request, agent_id: str) -> Response:
         agent = self.get_agent(agent_id)
-        enabled = _query(TracingToggleQuerySerializer, request)["enabled"]
+        enabled = parse_query(TracingToggleQuerySerializer, request)["enabled"]
         updated = agent_set_tracing(
             agent=agent,
             enabled=enabled,
@@ -407,7 +400,7 @@ class AgentListApi(TenantAPIView):
         },
     )
     def get(self, request: Request) -> Response:
-        query = _query(AgentListQuerySerializer, request)
+        query = parse_query(AgentListQuerySerializer, request)
         agents = agents_filtered(
             agents=visible_objects(self.context, agents_for_tenant(tenant=self.tenant)),
             agent_type=query.get("agent_type"),
@@ -432,7 +425,7 @@ class PublishApi(AgentObjectAPIView):
     )
     def post(self, request: Request, agent_id: str) -> Response:
         agent = self.get_agent(agent_id)
-        body = _body(PublishInputSerializer, request)
+        body = parse_body(PublishInputSerializer, request)
         version = agent_publish(
             agent=agent,
             bump_kind=body["bump"],
@@ -540,7 +533,7 @@ class RollbackApi(AgentObjectAPIView):
     )
     def post(self, request: Request, agent_id: str) -> Response:
         agent = self.get_agent(agent_id)
-        body = _body(RollbackInputSerializer, request)
+        body = parse_body(RollbackInputSerializer, request)
         target = (
             agent_version_by_label(agent=agent, version=body["version"])
             if SEMVER.match(body["version"].strip())
@@ -577,7 +570,7 @@ class ExportApi(AgentObjectAPIView):
     )
     def get(self, request: Request, agent_id: str) -> Response:
         agent = self.get_agent(agent_id)
-        query = _query(ConfigQuerySerializer, request)
+        query = parse_query(ConfigQuerySerializer, request)
         if query.get("version"):
             document = version_export_document(self.get_version(agent, query["version"]))
         else:
@@ -604,7 +597,7 @@ class ImportApi(TenantAPIView):
         },
     )
     def post(self, request: Request) -> Response:
-        query = _query(ImportQuerySerializer, request)
+        query = parse_query(ImportQuerySerializer, request)
         data = request.data
         agent_id = data.get("agent_id") if isinstance(data, dict) else None
         existing = (

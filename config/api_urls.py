@@ -4,6 +4,7 @@ from django.urls import path, re_path
 
 from agents_config import apis as agents
 from config.exceptions import api_not_found
+from sessions_app import apis as sessions
 from tenants import apis as tenants
 
 config = "agents/config/<str:agent_id>"
@@ -39,5 +40,15 @@ urlpatterns = [
     ),
     path(f"{config}/export", agents.ExportApi.as_view(), name="api-agent-export"),
     path("tenants/me", tenants.TenantMeApi.as_view(), name="api-tenant-me"),
+    path("sessions", sessions.SessionListCreateApi.as_view(), name="api-sessions"),
+    path("sessions/<uuid:session_id>", sessions.SessionDetailApi.as_view(), name="api-session"),
+    path(
+        "sessions/<uuid:session_id>/end", sessions.SessionEndApi.as_view(), name="api-session-end"
+    ),
+    path(
+        "sessions/<uuid:session_id>/report",
+        sessions.SessionReportApi.as_view(),
+        name="api-session-report",
+    ),
     re_path(r"^.*$", api_not_found, name="api-not-found"),
 ]

@@ -2,7 +2,8 @@
 
 ``fields`` maps a field path (``schema_config.fields[2].field_type``, ``""`` for the whole
 document) to messages. Domain errors raised by services (``ContractError``,
-``AgentConflict``, ``StaleRevision``) are translated here, so views do not catch them.
+``AgentConflict``, ``StaleRevision``, ``SessionRejected``, ``QuotaExceeded``) are translated
+here, so views do not catch them. A quota error also carries ``quota`` and ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 
 from agents_config.contracts import ContractError
 from agents_config.services import AgentConflict, StaleRevision
+from sessions_app.services import QuotaExceeded, SessionRejected
 
 
 class Conflict(APIException):
@@ -47,6 +51,40 @@ class InvalidConfiguration(APIException):
         self.fields = fields
 
 
+class QuotaExceededError(APIException):
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_detail = "A tenant quota is exhausted."
+    default_code = "quota_exceeded"
+
+    def __init__(self, quota: QuotaExceeded):
+        super().__init__(str(quota))
+        self.extra = {
+            "quota": {
+                "name": quota.quota,
+                "limit": quota.limit,
+                "reset_at": quota.reset_at.isoformat() if quota.reset_at else None,
+            }
+        }
+        # Monthly quotas reset at a known time; a concurrent slot may free up any moment.
+        self.wait = (
+            max(1, int((quota.reset_at - timezone.now()).total_seconds())) if quota.reset_at else 1
+        )
+
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_detail = "A required service is not configured."
+    default_code = "service_unavailable"
+
+
+class QuotaInfoSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="e.g. `max_concurrent_sessions`.")
+    limit = serializers.IntegerField()
+    reset_at = serializers.DateTimeField(
+        allow_null=True, help_text="When a monthly quota resets; null for concurrent slots."
+    )
+
+
 class ErrorBodySerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Machine-readable error code, e.g. `not_found`.")
     message = serializers.CharField(help_text="Human-readable summary.")
@@ -55,6 +93,7 @@ class ErrorBodySerializer(serializers.Serializer):
         help_text='Field path → messages (e.g. "schema_config.fields[2].field_type"); '
         '"" is the whole document. Empty unless the error concerns fields.',
     )
+    quota = QuotaInfoSerializer(required=False, help_text="Only on `quota_exceeded` (429).")
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -93,6 +132,10 @@ def _translate(exc: Exception) -> Exception:
         return PreconditionFailed(str(exc))
     if isinstance(exc, RequestDataTooBig):
         return PayloadTooLarge()
+    if isinstance(exc, QuotaExceeded):
+        return QuotaExceededError(exc)
+    if isinstance(exc, SessionRejected):
+        return NotFound(str(exc)) if exc.status == 404 else Conflict(str(exc))
     return exc
 
 
@@ -118,10 +161,13 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     else:  # Http404 / PermissionDenied from Django, already converted by DRF
         code = "not_found" if response.status_code == 404 else "permission_denied"
         message = str(response.data.get("detail", "")) if isinstance(response.data, dict) else ""
-    response.data = {"error": {"code": code, "message": message, "fields": fields}}
+    response.data = {
+        "error": {"code": code, "message": message, "fields": fields, **getattr(exc, "extra", {})}
+    }
     return response
 
 
+@csrf_exempt  # it changes nothing; without this a POST would get Django's HTML CSRF page
 def api_not_found(request: Any, *args: Any, **kwargs: Any) -> JsonResponse:
     """Unknown paths under the API prefix answer in the error shape too (not Django's HTML)."""
     body = {"error": {"code": "not_found", "message": "No such API endpoint.", "fields": {}}}

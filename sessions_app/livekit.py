@@ -35,6 +35,10 @@ class RoomSpec:
     max_participants: int
 
 
+def livekit_configured() -> bool:
+    return bool(settings.LIVEKIT_URL and settings.LIVEKIT_API_KEY and settings.LIVEKIT_API_SECRET)
+
+
 def _credentials() -> tuple[str, str, str]:
     missing = [
         name

@@ -238,6 +238,11 @@ def session_transition(*, session: Session, to_status: str, reason: str = "") ->
             updates["failure_reason"] = reason[:2000]
         Session.objects.filter(pk=session.pk).update(**updates)
         _record(current, current.status, to_status, reason)
+        if to_status in (SessionStatus.ENDED, SessionStatus.FAILED):
+            from sessions_app.tasks import build_session_report
+
+            session_id = str(session.pk)
+            transaction.on_commit(lambda: build_session_report.delay(session_id))
     for field, value in updates.items():
         setattr(session, field, value)
     return True
@@ -319,3 +324,47 @@ def usage_open_month(*, now: dt.datetime | None = None) -> int:
         )
         created += was_created
     return created
+
+
+# --- Worker side: activation and turn storage (called by the LiveKit agent worker) ---
+
+
+def session_activate(*, session: Session) -> bool:
+    """Mark the session active when its agent starts (False if it is no longer open)."""
+    return session_transition(session=session, to_status=SessionStatus.ACTIVE)
+
+
+def turn_record(
+    *,
+    session: Session,
+    user_text: str,
+    spoken_text: str,
+    structured_output: dict[str, Any],
+    validation_errors: list[str],
+    llm_ttft_ms: float | None = None,
+    first_spoken_ms: float | None = None,
+    tts_ttfb_ms: float | None = None,
+) -> Any:
+    """Store one finished turn with the next index of the session (1-based, gap-free).
+
+    The session row is locked while the index is chosen, so concurrent writers never collide.
+    """
+    from django.db.models import Max
+
+    from sessions_app.models import Turn
+
+    with transaction.atomic():
+        Session.objects.select_for_update().filter(pk=session.pk).values_list("pk").first()
+        last = Turn.objects.filter(session=session).aggregate(last=Max("index"))["last"]
+        return Turn.objects.create(
+            session=session,
+            index=(last or 0) + 1,
+            version_label=session.version_label,
+            user_text=user_text,
+            spoken_text=spoken_text,
+            structured_output=structured_output,
+            validation_errors=list(validation_errors),
+            llm_ttft_ms=llm_ttft_ms,
+            first_spoken_ms=first_spoken_ms,
+            tts_ttfb_ms=tts_ttfb_ms,
+        )

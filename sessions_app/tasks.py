@@ -11,6 +11,7 @@ from config.logging import set_log_context
 from sessions_app import services
 from sessions_app.livekit import LiveKitError, delete_room
 from sessions_app.models import Session
+from sessions_app.reports import session_report_store
 
 logger = logging.getLogger(__name__)
 
@@ -72,3 +73,16 @@ def expire_sessions() -> int:
 def reset_monthly_quotas() -> int:
     """Beat (1st of each month): open the new month's usage counters at zero."""
     return services.usage_open_month()
+
+
+@shared_task(bind=True, max_retries=3, acks_late=True)
+def build_session_report(self, session_id: str) -> str:
+    """Build and store the post-session report once the session has ended or failed."""
+    set_log_context(session_id=session_id)
+    session = (
+        Session.objects.select_related("tenant", "agent_version").filter(pk=session_id).first()
+    )
+    if session is None:
+        return "missing"
+    session_report_store(session=session)
+    return "stored"

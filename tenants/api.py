@@ -33,7 +33,8 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     412: "`If-Match` does not match the current ETag: the draft changed since you read it.",
     413: "The request body exceeds the size limit.",
     415: "Unsupported content type (send `application/json`).",
-    429: "Tenant rate limit exceeded; retry after `Retry-After` seconds.",
+    429: "Tenant rate limit or quota exceeded; retry after `Retry-After` seconds.",
+    503: "A service the request needs (e.g. LiveKit) is not configured.",
 }
 ALWAYS = (401, 403, 405, 429)
 
@@ -47,6 +48,19 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
 
 
 BODY_ERRORS = (400, 413, 415)
+
+
+def parse_query(serializer_class: type, request: Request) -> dict[str, Any]:
+    # A plain dict: DRF treats a missing boolean in a QueryDict as an unchecked box (False).
+    serializer = serializer_class(data=request.query_params.dict())
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def parse_body(serializer_class: type, request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
 
 
 class ApiPagination(PageNumberPagination):

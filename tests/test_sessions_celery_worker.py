@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import pytest
@@ -32,16 +33,20 @@ def celery_worker_process(livekit_server):
         "LIVEKIT_API_KEY": livekit_server.state.api_key,
         "LIVEKIT_API_SECRET": livekit_server.state.api_secret,
     }
+    # A queue of our own, so no other worker on this Redis (another test run) takes the task.
+    queue = f"test-{uuid.uuid4().hex}"
     worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
+        [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue,
          "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
     try:
         yield worker
     finally:
         app.conf.task_always_eager = True
+        app.conf.task_default_queue = "celery"
         worker.send_signal(signal.SIGTERM)
         try:
             worker.wait(timeout=20)
@@ -65,5 +70,8 @@ def test_worker_moves_a_session_from_pending_to_provisioned(
         status = Session.objects.get(pk=session.pk).status
         if celery_worker_process.poll() is not None:
             pytest.fail("worker exited:\n" + celery_worker_process.stdout.read())
-    assert status == SessionStatus.PROVISIONED
+    if status != SessionStatus.PROVISIONED:
+        celery_worker_process.terminate()
+        output = celery_worker_process.communicate(timeout=20)[0]
+        pytest.fail(f"session still {status}; worker output:\n{output}")
     assert session.room_name in livekit_server.state.rooms

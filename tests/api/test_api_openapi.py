@@ -22,6 +22,10 @@ API_PATHS = {
     "/api/v1/agents/import": {"post"},
     "/api/v1/agents/list": {"get"},
     "/api/v1/tenants/me": {"get"},
+    "/api/v1/sessions": {"get", "post"},
+    "/api/v1/sessions/{session_id}": {"get"},
+    "/api/v1/sessions/{session_id}/end": {"post"},
+    "/api/v1/sessions/{session_id}/report": {"get"},
 }
 
 
