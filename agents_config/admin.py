@@ -92,7 +92,13 @@ class AgentAdmin(GuardedModelAdmin):
     search_fields = ["agent_id", "name", "tenant__slug"]
     ordering = ["tenant__slug", "agent_id"]
     list_select_related = ["tenant", "published_version"]
-    readonly_fields = ["published_version", "revision", "created_at", "updated_at"]
+    readonly_fields = [
+        "published_version",
+        "revision",
+        "created_at",
+        "updated_at",
+        "turn_latency",
+    ]
     actions = ["publish_selected", "enable_selected", "disable_selected", "export_selected"]
 
     def get_fieldsets(self, request: HttpRequest, obj: Agent | None = None) -> list:
@@ -195,6 +201,29 @@ class AgentAdmin(GuardedModelAdmin):
     @admin.display(description="Sessions", ordering="_sessions")
     def session_count(self, obj: Agent) -> int:
         return obj._sessions
+
+    @admin.display(description="Turn latency (recent turns)")
+    def turn_latency(self, obj: Agent) -> str:
+        from agents_config.selectors import agent_turn_latency
+
+        if obj.pk is None:
+            return "-"
+        stats = agent_turn_latency(agent=obj)
+
+        def line(label: str, values: dict) -> str:
+            if not values["count"]:
+                return f"{label}: no data"
+            return (
+                f"{label}: p50 {values['p50']:.0f} ms, p90 {values['p90']:.0f} ms "
+                f"({values['count']} turns)"
+            )
+
+        return "; ".join(
+            [
+                line("first spoken text", stats["first_spoken_ms"]),
+                line("TTS first byte", stats["tts_ttfb_ms"]),
+            ]
+        )
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)

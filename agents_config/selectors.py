@@ -119,6 +119,15 @@ def agent_for_tenant(*, tenant: Tenant, agent_id: str) -> Agent | None:
     return agents_for_tenant(tenant=tenant).filter(agent_id=agent_id).first()
 
 
+def agent_with_live_version(*, tenant: Tenant, agent_id: str) -> Agent | None:
+    """The tenant's agent with its published version joined (no schema fields loaded)."""
+    return (
+        Agent.objects.filter(tenant=tenant, agent_id=agent_id)
+        .select_related("tenant", "published_version")
+        .first()
+    )
+
+
 def agents_filtered(
     *,
     agents: QuerySet[Agent],
@@ -136,3 +145,30 @@ def agents_filtered(
     if search:
         agents = agents.filter(Q(name__icontains=search) | Q(agent_id__icontains=search))
     return agents.order_by("agent_id")
+
+
+def agent_turn_latency(*, agent: Agent, recent: int = 500) -> dict[str, dict[str, float | None]]:
+    """p50/p90 (ms) of time to first spoken text and of TTS first byte over the agent's
+    ``recent`` latest turns (nearest-rank; ``None`` when no turn has the measurement)."""
+    from sessions_app.models import Turn
+
+    rows = list(
+        Turn.objects.filter(session__agent=agent)
+        .order_by("-created_at")
+        .values_list("first_spoken_ms", "tts_ttfb_ms")[:recent]
+    )
+
+    def percentiles(values: list[float]) -> dict[str, float | None]:
+        if not values:
+            return {"p50": None, "p90": None, "count": 0}
+        ordered = sorted(values)
+
+        def rank(q: float) -> float:
+            return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
+
+        return {"p50": rank(0.5), "p90": rank(0.9), "count": len(ordered)}
+
+    return {
+        "first_spoken_ms": percentiles([r[0] for r in rows if r[0] is not None]),
+        "tts_ttfb_ms": percentiles([r[1] for r in rows if r[1] is not None]),
+    }

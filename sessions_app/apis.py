@@ -16,7 +16,7 @@ from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from agents_config.selectors import agent_for_tenant, agents_for_tenant
+from agents_config.selectors import agent_with_live_version, agents_for_tenant
 from config.exceptions import Conflict, ServiceUnavailable
 from sessions_app.livekit import livekit_configured, participant_token
 from sessions_app.models import Session, SessionReport
@@ -93,14 +93,14 @@ class SessionListCreateApi(TenantAPIView):
     )
     def post(self, request: Request) -> Response:
         body = parse_body(SessionCreateInputSerializer, request)
-        agent = agent_for_tenant(tenant=self.tenant, agent_id=body["agent_id"])
+        agent = agent_with_live_version(tenant=self.tenant, agent_id=body["agent_id"])
         if agent is None or not has_object_permission(self.context, Action.READ, agent):
             raise NotFound(f"Agent {body['agent_id']!r} not found.")
         if not livekit_configured():
             raise ServiceUnavailable("LiveKit is not configured on this server.")
         session = session_create(
             tenant=self.tenant,
-            agent_id=agent.agent_id,
+            agent=agent,
             user_id=body["user_id"],
             user_details=body["user_details"],
             overrides=body["overrides"],

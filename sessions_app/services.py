@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import uuid
 import zoneinfo
 from dataclasses import dataclass
 from typing import Any
@@ -168,7 +169,8 @@ def _enforce_quotas(tenant: Tenant, user_id: str) -> list[UsageCounter]:
 def session_create(
     *,
     tenant: Tenant,
-    agent_id: str,
+    agent_id: str | None = None,
+    agent: Agent | None = None,
     user_id: str,
     user_details: Any = None,
     overrides: Any = None,
@@ -186,13 +188,15 @@ def session_create(
     details = _check_user_details(user_details)
     with transaction.atomic():
         locked_tenant = Tenant.objects.select_for_update().get(pk=tenant.pk)
-        agent = (
-            Agent.objects.select_related("published_version")
-            .filter(tenant=locked_tenant, agent_id=agent_id)
-            .first()
-        )
         if agent is None:
+            agent = (
+                Agent.objects.select_related("published_version")
+                .filter(tenant=locked_tenant, agent_id=agent_id)
+                .first()
+            )
+        if agent is None or agent.tenant_id != locked_tenant.pk:
             raise SessionRejected(f"No agent {agent_id!r}.", status=404, code="not_found")
+        agent_id = agent.agent_id
         if not agent.enabled:
             raise SessionRejected(f"Agent {agent_id!r} is disabled.")
         version = agent.published_version
@@ -202,7 +206,10 @@ def session_create(
         counters = _enforce_quotas(locked_tenant, user_id)
         now = timezone.now()
         minutes = document["pipeline_config"].get("max_session_minutes", 30)
+        session_id = uuid.uuid4()
         session = Session.objects.create(
+            id=session_id,
+            room_name=f"va-{session_id.hex}",
             tenant=locked_tenant,
             agent=agent,
             agent_version=version,
@@ -214,14 +221,11 @@ def session_create(
             created_at=now,
             expires_at=now + dt.timedelta(minutes=minutes),
         )
-        session.room_name = f"va-{session.id.hex}"
-        Session.objects.filter(pk=session.pk).update(room_name=session.room_name)
         UsageCounter.objects.filter(pk__in=[c.pk for c in counters]).update(
             sessions_started=F("sessions_started") + 1
         )
         _record(session, "", SessionStatus.PENDING)
-        session_id = str(session.id)
-        transaction.on_commit(lambda: provision_session_room.delay(session_id))
+        transaction.on_commit(lambda: provision_session_room.delay(str(session_id)))
     return session
 
 

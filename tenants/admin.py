@@ -11,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from tenants import services
-from tenants.models import ApiKey, AuditEvent, Membership, Tenant
+from tenants.models import ApiKey, AuditEvent, Membership, ProviderCredential, Tenant
 
 
 class MembershipInline(admin.TabularInline):
@@ -260,3 +260,43 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
         services.membership_remove(membership=obj)
+
+
+class ProviderCredentialForm(forms.ModelForm):
+    """The value is write-only: typed into a password box, stored encrypted, never shown."""
+
+    value = forms.CharField(
+        label="API key",
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
+        help_text="Stored encrypted. Leave empty to keep the current key.",
+    )
+
+    class Meta:
+        model = ProviderCredential
+        fields = ["tenant", "provider"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not cleaned.get("value") and not self.instance.pk:
+            self.add_error("value", "An API key is required.")
+        return cleaned
+
+
+@admin.register(ProviderCredential)
+class ProviderCredentialAdmin(admin.ModelAdmin):
+    form = ProviderCredentialForm
+    list_display = ["tenant", "provider", "created_at", "updated_at"]
+    list_filter = ["provider"]
+    search_fields = ["tenant__slug"]
+    list_select_related = ["tenant"]
+    readonly_fields = ["created_at", "updated_at"]
+
+    def save_model(
+        self, request: HttpRequest, obj: ProviderCredential, form: Any, change: bool
+    ) -> None:
+        value = form.cleaned_data.get("value")
+        if value:
+            obj.set_value(value)
+        super().save_model(request, obj, form, change)

@@ -140,3 +140,45 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action} {self.target}"
+
+
+class CredentialProvider(models.TextChoices):
+    OPENAI = "openai", "OpenAI (and OpenAI-compatible)"
+    DEEPGRAM = "deepgram", "Deepgram"
+    LANGFUSE = "langfuse", "Langfuse"
+
+
+class ProviderCredential(models.Model):
+    """A tenant's own provider API key, encrypted at rest (``tenants.secrets``).
+
+    The worker prefers it over the environment's key. The plain value is never displayed.
+    """
+
+    tenant = models.ForeignKey(
+        Tenant, on_delete=models.CASCADE, related_name="provider_credentials"
+    )
+    provider = models.CharField(max_length=20, choices=CredentialProvider.choices)
+    encrypted_value = models.TextField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant__slug", "provider"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "provider"], name="unique_provider_credential"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} {self.provider} credential"
+
+    def set_value(self, value: str) -> None:
+        from tenants.secrets import encrypt_secret
+
+        self.encrypted_value = encrypt_secret(value)
+
+    def get_value(self) -> str:
+        from tenants.secrets import decrypt_secret
+
+        return decrypt_secret(self.encrypted_value)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, Group
-from guardian.core import ObjectPermissionChecker
+from django.contrib.contenttypes.models import ContentType
+from guardian.utils import get_group_obj_perms_model
 from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -20,7 +21,7 @@ from rest_framework.request import Request
 from tenants.models import ApiKey, Tenant
 from tenants.roles import ACTION_PERMISSION, HTTP_METHOD_ACTION, Action, role_allows
 from tenants.selectors import memberships_for_user
-from tenants.services import tenant_role_group
+from tenants.services import role_group_name, tenant_role_group
 
 TENANT_HEADER = "X-Tenant"
 _SLUG = re.compile(r"^[a-z0-9-]{1,50}$")
@@ -87,9 +88,24 @@ def has_object_permission(context: TenantContext, action: Action, obj: Any) -> b
         return False
     codename = ACTION_PERMISSION[action]
     if context.api_key is not None:
-        return ObjectPermissionChecker(context.role_group()).has_perm(codename, obj)
+        return _role_group_has_perm(context, codename, obj)
     assert context.user is not None
     return context.user.has_perm(f"{obj._meta.app_label}.{codename}", obj)
+
+
+def _role_group_has_perm(context: TenantContext, codename: str, obj: Any) -> bool:
+    """One query: does the tenant role group hold ``codename`` on ``obj``? (An API key acts
+    with its role group's object permissions.)"""
+    model = get_group_obj_perms_model(obj)
+    filters: dict[str, Any] = {
+        "group__name": role_group_name(context.tenant, context.role),
+        "permission__codename": codename,
+    }
+    if model.objects.is_generic():
+        filters.update(content_type=ContentType.objects.get_for_model(obj), object_pk=str(obj.pk))
+    else:
+        filters["content_object"] = obj
+    return model.objects.filter(**filters).exists()
 
 
 def view_action(request: Request, view: Any) -> Action:

@@ -68,3 +68,16 @@ NODE_REGISTRY: dict[str, CustomNode] = {
         ),
     )
 }
+
+
+def apply_nodes(names: list[str] | tuple[str, ...], stage: NodeStage, text: str) -> str:
+    """Run the named nodes of ``stage`` over ``text`` in configured order.
+
+    Unknown names are skipped (publishing rejects them, so only a hand-edited version could
+    carry one); nodes of other stages are left for their own point of the turn.
+    """
+    for name in names:
+        node = NODE_REGISTRY.get(name)
+        if node is not None and node.stage == stage:
+            text = node.apply(text)
+    return text

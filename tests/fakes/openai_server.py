@@ -1,0 +1,181 @@
+"""A fake OpenAI-compatible server on 127.0.0.1 speaking the real wire format.
+
+- ``POST /v1/chat/completions`` with ``stream: true``: ``text/event-stream`` of
+  ``chat.completion.chunk`` objects, then ``data: [DONE]``. Replies are scripted: a queue of
+  :class:`Reply` (or strings), or a function of the request body; an optional per-token delay.
+  ``Reply(status=500)`` answers with an error instead.
+- ``POST /v1/audio/speech``: raw 24 kHz 16-bit mono PCM (``audio/pcm``), what the OpenAI TTS
+  plugin asks for with ``response_format="pcm"``.
+
+Every request body is recorded (``chat_requests``, ``speech_requests``), with its arrival time.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+PCM_SAMPLE_RATE = 24_000
+
+
+@dataclass
+class Reply:
+    text: str = ""
+    status: int = 200
+    token_size: int = 4
+    token_delay: float | None = None
+
+
+ReplyScript = Callable[[dict[str, Any]], "Reply | str"]
+
+
+def last_user_message(body: dict[str, Any]) -> str:
+    for message in reversed(body.get("messages", [])):
+        if message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, list):
+                return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+            return content or ""
+    return ""
+
+
+class FakeOpenAI:
+    def __init__(self, *, token_delay: float = 0.0, audio_seconds: float = 0.1) -> None:
+        self.token_delay = token_delay
+        self.audio_seconds = audio_seconds
+        self.replies: deque[Reply | str] = deque()
+        self.script: ReplyScript | None = None
+        self.default_reply: Reply | str = Reply('{"system_response": "Okay."}')
+        self.chat_requests: list[dict[str, Any]] = []
+        self.speech_requests: list[dict[str, Any]] = []
+        self.speech_times: list[float] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._server.daemon_threads = True
+        self._server.request_queue_size = 256
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def add(self, *replies: Reply | str) -> None:
+        self.replies.extend(replies)
+
+    def __enter__(self) -> FakeOpenAI:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _next_reply(self, body: dict[str, Any]) -> Reply:
+        with self._lock:
+            if self.replies:
+                reply = self.replies.popleft()
+            elif self.script is not None:
+                reply = self.script(body)
+            else:
+                reply = self.default_reply
+        return Reply(reply) if isinstance(reply, str) else reply
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _body(self) -> dict[str, Any]:
+                length = int(self.headers.get("content-length") or 0)
+                return json.loads(self.rfile.read(length) or b"{}")
+
+            def _json(self, status: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                self._json(404, {"error": {"message": "not found"}})
+
+            def do_POST(self) -> None:
+                body = self._body()
+                if self.path.endswith("/chat/completions"):
+                    with fake._lock:
+                        fake.chat_requests.append(body)
+                    self._chat(body)
+                elif self.path.endswith("/audio/speech"):
+                    with fake._lock:
+                        fake.speech_requests.append(body)
+                        fake.speech_times.append(time.perf_counter())
+                    self._speech()
+                else:
+                    self._json(404, {"error": {"message": f"unknown path {self.path}"}})
+
+            def _speech(self) -> None:
+                samples = int(PCM_SAMPLE_RATE * fake.audio_seconds)
+                data = b"\x00\x00" * samples
+                self.send_response(200)
+                self.send_header("content-type", "audio/pcm")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def _chunk(self, content: str | None, finish: str | None = None) -> bytes:
+                delta = {} if content is None else {"role": "assistant", "content": content}
+                payload = {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": "fake-model",
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+                return f"data: {json.dumps(payload)}\n\n".encode()
+
+            def _send_chunked(self, data: bytes) -> None:
+                self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.flush()
+
+            def _chat(self, body: dict[str, Any]) -> None:
+                reply = fake._next_reply(body)
+                if reply.status != 200:
+                    self._json(reply.status, {"error": {"message": "scripted failure"}})
+                    return
+                delay = fake.token_delay if reply.token_delay is None else reply.token_delay
+                self.send_response(200)
+                self.send_header("content-type", "text/event-stream")
+                self.send_header("transfer-encoding", "chunked")
+                self.end_headers()
+                text = reply.text
+                size = max(1, reply.token_size)
+                for start in range(0, len(text), size):
+                    if delay:
+                        time.sleep(delay)
+                    self._send_chunked(self._chunk(text[start : start + size]))
+                self._send_chunked(self._chunk(None, "stop"))
+                usage = {
+                    "id": "chatcmpl-fake",
+                    "object": "chat.completion.chunk",
+                    "created": int(time.time()),
+                    "model": "fake-model",
+                    "choices": [],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+                }
+                self._send_chunked(f"data: {json.dumps(usage)}\n\n".encode())
+                self._send_chunked(b"data: [DONE]\n\n")
+                self._send_chunked(b"")
+
+        return Handler

@@ -1,0 +1,146 @@
+"""The job entrypoint end to end through the worker's own job simulation: a real job
+process reads the session from PostgreSQL, builds the agent and runs it (no LiveKit server)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.db import connection
+from livekit.protocol import models
+
+from sessions_app.models import Session, SessionStatus
+from worker.server import ServerSettings, build_server
+from worker.store import close_connections
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def make_session(*, tenant, agent, overrides=None):
+    session = Session.objects.create(
+        tenant=tenant,
+        agent=agent,
+        agent_version=agent.published_version,
+        agent_slug=agent.agent_id,
+        version_label=agent.published_version.version,
+        user_id="user-1",
+        user_details={"applicant_name": "Ana"},
+        overrides=overrides or {},
+        room_name="va-test",
+    )
+    return session
+
+
+async def wait_for(predicate, seconds=30.0):
+    deadline = asyncio.get_running_loop().time() + seconds
+    while asyncio.get_running_loop().time() < deadline:
+        if await sync_to_async(predicate)():
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+def status_of(session_id):
+    return Session.objects.get(pk=session_id).status
+
+
+@pytest.fixture
+def job_env(monkeypatch, fake_openai):
+    """Job processes are fresh interpreters: point them at the test database and fake OpenAI."""
+    name = connection.settings_dict["NAME"]
+    monkeypatch.setenv("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{name}")
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "config.test_settings")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("DEEPGRAM_API_KEY", "dg-test")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")
+    return fake_openai
+
+
+async def run_job(room_metadata: str, *, job_seconds: float, check) -> bool:
+    server = build_server(
+        ServerSettings(
+            ws_url="",
+            api_key="",
+            api_secret="",
+            agent_name="test-agent",
+            num_idle_processes=0,
+            port=0,
+        )
+    )
+    started = asyncio.Event()
+    server.on("worker_started", lambda *_: started.set())
+    run_task = asyncio.create_task(server.run(devmode=True, unregistered=True))
+    try:
+        await asyncio.wait_for(started.wait(), 60)
+        await server.simulate_job(
+            "va-test", fake_job=True, room_info=models.Room(name="va-test", metadata=room_metadata)
+        )
+        return await wait_for(check, seconds=job_seconds)
+    finally:
+        await server.aclose()
+        await asyncio.gather(run_task, return_exceptions=True)
+
+
+async def test_simulated_job_activates_the_session_from_the_database(job_env, tenant):
+    from agents_config.factories import make_agent
+    from agents_config.services import agent_publish
+
+    def setup():
+        agent = make_agent(tenant=tenant)
+        agent_publish(agent=agent, version="1.0.0")
+        agent.refresh_from_db()
+        return make_session(tenant=tenant, agent=agent)
+
+    session = await sync_to_async(setup)()
+    metadata = json.dumps({"session_id": str(session.id), "agent_id": session.agent_slug})
+    active = await run_job(
+        metadata, job_seconds=60, check=lambda: status_of(session.id) == SessionStatus.ACTIVE
+    )
+    assert active
+    # the job's shutdown ends the session in the database
+    ended = await wait_for(lambda: status_of(session.id) == SessionStatus.ENDED, seconds=30)
+    await close_connections()
+    assert ended
+
+
+async def test_simulated_job_fails_session_on_unknown_provider(job_env, tenant):
+    """A version the contracts no longer accept fails the session with the reason."""
+    from agents_config.factories import make_agent
+    from agents_config.models import AgentVersion
+
+    def setup():
+        agent = make_agent(tenant=tenant)
+        document = agent_document_dict(agent)
+        document["llm_config"]["provider"] = "acme-llm"
+        version = AgentVersion.objects.create(
+            agent=agent,
+            version="9.0.0",
+            major=9,
+            minor=0,
+            patch=0,
+            document=document,
+            checksum="x" * 64,
+        )
+        agent.published_version = version
+        agent.save(update_fields=["published_version"])
+        return make_session(tenant=tenant, agent=agent)
+
+    session = await sync_to_async(setup)()
+    metadata = json.dumps({"session_id": str(session.id)})
+    failed = await run_job(
+        metadata, job_seconds=60, check=lambda: status_of(session.id) == SessionStatus.FAILED
+    )
+    assert failed
+    reason = await sync_to_async(lambda: Session.objects.get(pk=session.id).failure_reason)()
+    await close_connections()
+    assert "llm_config.provider" in reason
+
+
+def agent_document_dict(agent):
+    from agents_config.contracts import parse_document
+    from agents_config.selectors import agent_draft_document
+
+    return parse_document(agent_draft_document(agent)).to_dict()

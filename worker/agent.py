@@ -1,0 +1,317 @@
+"""The dynamic agent: a ``livekit.agents.Agent`` configured entirely from an agent version.
+
+- ``llm_node`` asks for JSON matching the schema (speech-first property order) when the
+  provider supports structured output, and feeds the stream to the schema engine's extractor:
+  only the spoken field's text leaves the node, as it streams. So the TTS, the room
+  transcription and the conversation history the user sees all carry spoken text only.
+- The TTS-instructions field is captured by the extractor before any spoken text (it comes
+  first in the schema) and ``tts_node`` applies it to the TTS before the turn's first audio.
+- Each finished turn's full structured JSON is attached to its assistant message; the next
+  ``llm_node`` shows the LLM that JSON instead of the spoken text, so stage, score and flags
+  carry over between turns.
+- Provider errors, invalid JSON and validation failures never end the session: whatever was
+  spoken stays spoken, the configured fallback line fills silence, and the turn records the
+  errors.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from livekit import rtc
+from livekit.agents import Agent, ModelSettings, llm, stt, tts, vad
+from livekit.agents.types import NOT_GIVEN, NotGivenOr
+from livekit.agents.voice.agent_session import AgentSession
+from livekit.agents.voice.events import ConversationItemAddedEvent
+
+from agents_config.contracts import AgentDocument
+from agents_config.schema import CompiledSchema, StreamingExtractor
+from agents_config.templating import render_template
+from agents_config.validators import OUTPUT_VALIDATORS
+from worker.publisher import TurnPublisher
+from worker.turns import STRUCTURED_EXTRA_KEY, TurnState, TurnStore, TurnTracker
+
+logger = logging.getLogger(__name__)
+
+JSON_ONLY_NOTE = (
+    "Answer with one JSON object only (no prose, no code fence) that matches this JSON Schema; "
+    "put the text to say aloud in the {spoken!r} field:\n{schema}"
+)
+
+
+def resolve_variables(
+    document: AgentDocument,
+    *,
+    user_details: dict[str, Any] | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Template values: declared defaults ← session user details ← session overrides.
+
+    Only declared variables are taken from either source, and only JSON scalars.
+    """
+    declared = dict(document.prompt_config.dynamic_vars)
+    values = dict(declared)
+    sources = [user_details or {}]
+    override_vars = ((overrides or {}).get("prompt_config") or {}).get("dynamic_vars") or {}
+    sources.append(override_vars if isinstance(override_vars, dict) else {})
+    for source in sources:
+        for name, value in source.items():
+            if name in declared and (value is None or isinstance(value, str | int | float | bool)):
+                values[name] = value
+    return values
+
+
+@dataclass(frozen=True)
+class AgentBlueprint:
+    """Everything the agent needs from an agent version and a session."""
+
+    document: AgentDocument
+    variables: dict[str, Any]
+    version: str
+    session_id: str = ""
+
+    @property
+    def schema(self) -> CompiledSchema:
+        return self.document.schema_config.compile()
+
+    def instructions(self) -> str:
+        return render_template(self.document.prompt_config.instructions, self.variables)
+
+    def examples_context(self) -> llm.ChatContext:
+        """Few-shot examples as user/assistant pairs (structured replies as JSON)."""
+        ctx = llm.ChatContext.empty()
+        for example in self.document.prompt_config.examples:
+            ctx.add_message(role="user", content=example.user)
+            reply = example.assistant
+            if isinstance(reply, dict):
+                ctx.add_message(
+                    role="assistant",
+                    content=json.dumps(reply, ensure_ascii=False),
+                    extra={STRUCTURED_EXTRA_KEY: json.dumps(reply, ensure_ascii=False)},
+                )
+            else:
+                ctx.add_message(role="assistant", content=reply)
+        return ctx
+
+
+def _last_user_text(chat_ctx: llm.ChatContext) -> str:
+    for item in reversed(chat_ctx.items):
+        if isinstance(item, llm.ChatMessage) and item.role == "user":
+            return item.text_content or ""
+    return ""
+
+
+class DynamicAgent(Agent):
+    """An agent whose prompt, schema, providers and pipeline come from an agent version."""
+
+    def __init__(
+        self,
+        *,
+        blueprint: AgentBlueprint,
+        publisher: TurnPublisher,
+        store: TurnStore | None = None,
+        llm: NotGivenOr[llm.LLM] = NOT_GIVEN,
+        stt: NotGivenOr[stt.STT | None] = NOT_GIVEN,
+        tts: NotGivenOr[tts.TTS | None] = NOT_GIVEN,
+        vad: NotGivenOr[vad.VAD | None] = NOT_GIVEN,
+    ) -> None:
+        document = blueprint.document
+        super().__init__(
+            instructions=blueprint.instructions(),
+            chat_ctx=blueprint.examples_context(),
+            llm=llm,
+            stt=stt,
+            tts=tts,
+            vad=vad,
+        )
+        self.blueprint = blueprint
+        self._schema = blueprint.schema
+        self._llm_config = document.llm_config
+        self._tts_config = document.tts_config
+        self._fallback_line = document.pipeline_config.fallback_line
+        self._validators = [
+            OUTPUT_VALIDATORS[name]
+            for name in document.schema_config.custom_validators
+            if name in OUTPUT_VALIDATORS
+        ]
+        self._json_note = JSON_ONLY_NOTE.format(
+            spoken=self._schema.spoken_field,
+            schema=json.dumps(self._schema.json_schema, ensure_ascii=False),
+        )
+        self.turns = TurnTracker(
+            schema=self._schema,
+            version=blueprint.version,
+            custom_nodes=document.pipeline_config.custom_nodes,
+            publisher=publisher,
+            store=store,
+            session_id=blueprint.session_id,
+            agent_id=document.agent_id,
+        )
+        self._listening_to: AgentSession | None = None
+
+    @property
+    def own_code_seconds(self) -> list[float]:
+        """Time spent in this agent's code per finished turn (for the overhead bench)."""
+        return self.turns.overheads
+
+    async def on_enter(self) -> None:
+        session = self.session
+        if self._listening_to is not session:
+            session.on("conversation_item_added", self._on_conversation_item)
+            self._listening_to = session
+
+    async def on_exit(self) -> None:
+        if self._listening_to is not None:
+            self._listening_to.off("conversation_item_added", self._on_conversation_item)
+            self._listening_to = None
+        await self.turns.aclose()
+
+    def _on_conversation_item(self, event: ConversationItemAddedEvent) -> None:
+        item = event.item
+        turn = self.turns.current
+        if (
+            not isinstance(item, llm.ChatMessage)
+            or item.role != "assistant"
+            or turn is None
+            or turn.finished
+            or not turn.llm_done
+        ):
+            return
+        item.extra[STRUCTURED_EXTRA_KEY] = json.dumps(turn.data, ensure_ascii=False, default=str)
+        self.turns.finish(
+            turn, interrupted=item.interrupted, tts_ttfb_s=item.metrics.get("tts_node_ttfb")
+        )
+
+    # --- LLM -------------------------------------------------------------------------------
+
+    def _llm_context(self, chat_ctx: llm.ChatContext) -> llm.ChatContext:
+        """The context the LLM sees: earlier replies as their full structured JSON."""
+        items: list[llm.ChatItem] = []
+        for item in chat_ctx.items:
+            if isinstance(item, llm.ChatMessage) and item.role == "assistant":
+                structured = item.extra.get(STRUCTURED_EXTRA_KEY)
+                if structured:
+                    item = item.model_copy(update={"content": [structured]})
+            items.append(item)
+        ctx = llm.ChatContext(items)
+        if not self._llm_config.supports_structured_output:
+            ctx.add_message(role="system", content=self._json_note)
+        return ctx
+
+    def _chat_kwargs(self) -> dict[str, Any]:
+        if self._llm_config.supports_structured_output:
+            # The OpenAI plugin's ``response_format`` takes a pydantic model; the compiled
+            # JSON Schema (strict, speech-first) goes to the API as-is through extra_kwargs.
+            return {"extra_kwargs": {"response_format": self._schema.response_format}}
+        return {}
+
+    async def llm_node(
+        self,
+        chat_ctx: llm.ChatContext,
+        tools: list[llm.Tool],
+        model_settings: ModelSettings,
+    ) -> AsyncIterator[str]:
+        turn = self.turns.begin(user_text=_last_user_text(chat_ctx))
+        mark = time.perf_counter()
+        extractor = self._schema.extractor(on_tts_instructions=turn.set_tts_instructions)
+        ctx = self._llm_context(chat_ctx)
+        model = self.llm if isinstance(self.llm, llm.LLM) else self.session.llm
+        turn.overhead_s += time.perf_counter() - mark
+        spoken: list[str] = []
+        try:
+            if not isinstance(model, llm.LLM):
+                raise RuntimeError("no LLM is configured for this agent")
+
+            async def model_text() -> AsyncIterator[str]:
+                async with model.chat(
+                    chat_ctx=ctx,
+                    tools=tools,
+                    tool_choice=model_settings.tool_choice,
+                    conn_options=self.session.conn_options.llm_conn_options,
+                    **self._chat_kwargs(),
+                ) as stream:
+                    async for chunk in stream:
+                        if chunk.delta is not None and chunk.delta.content:
+                            turn.mark_token()
+                            yield chunk.delta.content
+
+            async for content in model_text():
+                mark = time.perf_counter()
+                delta = extractor.feed(content)
+                turn.overhead_s += time.perf_counter() - mark
+                if delta:
+                    turn.mark_spoken()
+                    spoken.append(delta)
+                    yield delta
+        except Exception as exc:  # noqa: BLE001 - provider trouble mid-turn: keep what was said
+            logger.warning("LLM failed during the turn: %s", exc)
+            turn.errors.append(f"LLM error: {exc}")
+        finally:
+            self._complete(turn, extractor)
+        tail = turn.spoken_text[len("".join(spoken)) :]
+        if tail.strip():  # e.g. a reply that was only an unterminated code fence
+            turn.mark_spoken()
+            yield tail
+        elif not turn.spoken_text.strip():
+            turn.errors.append("no spoken text in the reply; the fallback line was spoken")
+            turn.spoken_text = self._fallback_line
+            turn.data[self._schema.spoken_field] = self._fallback_line
+            turn.mark_spoken()
+            yield self._fallback_line
+
+    def _complete(self, turn: TurnState, extractor: StreamingExtractor) -> None:
+        mark = time.perf_counter()
+        result = extractor.finish()
+        turn.data = result.data
+        turn.raw_text = result.raw_text
+        turn.structured = result.is_structured
+        turn.spoken_text = result.spoken_text
+        turn.errors[:0] = result.errors if result.raw_text else []
+        for validator in self._validators:
+            turn.errors.extend(validator(result.data, self._schema.spoken_field))
+        turn.llm_done = True
+        turn.overhead_s += time.perf_counter() - mark
+
+    # --- TTS -------------------------------------------------------------------------------
+
+    def _apply_tts_instructions(self, turn: TurnState | None) -> None:
+        if self._tts_config.provider != "openai":
+            return
+        engine = self.tts if isinstance(self.tts, tts.TTS) else self.session.tts
+        instructions = (turn.tts_instructions if turn else None) or (
+            self._tts_config.default_instructions
+        )
+        update = getattr(engine, "update_options", None)
+        if update is None:
+            return
+        try:
+            update(instructions=instructions or "")
+        except TypeError:  # a TTS without per-request instructions
+            logger.debug("TTS %r takes no instructions", engine)
+
+    async def tts_node(
+        self, text: AsyncIterable[str], model_settings: ModelSettings
+    ) -> AsyncIterator[rtc.AudioFrame]:
+        turn = self.turns.current
+
+        async def spoken_text() -> AsyncIterator[str]:
+            first = True
+            async for chunk in text:
+                if first:
+                    # Before the first text reaches the TTS, hence before its first audio.
+                    self._apply_tts_instructions(turn)
+                    first = False
+                yield chunk
+
+        try:
+            async for frame in Agent.default.tts_node(self, spoken_text(), model_settings):
+                yield frame
+        except Exception as exc:  # noqa: BLE001 - the transcript still carries the turn
+            logger.warning("TTS failed during the turn: %s", exc)
+            if turn is not None:
+                turn.errors.append(f"TTS error: {exc}")

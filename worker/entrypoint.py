@@ -1,0 +1,152 @@
+"""The LiveKit job: prewarm (per process) and the entrypoint (per session).
+
+Job processes are forkserver children: they import this module fresh and call
+``django.setup()`` before touching the ORM. Module-level imports stay free of Django models.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any
+
+from livekit.agents import JobContext, JobProcess
+
+logger = logging.getLogger("worker")
+
+
+def setup_django() -> None:
+    """Idempotent ``django.setup()`` for job processes."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+    from django.apps import apps
+
+    if not apps.ready:
+        django.setup()
+
+
+def prewarm(proc: JobProcess) -> None:
+    """Once per process: Django, the Silero VAD and the local end-of-turn model."""
+    setup_django()
+    from livekit.plugins import silero
+
+    proc.userdata["vad"] = silero.VAD.load()
+    try:
+        from livekit.local_inference import init_eot
+
+        init_eot()  # weights ship inside livekit-local-inference; no download
+        proc.userdata["eot_ready"] = True
+    except Exception as exc:  # noqa: BLE001 - sessions fall back to VAD endpointing
+        logger.warning("end-of-turn model unavailable, turn detection will use VAD: %s", exc)
+        proc.userdata["eot_ready"] = False
+
+
+def job_metadata(ctx: JobContext) -> dict[str, Any]:
+    """The dispatch metadata, or the room's (set by ``session_room_spec``) as fallback."""
+    for raw in (ctx.job.metadata, ctx.job.room.metadata, _room_metadata(ctx)):
+        if not raw:
+            continue
+        try:
+            data = json.loads(raw)
+        except (TypeError, ValueError):
+            logger.warning("ignoring metadata that is not JSON: %.200r", raw)
+            continue
+        if isinstance(data, dict) and data.get("session_id"):
+            return data
+    return {}
+
+
+def _room_metadata(ctx: JobContext) -> str:
+    try:
+        metadata = ctx.room.metadata
+    except Exception:  # noqa: BLE001 - not connected yet
+        return ""
+    return metadata if isinstance(metadata, str) else ""
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    """Load the session and its pinned version, build the agent, run it in the room."""
+    setup_django()
+    from livekit.agents import room_io
+
+    from agents_config.contracts import ContractError, parse_document
+    from worker import store
+    from worker.agent import AgentBlueprint, resolve_variables
+    from worker.factory import AgentFactory, ProviderConfigError, ProviderKeys
+    from worker.publisher import RoomTurnPublisher
+
+    metadata = job_metadata(ctx)
+    session_id = str(metadata.get("session_id") or "")
+    if not session_id:
+        logger.error("job %s has no session_id in its metadata; leaving", ctx.job.id)
+        ctx.shutdown("no session id")
+        return
+    try:
+        loaded = await store.load_session(session_id)
+    except store.SessionUnavailable as exc:
+        logger.error("job %s: %s; leaving", ctx.job.id, exc)
+        ctx.shutdown(str(exc))
+        return
+
+    from django.conf import settings
+
+    try:
+        document = parse_document(loaded.document)
+        keys = await store.provider_keys(loaded.tenant_id)
+        factory = AgentFactory(
+            document=document,
+            keys=ProviderKeys(
+                openai=keys["openai"],
+                deepgram=keys["deepgram"],
+                openai_base_url=settings.OPENAI_BASE_URL,
+            ),
+            vad=ctx.proc.userdata.get("vad"),
+        )
+        blueprint = AgentBlueprint(
+            document=document,
+            variables=resolve_variables(
+                document, user_details=loaded.user_details, overrides=loaded.overrides
+            ),
+            version=loaded.version_label,
+            session_id=loaded.session_id,
+        )
+        agent = factory.build_agent(
+            blueprint=blueprint,
+            publisher=RoomTurnPublisher(ctx.room),
+            store=store.SessionTurnStore(session_id),
+        )
+        session = factory.build_session()
+        noise_cancellation = factory.build_noise_cancellation()
+    except (ProviderConfigError, ContractError) as exc:
+        await store.fail_session(session_id, f"Agent configuration error: {exc}")
+        await store.close_connections()
+        ctx.shutdown("configuration error")
+        return
+
+    async def finish(reason: str) -> None:
+        await agent.turns.aclose()
+        await store.end_session(session_id, reason or "job ended")
+        await store.close_connections()
+
+    ctx.add_shutdown_callback(finish)
+    await store.activate_session(session_id)
+    await ctx.connect()
+    pipeline = document.pipeline_config
+    audio_input: Any = True
+    if noise_cancellation is not None:
+        audio_input = room_io.AudioInputOptions(noise_cancellation=noise_cancellation)
+    await session.start(
+        agent=agent,
+        room=ctx.room,
+        room_options=room_io.RoomOptions(
+            audio_input=audio_input, text_output=pipeline.transcription_enabled
+        ),
+    )
+    logger.info(
+        "session %s running %s@%s for tenant %s",
+        session_id,
+        loaded.agent_slug,
+        loaded.version_label,
+        loaded.tenant_slug,
+    )

@@ -1,0 +1,275 @@
+"""AgentFactory: builds the LLM, STT, TTS, VAD, turn detection and the agent from a version.
+
+Provider keys come from the tenant's encrypted credentials, falling back to the environment
+(``worker.store.provider_keys``). A provider that is unknown or cannot be configured raises
+:class:`ProviderConfigError`, which the job turns into a failed session with that reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from livekit.agents import AgentSession, APIConnectOptions, llm, stt, tts, vad
+from livekit.agents.voice.agent_session import SessionConnectOptions
+
+from agents_config.contracts import AgentDocument
+from worker.agent import AgentBlueprint, DynamicAgent
+from worker.publisher import TurnPublisher
+from worker.turns import TurnStore
+
+logger = logging.getLogger(__name__)
+
+OPENAI_TTS_FORMAT = "pcm"  # raw 24 kHz 16-bit mono: no decoder work, lowest first byte
+
+
+class ProviderConfigError(Exception):
+    """A provider in the version cannot be built (unknown, missing key, bad option)."""
+
+
+@dataclass(frozen=True)
+class ProviderKeys:
+    openai: str = ""
+    deepgram: str = ""
+    openai_base_url: str = ""
+    """Environment default for OpenAI-compatible servers (``llm_config.base_url`` wins)."""
+
+
+@dataclass
+class AgentFactory:
+    """Builds one session's components from a validated document."""
+
+    document: AgentDocument
+    keys: ProviderKeys
+    vad: vad.VAD | None = None
+    """The process's prewarmed VAD (``JobProcess.userdata``); loaded on demand otherwise."""
+    text_only: bool = False
+    """Text mode (``manage.py talk``, tests): no STT, VAD or turn detection is built."""
+    llm_retries: int = 1
+    notes: list[str] = field(default_factory=list)
+    """What was degraded while building (logged; useful in tests)."""
+
+    # --- providers -------------------------------------------------------------------------
+
+    def _openai_key(self, what: str) -> str:
+        if not self.keys.openai:
+            raise ProviderConfigError(
+                f"{what}: no OpenAI API key (set a tenant credential or OPENAI_API_KEY)"
+            )
+        return self.keys.openai
+
+    def _deepgram_key(self, what: str) -> str:
+        if not self.keys.deepgram:
+            raise ProviderConfigError(
+                f"{what}: no Deepgram API key (set a tenant credential or DEEPGRAM_API_KEY)"
+            )
+        return self.keys.deepgram
+
+    def build_llm(self) -> llm.LLM:
+        config = self.document.llm_config
+        if config.provider != "openai":
+            raise ProviderConfigError(f"llm_config.provider: unknown provider {config.provider!r}")
+        from livekit.plugins import openai
+
+        options: dict[str, Any] = {
+            "model": config.model,
+            "api_key": self._openai_key("llm_config"),
+            "temperature": config.temperature,
+        }
+        base_url = config.base_url or self.keys.openai_base_url
+        if base_url:
+            options["base_url"] = base_url
+        if config.max_tokens is not None:
+            options["max_completion_tokens"] = config.max_tokens
+        try:
+            return openai.LLM(**options)
+        except Exception as exc:
+            raise ProviderConfigError(f"llm_config: {exc}") from exc
+
+    def build_stt(self) -> stt.STT | None:
+        if self.text_only:
+            return None
+        config = self.document.stt_config
+        try:
+            if config.provider == "deepgram":
+                from livekit.plugins import deepgram
+
+                return deepgram.STT(
+                    model=config.model,
+                    language=config.language,
+                    api_key=self._deepgram_key("stt_config"),
+                )
+            if config.provider == "openai":
+                from livekit.plugins import openai
+
+                options: dict[str, Any] = {
+                    "model": config.model,
+                    "language": config.language,
+                    "api_key": self._openai_key("stt_config"),
+                }
+                if self.keys.openai_base_url:
+                    options["base_url"] = self.keys.openai_base_url
+                return openai.STT(**options)
+        except ProviderConfigError:
+            raise
+        except Exception as exc:
+            raise ProviderConfigError(f"stt_config: {exc}") from exc
+        raise ProviderConfigError(f"stt_config.provider: unknown provider {config.provider!r}")
+
+    def build_tts(self) -> tts.TTS:
+        config = self.document.tts_config
+        try:
+            if config.provider == "openai":
+                from livekit.plugins import openai
+
+                options: dict[str, Any] = {
+                    "model": config.model,
+                    "voice": config.voice,
+                    "api_key": self._openai_key("tts_config"),
+                    "response_format": OPENAI_TTS_FORMAT,
+                }
+                if config.default_instructions:
+                    options["instructions"] = config.default_instructions
+                base_url = self.document.llm_config.base_url or self.keys.openai_base_url
+                if base_url:
+                    options["base_url"] = base_url
+                return openai.TTS(**options)
+            if config.provider == "deepgram":
+                from livekit.plugins import deepgram
+
+                return deepgram.TTS(model=config.model, api_key=self._deepgram_key("tts_config"))
+        except ProviderConfigError:
+            raise
+        except Exception as exc:
+            raise ProviderConfigError(f"tts_config: {exc}") from exc
+        raise ProviderConfigError(f"tts_config.provider: unknown provider {config.provider!r}")
+
+    def build_vad(self) -> vad.VAD | None:
+        if self.text_only or not self.document.pipeline_config.vad_enabled:
+            return None
+        if self.vad is None:
+            from livekit.plugins import silero
+
+            self.vad = silero.VAD.load()
+        return self.vad
+
+    def build_turn_detection(self, vad_model: vad.VAD | None) -> Any:
+        """The local end-of-turn model when enabled; VAD/STT endpointing otherwise."""
+        fallback = "vad" if vad_model is not None else "stt"
+        if self.text_only:
+            return None
+        if not self.document.pipeline_config.turn_detection:
+            return fallback
+        try:
+            from livekit.agents.inference import TurnDetector
+
+            return TurnDetector(version="v1-mini")
+        except Exception as exc:  # noqa: BLE001 - degrade to endpointing, never fail the session
+            note = f"turn detection model unavailable ({exc}); using {fallback} endpointing"
+            logger.warning(note)
+            self.notes.append(note)
+            return fallback
+
+    def build_noise_cancellation(self) -> Any:
+        if self.text_only or not self.document.pipeline_config.noise_cancellation:
+            return None
+        try:
+            from livekit.plugins import noise_cancellation  # type: ignore[attr-defined]
+        except ImportError:
+            note = (
+                "noise cancellation requested but livekit-plugins-noise-cancellation is not "
+                "installed; continuing without it"
+            )
+            logger.warning(note)
+            self.notes.append(note)
+            return None
+        return noise_cancellation.BVC()
+
+    # --- agent and session -----------------------------------------------------------------
+
+    def build_agent(
+        self,
+        *,
+        blueprint: AgentBlueprint,
+        publisher: TurnPublisher,
+        store: TurnStore | None = None,
+    ) -> DynamicAgent:
+        """The agent with its LLM and TTS (STT/VAD live on the session)."""
+        return DynamicAgent(
+            blueprint=blueprint,
+            publisher=publisher,
+            store=store,
+            llm=self.build_llm(),
+            tts=self.build_tts(),
+        )
+
+    def session_options(self) -> dict[str, Any]:
+        vad_model = self.build_vad()
+        turn_detection = self.build_turn_detection(vad_model)
+        turn_handling: dict[str, Any] = {
+            # A discarded speculative reply would otherwise look like a turn of its own.
+            "preemptive_generation": {"enabled": False},
+        }
+        if turn_detection is not None:
+            turn_handling["turn_detection"] = turn_detection
+        return {
+            "stt": self.build_stt() or _not_given(),
+            "vad": vad_model,
+            "turn_handling": turn_handling,
+            "conn_options": SessionConnectOptions(
+                llm_conn_options=APIConnectOptions(max_retry=self.llm_retries),
+                # Provider errors are handled per turn (fallback line); never close for them.
+                max_unrecoverable_errors=sys.maxsize,
+            ),
+            "user_away_timeout": None,
+        }
+
+    def build_session(self, **extra: Any) -> AgentSession:
+        return DrainingAgentSession(**{**self.session_options(), **extra})
+
+
+def _not_given() -> Any:
+    from livekit.agents.types import NOT_GIVEN
+
+    return NOT_GIVEN
+
+
+class DrainingAgentSession(AgentSession):
+    """Closing drains: the current turn finishes (and is recorded) before the session closes.
+
+    The job runtime calls ``aclose()`` when the worker shuts down; ``shutdown(drain=True)``
+    lets the reply being spoken play out first.
+    """
+
+    drain_timeout: float = 20.0
+    _running = False
+
+    async def start(self, *args: Any, **kwargs: Any) -> Any:
+        result = await super().start(*args, **kwargs)
+        self._running = True
+        return result
+
+    async def aclose(self) -> None:
+        import asyncio
+
+        if not self._running:
+            await super().aclose()
+            return
+        self._running = False
+        closed = asyncio.get_running_loop().create_future()
+
+        def _on_close(_: Any) -> None:
+            if not closed.done():
+                closed.set_result(None)
+
+        self.on("close", _on_close)
+        try:
+            self.shutdown(drain=True)
+            await asyncio.wait_for(asyncio.shield(closed), self.drain_timeout)
+        except (TimeoutError, RuntimeError):
+            logger.warning("session did not drain in time; closing it")
+        finally:
+            self.off("close", _on_close)
+        await super().aclose()

@@ -1,0 +1,159 @@
+"""The worker's database access, async-safe: every ORM call runs in a worker thread.
+
+Functions here are called from the job's event loop; each wraps a short synchronous unit of
+work with ``sync_to_async`` and closes stale connections first (job processes live long and
+the database may have dropped an idle connection).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+
+if TYPE_CHECKING:
+    from worker.turns import TurnRecord
+
+logger = logging.getLogger(__name__)
+
+
+class SessionUnavailable(Exception):
+    """The job's session does not exist or cannot run (closed, no pinned version)."""
+
+
+@dataclass(frozen=True)
+class LoadedSession:
+    """A session and its pinned version, as plain data for the event loop."""
+
+    session_id: str
+    tenant_id: int
+    tenant_slug: str
+    agent_slug: str
+    version_label: str
+    status: str
+    document: dict[str, Any]
+    user_details: dict[str, Any]
+    overrides: dict[str, Any]
+
+
+def _load_session(session_id: str) -> LoadedSession:
+    from django.core.exceptions import ValidationError
+
+    from sessions_app.models import OPEN_STATUSES, Session
+
+    close_old_connections()
+    try:
+        session = (
+            Session.objects.select_related("tenant", "agent_version").filter(pk=session_id).first()
+        )
+    except (ValidationError, ValueError):
+        session = None
+    if session is None:
+        raise SessionUnavailable(f"no session {session_id!r}")
+    if session.status not in OPEN_STATUSES:
+        raise SessionUnavailable(f"session {session_id} is {session.status}")
+    if session.agent_version is None:
+        raise SessionUnavailable(f"session {session_id} has no pinned agent version")
+    return LoadedSession(
+        session_id=str(session.id),
+        tenant_id=session.tenant_id,
+        tenant_slug=session.tenant.slug,
+        agent_slug=session.agent_slug,
+        version_label=session.version_label,
+        status=session.status,
+        document=session.agent_version.document,
+        user_details=dict(session.user_details or {}),
+        overrides=dict(session.overrides or {}),
+    )
+
+
+load_session = sync_to_async(_load_session, thread_sensitive=True)
+
+
+def _provider_keys(tenant_id: int | None) -> dict[str, str]:
+    from tenants.secrets import provider_api_key
+
+    close_old_connections()
+    return {
+        provider: provider_api_key(tenant_id=tenant_id, provider=provider)
+        for provider in ("openai", "deepgram")
+    }
+
+
+provider_keys = sync_to_async(_provider_keys, thread_sensitive=True)
+
+
+def _transition(session_id: str, action: str, reason: str = "") -> bool:
+    from sessions_app import services
+    from sessions_app.models import Session
+
+    close_old_connections()
+    session = Session.objects.select_related("tenant").filter(pk=session_id).first()
+    if session is None:
+        return False
+    if action == "activate":
+        return services.session_activate(session=session)
+    if action == "fail":
+        return services.session_fail(session=session, reason=reason)
+    return services.session_end(session=session, reason=reason)
+
+
+async def activate_session(session_id: str) -> bool:
+    return await sync_to_async(_transition, thread_sensitive=True)(session_id, "activate")
+
+
+async def fail_session(session_id: str, reason: str) -> bool:
+    logger.error("session %s failed: %s", session_id, reason)
+    return await sync_to_async(_transition, thread_sensitive=True)(session_id, "fail", reason)
+
+
+async def end_session(session_id: str, reason: str) -> bool:
+    try:
+        return await sync_to_async(_transition, thread_sensitive=True)(session_id, "end", reason)
+    except Exception:  # e.g. the room clean-up task could not be queued; the end is stored
+        logger.exception("ending session %s: follow-up work failed", session_id)
+        return False
+
+
+def _save_turn(session_id: str, record: TurnRecord) -> None:
+    from sessions_app import services
+    from sessions_app.models import Session
+
+    close_old_connections()
+    session = Session.objects.filter(pk=session_id).first()
+    if session is None:
+        logger.warning("session %s vanished; turn %s not stored", session_id, record.index)
+        return
+    services.turn_record(
+        session=session,
+        user_text=record.user_text,
+        spoken_text=record.spoken_text,
+        structured_output=record.data,
+        validation_errors=record.errors,
+        llm_ttft_ms=record.llm_ttft_ms,
+        first_spoken_ms=record.first_spoken_ms,
+        tts_ttfb_ms=record.tts_ttfb_ms,
+    )
+
+
+class SessionTurnStore:
+    """Stores each finished turn as a ``Turn`` of the session."""
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+
+    async def save(self, record: TurnRecord) -> None:
+        await sync_to_async(_save_turn, thread_sensitive=True)(self.session_id, record)
+
+
+def _close_connections() -> None:
+    from django.db import connections
+
+    connections.close_all()
+
+
+close_connections = sync_to_async(_close_connections, thread_sensitive=True)
+"""Close the worker thread's database connections (end of a job, end of a test)."""

@@ -1,0 +1,205 @@
+"""Per-turn bookkeeping of the dynamic agent: timings, the validated result, finalisation.
+
+A turn starts when the agent's ``llm_node`` runs and ends when its reply is added to the
+conversation (after playout), when it is superseded by the next turn (interrupted before any
+text was forwarded), or when the session closes. Finishing a turn builds a :class:`TurnRecord`,
+applies the custom nodes, publishes the frontend message (hidden fields stripped) and stores it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+from worker.nodes import NodeStage, apply_nodes
+
+if TYPE_CHECKING:
+    from agents_config.schema import CompiledSchema
+    from worker.publisher import TurnPublisher
+
+logger = logging.getLogger(__name__)
+
+STRUCTURED_EXTRA_KEY = "structured_turn"
+"""``ChatMessage.extra`` key holding the turn's full JSON, which the LLM sees in later turns."""
+
+
+class TurnStore(Protocol):
+    async def save(self, record: TurnRecord) -> None: ...
+
+
+@dataclass
+class TurnState:
+    """What one running turn has gathered so far (mutated by the agent's nodes)."""
+
+    user_text: str
+    started_at: float = field(default_factory=time.perf_counter)
+    first_token_at: float | None = None
+    first_spoken_at: float | None = None
+    tts_instructions: str | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    spoken_text: str = ""
+    raw_text: str = ""
+    structured: bool = True
+    errors: list[str] = field(default_factory=list)
+    llm_done: bool = False
+    finished: bool = False
+    overhead_s: float = 0.0
+    """Time spent in this module's and the agent's own code during the turn (bench)."""
+
+    def mark_token(self) -> None:
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+
+    def mark_spoken(self) -> None:
+        if self.first_spoken_at is None:
+            self.first_spoken_at = time.perf_counter()
+
+    def set_tts_instructions(self, value: str) -> None:
+        self.tts_instructions = value.strip() or None
+
+    def _ms(self, at: float | None) -> float | None:
+        return None if at is None else round((at - self.started_at) * 1000, 2)
+
+    @property
+    def llm_ttft_ms(self) -> float | None:
+        return self._ms(self.first_token_at)
+
+    @property
+    def first_spoken_ms(self) -> float | None:
+        return self._ms(self.first_spoken_at)
+
+
+@dataclass
+class TurnRecord:
+    """A finished turn as stored and (stripped) published."""
+
+    index: int
+    version: str
+    user_text: str
+    spoken_text: str
+    data: dict[str, Any]
+    public_data: dict[str, Any]
+    errors: list[str]
+    structured: bool
+    interrupted: bool
+    llm_ttft_ms: float | None
+    first_spoken_ms: float | None
+    tts_ttfb_ms: float | None
+
+    def message(self, *, session_id: str = "", agent_id: str = "") -> dict[str, Any]:
+        """The frontend message on ``llm-structured-response`` (no hidden fields)."""
+        return {
+            "type": "structured_turn",
+            "session_id": session_id,
+            "agent_id": agent_id,
+            "version": self.version,
+            "turn": self.index,
+            "data": self.public_data,
+            "spoken_text": self.spoken_text,
+            "valid": not self.errors,
+            "errors": self.errors,
+            "interrupted": self.interrupted,
+        }
+
+
+class TurnTracker:
+    """Owns the running turn and finishes turns exactly once (publish, then store)."""
+
+    def __init__(
+        self,
+        *,
+        schema: CompiledSchema,
+        version: str,
+        custom_nodes: list[str],
+        publisher: TurnPublisher,
+        store: TurnStore | None = None,
+        session_id: str = "",
+        agent_id: str = "",
+        on_record: Callable[[TurnRecord], Awaitable[None] | None] | None = None,
+    ) -> None:
+        self._schema = schema
+        self._version = version
+        self._custom_nodes = list(custom_nodes)
+        self._publisher = publisher
+        self._store = store
+        self._session_id = session_id
+        self._agent_id = agent_id
+        self._on_record = on_record
+        self._count = 0
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.current: TurnState | None = None
+        self.records: list[TurnRecord] = []
+        self.overheads: list[float] = []
+        """Seconds of our own code per finished turn (see ``bench/turn_overhead.py``)."""
+
+    def begin(self, *, user_text: str) -> TurnState:
+        """Start a turn; a previous one that never reached the conversation is finished first."""
+        previous = self.current
+        if previous is not None and not previous.finished:
+            self.finish(previous, interrupted=True)
+        self.current = TurnState(user_text=user_text)
+        return self.current
+
+    def finish(
+        self, turn: TurnState, *, interrupted: bool = False, tts_ttfb_s: float | None = None
+    ) -> TurnRecord | None:
+        """Build the record and hand it to the publisher and store (in a background task)."""
+        if turn.finished:
+            return None
+        started = time.perf_counter()
+        turn.finished = True
+        self._count += 1
+        spoken = apply_nodes(self._custom_nodes, NodeStage.SPOKEN_TEXT, turn.spoken_text)
+        record = TurnRecord(
+            index=self._count,
+            version=self._version,
+            user_text=apply_nodes(self._custom_nodes, NodeStage.USER_TRANSCRIPT, turn.user_text),
+            spoken_text=spoken,
+            data=turn.data,
+            public_data=self._schema.strip_hidden(turn.data),
+            errors=list(turn.errors),
+            structured=turn.structured,
+            interrupted=interrupted,
+            llm_ttft_ms=turn.llm_ttft_ms,
+            first_spoken_ms=turn.first_spoken_ms,
+            tts_ttfb_ms=None if tts_ttfb_s is None else round(tts_ttfb_s * 1000, 2),
+        )
+        self.records.append(record)
+        task = asyncio.get_running_loop().create_task(self._deliver(record))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        turn.overhead_s += time.perf_counter() - started
+        self.overheads.append(turn.overhead_s)
+        return record
+
+    async def _deliver(self, record: TurnRecord) -> None:
+        try:
+            await self._publisher.publish(
+                record.message(session_id=self._session_id, agent_id=self._agent_id)
+            )
+        except Exception:
+            logger.exception("publishing turn %s failed", record.index)
+        if self._store is not None:
+            try:
+                await self._store.save(record)
+            except Exception:  # storage trouble is logged; the conversation goes on
+                logger.exception("storing turn %s failed", record.index)
+        if self._on_record is not None:
+            result = self._on_record(record)
+            if asyncio.iscoroutine(result):
+                await result
+
+    async def flush(self) -> None:
+        """Wait until every finished turn is published and stored."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Finish a turn still running (as interrupted) and wait for delivery."""
+        if self.current is not None and not self.current.finished:
+            self.finish(self.current, interrupted=True)
+        await self.flush()
