@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
+from sessions_app.events import session_report_ready
 from sessions_app.models import Session, SessionReport, Turn
 
 REPORT_FORMAT = 1
@@ -117,4 +118,10 @@ def session_report_store(*, session: Session) -> SessionReport:
     report, _ = SessionReport.objects.update_or_create(
         session=session, defaults={"document": build_report(session)}
     )
+    payload = {
+        "session_id": str(session.pk),
+        "tenant_id": session.tenant_id,
+        "agent_id": session.agent_slug,
+    }
+    transaction.on_commit(lambda: session_report_ready.send(sender=SessionReport, **payload))
     return report

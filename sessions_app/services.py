@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from agents_config.contracts import ContractError, parse_document
 from agents_config.models import Agent
+from sessions_app.events import session_status_changed
 from sessions_app.models import (
     OPEN_STATUSES,
     QuotaKind,
@@ -225,8 +226,22 @@ def session_create(
             sessions_started=F("sessions_started") + 1
         )
         _record(session, "", SessionStatus.PENDING)
+        _emit_status_change(session, "", SessionStatus.PENDING, "")
         transaction.on_commit(lambda: provision_session_room.delay(str(session_id)))
     return session
+
+
+def _emit_status_change(session: Session, from_status: str, to_status: str, reason: str) -> None:
+    payload = {
+        "session_id": str(session.pk),
+        "tenant_id": session.tenant_id,
+        "agent_id": session.agent_slug,
+        "version": session.version_label,
+        "from_status": from_status,
+        "to_status": to_status,
+        "reason": reason,
+    }
+    transaction.on_commit(lambda: session_status_changed.send(sender=Session, **payload))
 
 
 def session_transition(*, session: Session, to_status: str, reason: str = "") -> bool:
@@ -242,6 +257,7 @@ def session_transition(*, session: Session, to_status: str, reason: str = "") ->
             updates["failure_reason"] = reason[:2000]
         Session.objects.filter(pk=session.pk).update(**updates)
         _record(current, current.status, to_status, reason)
+        _emit_status_change(current, current.status, to_status, reason)
         if to_status in (SessionStatus.ENDED, SessionStatus.FAILED):
             from sessions_app.tasks import build_session_report
 

@@ -244,3 +244,30 @@ def test_beat_schedules_exist():
         "sessions_app.tasks.expire_sessions",
         "sessions_app.tasks.reset_monthly_quotas",
     } <= names
+
+
+def test_status_changes_and_reports_emit_events(
+    published_agent, livekit_server, django_capture_on_commit_callbacks
+):
+    from sessions_app.events import session_report_ready, session_status_changed
+
+    seen: list[tuple[str, str]] = []
+
+    def on_status(**kwargs):
+        seen.append((kwargs["from_status"], kwargs["to_status"]))
+
+    def on_report(**kwargs):
+        seen.append(("report", kwargs["session_id"]))
+
+    session_status_changed.connect(on_status)
+    session_report_ready.connect(on_report)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            session = create(published_agent.tenant)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.session_end(session=session, reason="done")
+    finally:
+        session_status_changed.disconnect(on_status)
+        session_report_ready.disconnect(on_report)
+    assert seen[:3] == [("", "pending"), ("pending", "provisioned"), ("provisioned", "ended")]
+    assert ("report", str(session.id)) in seen

@@ -1,0 +1,15 @@
+"""Session events, sent after the writing transaction commits.
+
+Receivers (webhooks, live notifications) connect here; nothing is sent for a rollback.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+# kwargs: session_id (str), tenant_id (int), agent_id (slug), version (str),
+#         from_status, to_status, reason
+session_status_changed = Signal()
+
+# kwargs: session_id (str), tenant_id (int), agent_id (slug)
+session_report_ready = Signal()
