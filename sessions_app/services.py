@@ -364,6 +364,7 @@ def turn_record(
     llm_ttft_ms: float | None = None,
     first_spoken_ms: float | None = None,
     tts_ttfb_ms: float | None = None,
+    version_label: str | None = None,
 ) -> Any:
     """Store one finished turn with the next index of the session (1-based, gap-free).
 
@@ -379,7 +380,7 @@ def turn_record(
         return Turn.objects.create(
             session=session,
             index=(last or 0) + 1,
-            version_label=session.version_label,
+            version_label=version_label or session.version_label,
             user_text=user_text,
             spoken_text=spoken_text,
             structured_output=structured_output,

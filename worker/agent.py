@@ -25,6 +25,7 @@ from typing import Any
 
 from livekit import rtc
 from livekit.agents import Agent, ModelSettings, llm, stt, tts, vad
+from livekit.agents.telemetry import tracer
 from livekit.agents.types import NOT_GIVEN, NotGivenOr
 from livekit.agents.voice.agent_session import AgentSession
 from livekit.agents.voice.events import ConversationItemAddedEvent
@@ -34,6 +35,7 @@ from agents_config.schema import CompiledSchema, StreamingExtractor
 from agents_config.templating import render_template
 from agents_config.validators import OUTPUT_VALIDATORS
 from worker.publisher import TurnPublisher
+from worker.tracing import turn_attributes
 from worker.turns import STRUCTURED_EXTRA_KEY, TurnState, TurnStore, TurnTracker
 
 logger = logging.getLogger(__name__)
@@ -129,6 +131,23 @@ class DynamicAgent(Agent):
             tts=tts,
             vad=vad,
         )
+        self._configure(blueprint)
+        self.turns = TurnTracker(
+            schema=self._schema,
+            version=blueprint.version,
+            custom_nodes=document.pipeline_config.custom_nodes,
+            publisher=publisher,
+            store=store,
+            session_id=blueprint.session_id,
+            agent_id=document.agent_id,
+        )
+        self._listening_to: AgentSession | None = None
+        self._pending: AgentBlueprint | None = None
+        self._replaced_instructions: tuple[str, str] | None = None
+
+    def _configure(self, blueprint: AgentBlueprint) -> None:
+        """Take everything per-turn from ``blueprint`` (at start, and on an applied reload)."""
+        document = blueprint.document
         self.blueprint = blueprint
         self._schema = blueprint.schema
         self._llm_config = document.llm_config
@@ -143,16 +162,37 @@ class DynamicAgent(Agent):
             spoken=self._schema.spoken_field,
             schema=json.dumps(self._schema.json_schema, ensure_ascii=False),
         )
-        self.turns = TurnTracker(
+        self._trace_fields = tuple(document.tracing_config.metadata_fields)
+
+    # --- hot reload (reload policy "apply") -------------------------------------------------
+
+    def schedule_blueprint(self, blueprint: AgentBlueprint) -> None:
+        """Switch to another version at the next turn boundary, never mid-utterance."""
+        self._pending = blueprint
+
+    async def _apply_pending(self) -> None:
+        blueprint, self._pending = self._pending, None
+        if blueprint is None:
+            return
+        previous = self.instructions
+        self._configure(blueprint)
+        self.turns.reconfigure(
             schema=self._schema,
             version=blueprint.version,
-            custom_nodes=document.pipeline_config.custom_nodes,
-            publisher=publisher,
-            store=store,
-            session_id=blueprint.session_id,
-            agent_id=document.agent_id,
+            custom_nodes=blueprint.document.pipeline_config.custom_nodes,
         )
-        self._listening_to: AgentSession | None = None
+        instructions = blueprint.instructions()
+        await self.update_instructions(instructions)
+        # The context of the turn being started was copied before the swap.
+        self._replaced_instructions = (previous, instructions)
+        engine = self.tts if isinstance(self.tts, tts.TTS) else None
+        update = getattr(engine, "update_options", None)
+        if update is not None:
+            try:
+                update(voice=self._tts_config.voice)
+            except TypeError:
+                logger.debug("TTS %r cannot change voice", engine)
+        logger.info("applied agent version %s at a turn boundary", blueprint.version)
 
     @property
     def own_code_seconds(self) -> list[float]:
@@ -192,7 +232,15 @@ class DynamicAgent(Agent):
     def _llm_context(self, chat_ctx: llm.ChatContext) -> llm.ChatContext:
         """The context the LLM sees: earlier replies as their full structured JSON."""
         items: list[llm.ChatItem] = []
+        replaced = self._replaced_instructions
         for item in chat_ctx.items:
+            if (
+                replaced is not None
+                and isinstance(item, llm.ChatMessage)
+                and item.role in ("system", "developer")
+                and item.text_content == replaced[0]
+            ):
+                item = item.model_copy(update={"content": [replaced[1]]})
             if isinstance(item, llm.ChatMessage) and item.role == "assistant":
                 structured = item.extra.get(STRUCTURED_EXTRA_KEY)
                 if structured:
@@ -216,7 +264,15 @@ class DynamicAgent(Agent):
         tools: list[llm.Tool],
         model_settings: ModelSettings,
     ) -> AsyncIterator[str]:
+        if self._pending is not None:
+            await self._apply_pending()
         turn = self.turns.begin(user_text=_last_user_text(chat_ctx))
+        # Spans are started and ended by hand: this is a generator, resumed across awaits.
+        # With tracing off the tracer is a no-op, so this costs nothing.
+        span = tracer.start_span(
+            "agent.llm_node",
+            attributes={"agent.version": self.turns.version, "llm.model": self._llm_config.model},
+        )
         mark = time.perf_counter()
         extractor = self._schema.extractor(on_tts_instructions=turn.set_tts_instructions)
         ctx = self._llm_context(chat_ctx)
@@ -251,8 +307,11 @@ class DynamicAgent(Agent):
         except Exception as exc:  # noqa: BLE001 - provider trouble mid-turn: keep what was said
             logger.warning("LLM failed during the turn: %s", exc)
             turn.errors.append(f"LLM error: {exc}")
+            span.record_exception(exc)
         finally:
             self._complete(turn, extractor)
+            span.set_attribute("turn.llm_ttft_ms", turn.llm_ttft_ms or 0.0)
+            span.end()
         tail = turn.spoken_text[len("".join(spoken)) :]
         if tail.strip():  # e.g. a reply that was only an unterminated code fence
             turn.mark_spoken()
@@ -266,6 +325,20 @@ class DynamicAgent(Agent):
 
     def _complete(self, turn: TurnState, extractor: StreamingExtractor) -> None:
         mark = time.perf_counter()
+        with tracer.start_as_current_span("agent.extraction") as span:
+            self._validate(turn, extractor)
+            span.set_attributes(
+                {
+                    "turn.structured": turn.structured,
+                    "turn.valid": not turn.errors,
+                    "turn.error_count": len(turn.errors),
+                    **turn_attributes(self._trace_fields, turn.data),
+                }
+            )
+        turn.llm_done = True
+        turn.overhead_s += time.perf_counter() - mark
+
+    def _validate(self, turn: TurnState, extractor: StreamingExtractor) -> None:
         result = extractor.finish()
         turn.data = result.data
         turn.raw_text = result.raw_text
@@ -274,8 +347,6 @@ class DynamicAgent(Agent):
         turn.errors[:0] = result.errors if result.raw_text else []
         for validator in self._validators:
             turn.errors.extend(validator(result.data, self._schema.spoken_field))
-        turn.llm_done = True
-        turn.overhead_s += time.perf_counter() - mark
 
     # --- TTS -------------------------------------------------------------------------------
 
@@ -298,6 +369,13 @@ class DynamicAgent(Agent):
         self, text: AsyncIterable[str], model_settings: ModelSettings
     ) -> AsyncIterator[rtc.AudioFrame]:
         turn = self.turns.current
+        span = tracer.start_span(
+            "agent.tts_node",
+            attributes={
+                "tts.provider": self._tts_config.provider,
+                "tts.voice": self._tts_config.voice,
+            },
+        )
 
         async def spoken_text() -> AsyncIterator[str]:
             first = True
@@ -305,6 +383,9 @@ class DynamicAgent(Agent):
                 if first:
                     # Before the first text reaches the TTS, hence before its first audio.
                     self._apply_tts_instructions(turn)
+                    span.set_attribute(
+                        "tts.instructions_applied", bool(turn and turn.tts_instructions)
+                    )
                     first = False
                 yield chunk
 
@@ -313,5 +394,8 @@ class DynamicAgent(Agent):
                 yield frame
         except Exception as exc:  # noqa: BLE001 - the transcript still carries the turn
             logger.warning("TTS failed during the turn: %s", exc)
+            span.record_exception(exc)
             if turn is not None:
                 turn.errors.append(f"TTS error: {exc}")
+        finally:
+            span.end()

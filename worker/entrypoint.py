@@ -6,12 +6,16 @@ Job processes are forkserver children: they import this module fresh and call
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
+import time
 from typing import Any
 
 from livekit.agents import JobContext, JobProcess
+
+from worker.reload import SessionReloader
 
 logger = logging.getLogger("worker")
 
@@ -71,13 +75,16 @@ async def entrypoint(ctx: JobContext) -> None:
     from livekit.agents import room_io
 
     from agents_config.contracts import ContractError, parse_document
+    from config.logging import set_log_context
     from worker import store
     from worker.agent import AgentBlueprint, resolve_variables
     from worker.factory import AgentFactory, ProviderConfigError, ProviderKeys
     from worker.publisher import RoomTurnPublisher
 
+    started_ns = time.time_ns()
     metadata = job_metadata(ctx)
     session_id = str(metadata.get("session_id") or "")
+    set_log_context(session_id=session_id or None)
     if not session_id:
         logger.error("job %s has no session_id in its metadata; leaving", ctx.job.id)
         ctx.shutdown("no session id")
@@ -91,8 +98,16 @@ async def entrypoint(ctx: JobContext) -> None:
 
     from django.conf import settings
 
+    from sessions_app.services import resolve_overrides
+
+    set_log_context(
+        tenant_id=loaded.tenant_slug,
+        agent_id=loaded.agent_slug,
+        version=loaded.version_label,
+        user_id=loaded.user_id,
+    )
     try:
-        document = parse_document(loaded.document)
+        document = parse_document(resolve_overrides(loaded.document, loaded.overrides))
         keys = await store.provider_keys(loaded.tenant_id)
         factory = AgentFactory(
             document=document,
@@ -124,10 +139,17 @@ async def entrypoint(ctx: JobContext) -> None:
         ctx.shutdown("configuration error")
         return
 
+    job_tracing = _start_tracing(document, loaded, keys, started_ns)
+    watcher = _start_reload_watcher(ctx, agent, document, loaded)
+
     async def finish(reason: str) -> None:
+        if watcher is not None:
+            watcher.stop()
         await agent.turns.aclose()
         await store.end_session(session_id, reason or "job ended")
         await store.close_connections()
+        if job_tracing is not None:
+            job_tracing.shutdown()
 
     ctx.add_shutdown_callback(finish)
     await store.activate_session(session_id)
@@ -150,3 +172,88 @@ async def entrypoint(ctx: JobContext) -> None:
         loaded.version_label,
         loaded.tenant_slug,
     )
+
+
+def _start_tracing(document: Any, loaded: Any, keys: dict[str, str], started_ns: int) -> Any:
+    """Install this job's tracer provider if the session is traced; record the config load."""
+    from django.conf import settings
+
+    from worker import tracing
+
+    public, secret = tracing.langfuse_credentials(
+        keys.get("langfuse", ""), settings.LANGFUSE_PUBLIC_KEY, settings.LANGFUSE_SECRET_KEY
+    )
+    plan = tracing.plan_tracing(
+        document=document,
+        session_id=loaded.session_id,
+        user_id=loaded.user_id,
+        tenant_slug=loaded.tenant_slug,
+        langfuse_public_key=public,
+        langfuse_secret_key=secret,
+        langfuse_host=settings.LANGFUSE_HOST,
+    )
+    job_tracing = tracing.install(plan)
+    if job_tracing is not None:
+        from livekit.agents.telemetry import tracer
+
+        span = tracer.start_span(
+            "agent.config_load",
+            start_time=started_ns,
+            attributes={"agent.id": loaded.agent_slug, "agent.version": loaded.version_label},
+        )
+        span.end()
+    return job_tracing
+
+
+def _start_reload_watcher(ctx: JobContext, agent: Any, document: Any, loaded: Any) -> Any:
+    """Follow pushed config changes for this session's agent (needs REDIS_URL)."""
+    from django.conf import settings
+
+    if not settings.REDIS_URL:
+        return None
+    from agents_config.contracts import parse_document
+    from agents_config.reload import ConfigChangeListener
+    from sessions_app.services import resolve_overrides
+    from worker import store
+    from worker.agent import AgentBlueprint, resolve_variables
+    from worker.publisher import CONFIG_TOPIC, RoomTurnPublisher
+
+    publisher = RoomTurnPublisher(ctx.room)
+
+    async def notify(message: dict[str, Any]) -> None:
+        await publisher.publish(message, topic=CONFIG_TOPIC)
+
+    async def apply(version: str) -> None:
+        label, raw = await store.version_document(loaded.tenant_id, loaded.agent_slug, version)
+        new_document = parse_document(resolve_overrides(raw, loaded.overrides))
+        agent.schedule_blueprint(
+            AgentBlueprint(
+                document=new_document,
+                variables=resolve_variables(
+                    new_document, user_details=loaded.user_details, overrides=loaded.overrides
+                ),
+                version=label,
+                session_id=loaded.session_id,
+            )
+        )
+
+    async def live_version() -> str | None:
+        try:
+            label, _ = await store.version_document(loaded.tenant_id, loaded.agent_slug, None)
+        except store.SessionUnavailable:
+            return None
+        return label
+
+    reloader = SessionReloader(
+        tenant_id=loaded.tenant_id,
+        agent_id=loaded.agent_slug,
+        policy=document.reload_policy,
+        current_version=loaded.version_label,
+        notify=notify,
+        apply=apply,
+        live_version=live_version,
+    )
+    listener = ConfigChangeListener(settings.REDIS_URL, reloader.on_change, reloader.revalidate)
+    task = asyncio.create_task(listener.run(), name="config-change-listener")
+    listener.task = task  # keep a reference for the job's lifetime
+    return listener

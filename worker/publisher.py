@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TURN_TOPIC = "llm-structured-response"
+CONFIG_TOPIC = "config-update"
 
 
 class TurnPublisher(Protocol):
@@ -36,15 +37,15 @@ class RoomTurnPublisher:
         self._room = room
         self._text_stream = text_stream
 
-    async def publish(self, message: dict[str, Any]) -> None:
+    async def publish(self, message: dict[str, Any], *, topic: str = TURN_TOPIC) -> None:
         payload = encode_message(message)
         participant = self._room.local_participant
         try:
-            await participant.publish_data(payload, reliable=True, topic=TURN_TOPIC)
+            await participant.publish_data(payload, reliable=True, topic=topic)
             if self._text_stream:
-                await participant.send_text(payload, topic=TURN_TOPIC)
+                await participant.send_text(payload, topic=topic)
         except Exception:  # a lost frontend message must not end the conversation
-            logger.exception("could not publish the structured turn to the room")
+            logger.exception("could not publish a %s message to the room", topic)
 
 
 class MemoryTurnPublisher:

@@ -48,10 +48,30 @@ def build_server(options: ServerSettings) -> AgentServer:
         job_executor_type=options.job_executor_type,
     )
     server.rtc_session(entrypoint, agent_name=options.agent_name)
+    server.on(
+        "worker_registered",
+        lambda worker_id, info: logger.info(
+            "registered with LiveKit as worker %s (%s)", worker_id, options.agent_name
+        ),
+    )
     return server
 
 
-async def serve(server: AgentServer, *, devmode: bool, drain_timeout: int) -> int:
+async def log_status(server: AgentServer, interval: float) -> None:
+    """Log the registration state and the number of running jobs every ``interval`` s."""
+    while True:
+        await asyncio.sleep(interval)
+        registered = bool(getattr(server, "id", ""))
+        logger.info(
+            "worker status: %s, %d active job(s)",
+            "registered" if registered else "not registered (connecting)",
+            len(server.active_jobs),
+        )
+
+
+async def serve(
+    server: AgentServer, *, devmode: bool, drain_timeout: int, status_interval: float = 60.0
+) -> int:
     """Run until the server fails (exit 1) or a signal asks for a drained stop (exit 0)."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -70,6 +90,7 @@ async def serve(server: AgentServer, *, devmode: bool, drain_timeout: int) -> in
         loop.add_signal_handler(signum, on_signal, signum)
 
     run_task = asyncio.create_task(server.run(devmode=devmode))
+    status_task = asyncio.create_task(log_status(server, status_interval))
     stop_task = asyncio.create_task(stop.wait())
     await asyncio.wait({run_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     code = 0
@@ -89,7 +110,8 @@ async def serve(server: AgentServer, *, devmode: bool, drain_timeout: int) -> in
     await server.aclose()
     if not run_task.done():
         run_task.cancel()
-    await asyncio.gather(run_task, return_exceptions=True)
+    status_task.cancel()
+    await asyncio.gather(run_task, status_task, return_exceptions=True)
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.remove_signal_handler(signum)
     logger.info("worker stopped")

@@ -31,6 +31,7 @@ class LoadedSession:
     session_id: str
     tenant_id: int
     tenant_slug: str
+    user_id: str
     agent_slug: str
     version_label: str
     status: str
@@ -61,6 +62,7 @@ def _load_session(session_id: str) -> LoadedSession:
         session_id=str(session.id),
         tenant_id=session.tenant_id,
         tenant_slug=session.tenant.slug,
+        user_id=session.user_id,
         agent_slug=session.agent_slug,
         version_label=session.version_label,
         status=session.status,
@@ -79,7 +81,7 @@ def _provider_keys(tenant_id: int | None) -> dict[str, str]:
     close_old_connections()
     return {
         provider: provider_api_key(tenant_id=tenant_id, provider=provider)
-        for provider in ("openai", "deepgram")
+        for provider in ("openai", "deepgram", "langfuse")
     }
 
 
@@ -136,6 +138,7 @@ def _save_turn(session_id: str, record: TurnRecord) -> None:
         llm_ttft_ms=record.llm_ttft_ms,
         first_spoken_ms=record.first_spoken_ms,
         tts_ttfb_ms=record.tts_ttfb_ms,
+        version_label=record.version,
     )
 
 
@@ -157,3 +160,27 @@ def _close_connections() -> None:
 
 close_connections = sync_to_async(_close_connections, thread_sensitive=True)
 """Close the worker thread's database connections (end of a job, end of a test)."""
+
+
+def _version_document(tenant_id: int, agent_id: str, version: str | None) -> tuple[str, dict]:
+    """A published version's label and document (``version`` None: the live one)."""
+    from agents_config.models import Agent, AgentVersion
+
+    close_old_connections()
+    if version is None:
+        agent = (
+            Agent.objects.select_related("published_version")
+            .filter(tenant_id=tenant_id, agent_id=agent_id)
+            .first()
+        )
+        found = agent.published_version if agent is not None else None
+    else:
+        found = AgentVersion.objects.filter(
+            agent__tenant_id=tenant_id, agent__agent_id=agent_id, version=version
+        ).first()
+    if found is None:
+        raise SessionUnavailable(f"agent {agent_id} has no version {version or '(live)'}")
+    return found.version, found.document
+
+
+version_document = sync_to_async(_version_document, thread_sensitive=True)

@@ -136,6 +136,17 @@ class TurnTracker:
         self.overheads: list[float] = []
         """Seconds of our own code per finished turn (see ``bench/turn_overhead.py``)."""
 
+    def reconfigure(self, *, schema: CompiledSchema, version: str, custom_nodes: list[str]) -> None:
+        """Use another agent version for the turns that start from now on."""
+        self._schema = schema
+        self._version = version
+        self._custom_nodes = list(custom_nodes)
+
+    @property
+    def version(self) -> str:
+        """The agent version the next turns run on (changes on an applied reload)."""
+        return self._version
+
     def begin(self, *, user_text: str) -> TurnState:
         """Start a turn; a previous one that never reached the conversation is finished first."""
         previous = self.current

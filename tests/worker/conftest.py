@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import pytest
+from django.db import connection
 
 from agents_config.contracts import parse_document
 from agents_config.factories import agent_document
@@ -47,3 +48,16 @@ def blueprint_for(factory: AgentFactory, **details: Any) -> AgentBlueprint:
         variables=resolve_variables(factory.document, user_details=details),
         version="1.0.0",
     )
+
+
+@pytest.fixture
+def job_env(monkeypatch, fake_openai):
+    """Job processes are fresh interpreters: point them at the test database and fake OpenAI."""
+    name = connection.settings_dict["NAME"]
+    monkeypatch.setenv("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{name}")
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "config.test_settings")
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("DEEPGRAM_API_KEY", "dg-test")
+    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
+    monkeypatch.setenv("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")
+    return fake_openai

@@ -8,7 +8,6 @@ import json
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.db import connection
 from livekit.protocol import models
 
 from sessions_app.models import Session, SessionStatus
@@ -44,19 +43,6 @@ async def wait_for(predicate, seconds=30.0):
 
 def status_of(session_id):
     return Session.objects.get(pk=session_id).status
-
-
-@pytest.fixture
-def job_env(monkeypatch, fake_openai):
-    """Job processes are fresh interpreters: point them at the test database and fake OpenAI."""
-    name = connection.settings_dict["NAME"]
-    monkeypatch.setenv("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{name}")
-    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "config.test_settings")
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    monkeypatch.setenv("DEEPGRAM_API_KEY", "dg-test")
-    monkeypatch.setenv("OPENAI_BASE_URL", fake_openai.base_url)
-    monkeypatch.setenv("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")
-    return fake_openai
 
 
 async def run_job(room_metadata: str, *, job_seconds: float, check) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 from django.conf import settings
@@ -47,6 +48,17 @@ class Command(BaseCommand):
             "(each still finishes its current turn).",
         )
         parser.add_argument("--max-retry", type=int, default=16, help="LiveKit connect retries.")
+        parser.add_argument(
+            "--job-executor",
+            choices=("process", "thread"),
+            default="process",
+            help="Run each job in its own process (default) or in threads of one process.",
+        )
+        parser.add_argument(
+            "--no-tracing",
+            action="store_true",
+            help="Never export traces, whatever the agents' tracing settings say.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         missing = [
@@ -57,7 +69,20 @@ class Command(BaseCommand):
         if missing:
             raise CommandError(f"LiveKit is not configured: set {', '.join(missing)}.")
 
+        from livekit.agents.job import JobExecutorType
+
         from worker.server import ServerSettings, build_server, serve
+        from worker.tracing import TRACING_OFF_ENV
+
+        if options["job_executor"] == "thread" and not options["no_tracing"]:
+            # One tracer provider per process: threads would mix sessions' tracing settings.
+            raise CommandError(
+                "The thread job executor shares one tracer provider between sessions, so "
+                "per-session tracing cannot work; use --job-executor process, or add "
+                "--no-tracing."
+            )
+        if options["no_tracing"]:
+            os.environ[TRACING_OFF_ENV] = "1"  # inherited by job processes
 
         level = getattr(logging, options["log_level"])
         for name in ("worker", "livekit", "livekit.agents"):
@@ -79,6 +104,11 @@ class Command(BaseCommand):
             drain_timeout=options["drain_timeout"],
             max_retry=options["max_retry"],
             devmode=devmode,
+            job_executor_type=(
+                JobExecutorType.THREAD
+                if options["job_executor"] == "thread"
+                else JobExecutorType.PROCESS
+            ),
         )
         self.stdout.write(
             f"Starting agent worker {server_settings.agent_name!r} for {settings.LIVEKIT_URL}"
