@@ -56,14 +56,32 @@ def reset_log_context(**values: Any) -> None:
     _log_context.set({k: v for k, v in values.items() if v is not None})
 
 
+_base_record_factory = logging.getLogRecordFactory()
+
+
+def _record_with_context(*args: Any, **kwargs: Any) -> logging.LogRecord:
+    """Every record gets the bound ids when it is created, whichever handler it reaches."""
+    record = _base_record_factory(*args, **kwargs)
+    context = _log_context.get()
+    for key in CORRELATION_KEYS:
+        setattr(record, key, context.get(key))
+    return record
+
+
+def install_record_factory() -> None:
+    if logging.getLogRecordFactory() is not _record_with_context:
+        logging.setLogRecordFactory(_record_with_context)
+
+
 class ContextFilter(logging.Filter):
-    """Copies the bound correlation ids onto each record."""
+    """Renders the record's correlation ids as ``key=value`` text for the plain format."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        context = _log_context.get()
-        for key in CORRELATION_KEYS:
-            setattr(record, key, context.get(key, getattr(record, key, None)))
-        record.context = " ".join(f"{k}={context[k]}" for k in CORRELATION_KEYS if k in context)
+        record.context = " ".join(
+            f"{key}={getattr(record, key)}"
+            for key in CORRELATION_KEYS
+            if getattr(record, key, None) is not None
+        )
         return True
 
 
@@ -86,6 +104,7 @@ class JsonFormatter(logging.Formatter):
 
 def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
     """The LOGGING dict for settings: plain or JSON lines on stderr, ids on every record."""
+    install_record_factory()
     return {
         "version": 1,
         "disable_existing_loggers": False,

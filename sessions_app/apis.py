@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from agents_config.selectors import agent_with_live_version, agents_for_tenant
 from config.exceptions import Conflict, ServiceUnavailable
+from config.logging import set_log_context
 from sessions_app.livekit import livekit_configured, participant_token
 from sessions_app.models import Session, SessionReport
 from sessions_app.selectors import hidden_fields_of, sessions_filtered, sessions_visible
@@ -64,6 +65,12 @@ class SessionObjectAPIView(TenantAPIView):
         )
         if session is None or not self._may_use(session):
             raise NotFound("Session not found.")
+        set_log_context(
+            session_id=str(session.id),
+            agent_id=session.agent_slug,
+            version=session.version_label,
+            user_id=session.user_id,
+        )
         return session
 
     def _may_use(self, session: Session) -> bool:

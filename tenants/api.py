@@ -18,6 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.exceptions import ErrorSerializer
+from config.logging import set_log_context
 from config.parsers import LimitedJSONParser
 from tenants.models import Tenant
 from tenants.permissions import TenantContext, TenantPermission
@@ -105,6 +106,7 @@ class TenantAPIView(APIView):
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
+        set_log_context(tenant_id=self.tenant.slug, agent_id=kwargs.get("agent_id"))
         for key, values in request.query_params.lists():
             if "\x00" in key or any("\x00" in value for value in values):
                 raise ParseError("Query parameters may not contain NUL characters.")

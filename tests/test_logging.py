@@ -11,7 +11,7 @@ from config.logging import ContextFilter, JsonFormatter, bind_log_context, reset
 
 
 def render(message: str) -> dict:
-    record = logging.LogRecord("test", logging.INFO, __file__, 1, message, None, None)
+    record = logging.getLogRecordFactory()("test", logging.INFO, __file__, 1, message, None, None)
     ContextFilter().filter(record)
     return json.loads(JsonFormatter().format(record))
 
@@ -44,3 +44,30 @@ def test_celery_tasks_start_with_a_fresh_context():
         task_prerun.send(sender=None, task_id="t-1", task=None, args=(), kwargs={})
         line = render("in task")
     assert line["task_id"] == "t-1" and "session_id" not in line
+
+
+@pytest.mark.django_db
+def test_api_requests_bind_the_tenant(tenant, monkeypatch):
+    from rest_framework.test import APIClient
+
+    from agents_config import apis
+    from config.logging import current_log_context
+    from tenants.services import api_key_create
+
+    seen: list[dict] = []
+    original = apis.agent_for_tenant
+
+    def spy(**kwargs):
+        seen.append(current_log_context())
+        logging.getLogger("test").warning("inside the view")
+        return original(**kwargs)
+
+    monkeypatch.setattr(apis, "agent_for_tenant", spy)
+    api = APIClient()
+    api.credentials(
+        HTTP_AUTHORIZATION="Bearer "
+        + api_key_create(tenant=tenant, name="k", role="viewer").raw_key
+    )
+    assert api.get("/api/v1/agents/config/missing-agent").status_code == 404
+    assert seen[0]["tenant_id"] == tenant.slug and seen[0]["agent_id"] == "missing-agent"
+    assert seen[0]["request_id"]
