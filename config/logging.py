@@ -60,11 +60,13 @@ _base_record_factory = logging.getLogRecordFactory()
 
 
 def _record_with_context(*args: Any, **kwargs: Any) -> logging.LogRecord:
-    """Every record gets the bound ids when it is created, whichever handler it reaches."""
+    """Every record gets the bound ids when it is created, whichever handler it reaches.
+
+    They live under one attribute, ``correlation``, so they never clash with a library's
+    own ``extra`` keys (livekit-agents logs ``extra={"version": ...}``, for one).
+    """
     record = _base_record_factory(*args, **kwargs)
-    context = _log_context.get()
-    for key in CORRELATION_KEYS:
-        setattr(record, key, context.get(key))
+    record.correlation = dict(_log_context.get())
     return record
 
 
@@ -77,10 +79,9 @@ class ContextFilter(logging.Filter):
     """Renders the record's correlation ids as ``key=value`` text for the plain format."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        correlation = getattr(record, "correlation", {})
         record.context = " ".join(
-            f"{key}={getattr(record, key)}"
-            for key in CORRELATION_KEYS
-            if getattr(record, key, None) is not None
+            f"{key}={correlation[key]}" for key in CORRELATION_KEYS if key in correlation
         )
         return True
 
@@ -93,10 +94,10 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
+        correlation = getattr(record, "correlation", {})
         for key in CORRELATION_KEYS:
-            value = getattr(record, key, None)
-            if value is not None:
-                payload[key] = str(value)
+            if correlation.get(key) is not None:
+                payload[key] = str(correlation[key])
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
         return json.dumps(payload, ensure_ascii=False)

@@ -16,3 +16,7 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CELERY_TASK_ALWAYS_EAGER = True
 SESSION_PROVISION_RETRY_BASE_SECONDS = 0.0
 CELERY_TASK_EAGER_PROPAGATES = True
+
+# The cache (rate-limit counters; tests clear it) must not share a Redis database with the
+# Celery broker, or clearing it would drop queued tasks of a concurrent run.
+CACHES["default"]["LOCATION"] = REDIS_URL.rsplit("/", 1)[0] + "/13"  # noqa: F405

@@ -71,3 +71,19 @@ def test_api_requests_bind_the_tenant(tenant, monkeypatch):
     assert api.get("/api/v1/agents/config/missing-agent").status_code == 404
     assert seen[0]["tenant_id"] == tenant.slug and seen[0]["agent_id"] == "missing-agent"
     assert seen[0]["request_id"]
+
+
+def test_library_extra_keys_do_not_clash_with_bound_ids():
+    """livekit-agents logs extra={"version": ...}; a bound version must not break that."""
+    with bind_log_context(version="1.0.0", session_id="s-9"):
+        record = logging.getLogger("livekit.agents").makeRecord(
+            "livekit.agents",
+            logging.INFO,
+            __file__,
+            1,
+            "starting worker",
+            None,
+            None,
+            extra={"version": "1.8.9"},
+        )
+    assert record.version == "1.8.9" and record.correlation["version"] == "1.0.0"
