@@ -28,3 +28,20 @@ ensure_venv() {  # $1: requirements file
   fi
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$1"
 }
+
+install_frontend() {
+  # The playground's LiveKit JavaScript SDK: installed from the npm registry with the locked
+  # versions, built outside the static folder (so collectstatic never sees node_modules) and
+  # its browser bundle copied into the app's static files. Skipped when already up to date.
+  local source=sessions_app/static/playground build=var/frontend
+  local target="$source/vendor/livekit-client.umd.js"
+  if [ -f "$target" ] && [ "$target" -nt "$source/package-lock.json" ]; then return 0; fi
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "error: npm (Node.js 20 or newer) is needed to install the playground's livekit-client" >&2
+    return 1
+  fi
+  mkdir -p "$build" "$source/vendor"
+  cp "$source/package.json" "$source/package-lock.json" "$build/"
+  npm ci --prefix "$build" --no-audit --no-fund --loglevel=error >/dev/null
+  cp "$build/node_modules/livekit-client/dist/livekit-client.umd.js" "$target"
+}

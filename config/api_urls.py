@@ -3,6 +3,7 @@
 from django.urls import path, re_path
 
 from agents_config import apis as agents
+from agents_config import suite_apis as suites
 from config.exceptions import api_not_found
 from sessions_app import apis as sessions
 from tenants import apis as tenants
@@ -39,6 +40,17 @@ urlpatterns = [
         name="api-agent-version-diff",
     ),
     path(f"{config}/export", agents.ExportApi.as_view(), name="api-agent-export"),
+    path(f"{config}/tests/run", suites.TestRunStartApi.as_view(), name="api-agent-tests-run"),
+    path(
+        f"{config}/tests/runs/<int:run_id>",
+        suites.TestRunDetailApi.as_view(),
+        name="api-agent-tests-run-detail",
+    ),
+    path(
+        f"{config}/tests/cases",
+        suites.TestCaseListCreateApi.as_view(),
+        name="api-agent-tests-cases",
+    ),
     path("tenants/me", tenants.TenantMeApi.as_view(), name="api-tenant-me"),
     path("sessions", sessions.SessionListCreateApi.as_view(), name="api-sessions"),
     path("sessions/<uuid:session_id>", sessions.SessionDetailApi.as_view(), name="api-session"),

@@ -202,3 +202,22 @@ LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 SESSION_PROVISION_RETRY_BASE_SECONDS: float = env.float(
     "SESSION_PROVISION_RETRY_BASE_SECONDS", default=2.0
 )
+
+LOGIN_URL = "/accounts/login/"
+
+# --- Webhooks ---
+# Allow webhook URLs on loopback/private/link-local addresses (local development and tests).
+WEBHOOKS_ALLOW_PRIVATE_ADDRESSES: bool = env.bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=False)
+WEBHOOK_TIMEOUT_SECONDS: float = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
+# Tries per delivery (the first one included); retries wait base, 2×base, 4×base… seconds.
+WEBHOOK_MAX_ATTEMPTS: int = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
+WEBHOOK_RETRY_BASE_SECONDS: float = env.float("WEBHOOK_RETRY_BASE_SECONDS", default=10.0)
+# An endpoint is disabled after this many failed deliveries in a row (each after all retries).
+WEBHOOK_DISABLE_AFTER_FAILURES: int = env.int("WEBHOOK_DISABLE_AFTER_FAILURES", default=20)
+# Tasks enqueued without a queue go here (tests give each real worker a queue of its own).
+CELERY_TASK_DEFAULT_QUEUE: str = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+for _name in ("WEBHOOK_TIMEOUT_SECONDS", "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_DISABLE_AFTER_FAILURES"):
+    if globals()[_name] <= 0:
+        raise ImproperlyConfigured(f"{_name} must be greater than 0.")
+if WEBHOOK_RETRY_BASE_SECONDS < 0:
+    raise ImproperlyConfigured("WEBHOOK_RETRY_BASE_SECONDS must not be negative.")

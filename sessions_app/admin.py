@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import admin
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils.html import format_html
 
 from sessions_app.models import Session, SessionTransition, Turn
@@ -86,6 +87,7 @@ class SessionAdmin(admin.ModelAdmin):
         "created_at",
         "expires_at",
         "ended_at",
+        "turns_links",
     ]
     readonly_fields = fields
 
@@ -96,8 +98,46 @@ class SessionAdmin(admin.ModelAdmin):
     def turn_count(self, obj: Session) -> int:
         return obj._turns
 
+    @admin.display(description="Turns")
+    def turns_links(self, obj: Session) -> str:
+        return format_html(
+            '<a href="#turns-group">Structured turns below</a> · '
+            '<a href="{}">Open the turns in the playground</a>',
+            reverse("playground:session", args=[obj.pk]),
+        )
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.action(description="Turn into test case (replay against the draft)")
+def turn_into_test_case(
+    model_admin: SessionAdmin, request: HttpRequest, queryset: QuerySet[Session]
+) -> None:
+    """Each session's user turns become a test case's script, its structured turns the
+    baseline (``agents_config.services.session_to_test_case``)."""
+    from django.contrib import messages
+
+    from agents_config.models import Agent
+    from agents_config.services import AgentConflict, session_to_test_case
+
+    agent_admin = model_admin.admin_site._registry[Agent]
+    for session in queryset.select_related("agent"):
+        if session.agent is None or not agent_admin.has_change_permission(request, session.agent):
+            model_admin.message_user(request, f"{session}: permission denied", messages.ERROR)
+            continue
+        try:
+            case = session_to_test_case(session=session, actor=request.user)
+        except AgentConflict as exc:
+            model_admin.message_user(request, f"{session}: {exc}", messages.ERROR)
+            continue
+        url = reverse("admin:agents_config_agenttestcase_change", args=[case.pk])
+        model_admin.message_user(
+            request, format_html('Created test case <a href="{}">{}</a>.', url, case)
+        )
+
+
+SessionAdmin.actions = [*(SessionAdmin.actions or []), turn_into_test_case]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 import zoneinfo
 
 from django.conf import settings
@@ -182,3 +183,133 @@ class ProviderCredential(models.Model):
         from tenants.secrets import decrypt_secret
 
         return decrypt_secret(self.encrypted_value)
+
+
+# --- Webhooks (signing, delivery and URL checks live in ``tenants.webhooks``) ---
+
+
+class WebhookEvent(models.TextChoices):
+    SESSION_STARTED = "session.started", "Session started (the agent joined)"
+    SESSION_ENDED = "session.ended", "Session ended"
+    SESSION_FAILED = "session.failed", "Session failed"
+    SESSION_REPORT_READY = "session.report_ready", "Session report ready"
+    AGENT_PUBLISHED = "agent.published", "Agent published (or rolled back)"
+
+
+def validate_webhook_events(value: object) -> None:
+    """A non-empty list of distinct known event names."""
+    if not isinstance(value, list) or not value:
+        raise ValidationError("Choose at least one event.")
+    unknown = [name for name in value if name not in WebhookEvent.values]
+    if unknown:
+        raise ValidationError(
+            f"Unknown event(s) {', '.join(map(repr, unknown))}; "
+            f"expected some of {', '.join(WebhookEvent.values)}."
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError("Each event may be listed once.")
+
+
+class WebhookEndpoint(models.Model):
+    """Where a tenant's events are POSTed, signed with the endpoint's secret.
+
+    The secret is stored encrypted (``tenants.secrets``) and shown once, on creation.
+    """
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="webhook_endpoints")
+    agent = models.ForeignKey(
+        "agents_config.Agent",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="webhook_endpoints",
+        help_text="Only this agent's events. Empty: every agent of the tenant.",
+    )
+    url = models.CharField(
+        "URL",
+        max_length=2000,
+        help_text="http(s) only; private and loopback addresses are refused.",
+    )
+    encrypted_secret = models.TextField(editable=False)
+    events = models.JSONField(default=list, validators=[validate_webhook_events])
+    is_active = models.BooleanField(default=True)
+    failure_streak = models.PositiveIntegerField(
+        default=0, editable=False, help_text="Failed deliveries in a row (after all retries)."
+    )
+    disabled_at = models.DateTimeField(null=True, blank=True, editable=False)
+    disabled_reason = models.TextField(blank=True, editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant__slug", "url"]
+        indexes = [models.Index(fields=["tenant", "is_active"])]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} → {self.url}"
+
+    def clean(self) -> None:
+        from tenants.webhooks import UnsafeWebhookUrl, webhook_url_check
+
+        if (
+            self.agent_id is not None
+            and self.tenant_id is not None
+            and self.agent.tenant_id != self.tenant_id
+        ):
+            raise ValidationError({"agent": "The agent belongs to another tenant."})
+        if self.url:
+            try:
+                webhook_url_check(self.url)
+            except UnsafeWebhookUrl as exc:
+                raise ValidationError({"url": str(exc)}) from exc
+
+    def set_secret(self, secret: str) -> None:
+        from tenants.secrets import encrypt_secret
+
+        self.encrypted_secret = encrypt_secret(secret)
+
+    def get_secret(self) -> str:
+        from tenants.secrets import decrypt_secret
+
+        return decrypt_secret(self.encrypted_secret)
+
+
+class WebhookDeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RETRYING = "retrying", "Retrying"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"
+
+
+class WebhookDelivery(models.Model):
+    """One event sent to one endpoint, with its attempts (the delivery log)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.CharField(max_length=40, choices=WebhookEvent.choices)
+    payload = models.JSONField(help_text="The JSON body, exactly as sent.")
+    status = models.CharField(
+        max_length=10, choices=WebhookDeliveryStatus.choices, default=WebhookDeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_response_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    resent_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="resends"
+    )
+    created_at = models.DateTimeField(default=timezone.now, editable=False, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["endpoint", "-created_at"]),
+            models.Index(fields=["status"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint.url} ({self.status})"

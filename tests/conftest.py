@@ -69,3 +69,68 @@ def published_agent(agent):
 
     agent_publish(agent=agent, version="1.0.0")
     return agent
+
+
+@pytest.fixture
+def celery_worker_env():
+    """Extra environment for ``celery_worker_process`` (override it in a test module)."""
+    return {}
+
+
+@pytest.fixture
+def celery_worker_process(request, celery_worker_env, tmp_path_factory):
+    """A real Celery worker subprocess on the real Redis broker, on a queue of its own.
+
+    The worker uses ``config.settings`` (not ``config.test_settings``, which forces eager
+    tasks, so retries would run inline instead of through the broker); the environment the
+    test settings filled in is inherited. Parametrize indirectly with a dict to add variables.
+    Tests using it need ``django_db(transaction=True)`` so the worker sees their rows.
+    """
+    import os
+    import signal
+    import subprocess
+    import sys
+    import uuid
+    from pathlib import Path
+
+    from django.conf import settings
+    from django.db import connection
+
+    from config.celery import app
+
+    db = connection.settings_dict
+    queue = f"test-{uuid.uuid4().hex}"  # no other worker on this Redis takes our tasks
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": settings.REDIS_URL,
+        # Tasks the worker enqueues itself (a report, then its webhook) stay on our queue.
+        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        "PYTHONUNBUFFERED": "1",  # the log file is complete when a test reads it
+        **celery_worker_env,
+        **getattr(request, "param", {}),
+    }
+    # Output goes to a file (a pipe nobody reads could fill up and block the worker);
+    # ``worker.output()`` returns it for failure messages.
+    log_path = tmp_path_factory.mktemp("celery-worker") / "worker.log"
+    with log_path.open("w") as log:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue,
+             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=Path(__file__).resolve().parent.parent, env=env,
+            stdout=log, stderr=subprocess.STDOUT, text=True,
+        )  # fmt: skip
+    worker.output = log_path.read_text
+    app.conf.task_always_eager = False
+    app.conf.task_default_queue = queue
+    try:
+        yield worker
+    finally:
+        app.conf.task_always_eager = True
+        app.conf.task_default_queue = "celery"
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.kill()

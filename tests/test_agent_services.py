@@ -148,9 +148,7 @@ def test_duplicate_copies_the_draft_unpublished(agent):
     assert copy_.prompt_config == agent.prompt_config
 
 
-def test_enable_disable_emits_events(
-    agent, django_capture_on_commit_callbacks, received_events
-):
+def test_enable_disable_emits_events(agent, django_capture_on_commit_callbacks, received_events):
     with django_capture_on_commit_callbacks(execute=True):
         services.agent_set_enabled(agent=agent, enabled=False)
         services.agent_set_enabled(agent=agent, enabled=False)  # no-op

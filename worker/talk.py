@@ -14,9 +14,8 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from agents_config.contracts import AgentDocument
-from worker.agent import AgentBlueprint, resolve_variables
-from worker.factory import AgentFactory, ProviderKeys
-from worker.publisher import MemoryTurnPublisher
+from worker.factory import ProviderKeys
+from worker.textmode import TextConversation
 
 PROMPT = "you> "
 
@@ -38,18 +37,14 @@ async def talk(
         out.write(json.dumps(message["data"], ensure_ascii=False, indent=2) + "\n")
         out.flush()
 
-    publisher = MemoryTurnPublisher(on_message=show_turn)
-    factory = AgentFactory(document=document, keys=keys, text_only=True)
-    blueprint = AgentBlueprint(
-        document=document,
-        variables=resolve_variables(document, user_details=user_details),
-        version=version,
-    )
-    agent = factory.build_agent(blueprint=blueprint, publisher=publisher)
-    session = factory.build_session()
-    await session.start(agent)
     turns = 0
-    try:
+    async with TextConversation(
+        document=document,
+        version=version,
+        keys=keys,
+        user_details=user_details,
+        on_message=show_turn,
+    ) as conversation:
         while True:
             out.write(PROMPT)
             out.flush()
@@ -58,14 +53,9 @@ async def talk(
                 break
             if not line.strip():
                 continue
-            result = session.run(user_input=line.strip())
-            await result
-            spoken = agent.turns.records[-1].spoken_text if agent.turns.records else ""
-            out.write(f"agent> {spoken}\n")
-            await agent.turns.flush()
+            record = await conversation.say(line.strip())
+            out.write(f"agent> {record.spoken_text if record else ''}\n")
+            await conversation.flush()
             turns += 1
-    finally:
-        await session.aclose()
-        await agent.turns.flush()
     out.write("\n")
     return turns

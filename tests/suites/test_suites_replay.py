@@ -1,0 +1,106 @@
+"""Replay: a recorded session becomes a test case (user turns → script, structured turns →
+baseline); a run against the draft shows turn by turn and field by field what changed."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents_config.models import AgentTestCase
+from agents_config.services import (
+    AgentConflict,
+    agent_publish,
+    agent_test_run_execute,
+    agent_test_run_start,
+    session_to_test_case,
+)
+from agents_config.suite_runner import format_report
+from sessions_app.factories import SessionFactory, TurnFactory
+from tests.suites.conftest import by_prompt
+from tests.worker.conftest import demo_turn
+
+pytestmark = pytest.mark.django_db
+
+FIRST = {
+    "voice_instructions": "Calm.",
+    "system_response": "May I see your passport?",
+    "internal_assessment": "ok",
+    "interview_stage": "document_check",
+    "credibility_score": 6,
+    "red_flags": [],
+}
+SECOND = {**FIRST, "system_response": "How will you pay?", "interview_stage": "financial_review"}
+
+
+@pytest.fixture
+def recorded(suite_agent):
+    agent_publish(agent=suite_agent, version="1.0.0")
+    session = SessionFactory(agent=suite_agent, user_details={"applicant_name": "Ana"})
+    for index, (user, data) in enumerate(
+        [("Good morning.", FIRST), ("I have a scholarship.", SECOND)], start=1
+    ):
+        TurnFactory(
+            session=session,
+            index=index,
+            user_text=user,
+            spoken_text=data["system_response"],
+            structured_output=data,
+        )
+    return session
+
+
+def test_session_becomes_a_case_and_replay_shows_changes(recorded, suite_agent, fake_openai):
+    case = session_to_test_case(session=recorded)
+    assert [t["user"] for t in case.turns] == ["Good morning.", "I have a scholarship."]
+    assert case.turns[0]["expect"] == [{"kind": "valid"}]
+    assert [b["data"] for b in case.baseline] == [FIRST, SECOND]
+    assert case.user_details == {"applicant_name": "Ana"}
+    assert case.source_session_id == recorded.pk
+
+    fake_openai.script = by_prompt(
+        {
+            "Good morning.": demo_turn(
+                "May I see your passport?", voice_instructions="Calm.", internal_assessment="ok"
+            ),
+            "I have a scholarship.": demo_turn(
+                "Which scholarship?",
+                voice_instructions="Calm.",
+                internal_assessment="ok",
+                interview_stage="financial_review",
+                credibility_score=8,
+                red_flags=["unclear funding"],
+            ),
+        }
+    )
+    run = agent_test_run_execute(run=agent_test_run_start(agent=suite_agent, enqueue=False))
+    assert run.status == "passed"  # replayed turns are still valid
+    first, second = run.results["cases"][0]["turns"]
+    assert first["changes"] == []
+    assert second["changes"] == [
+        {"field": "system_response", "before": "How will you pay?", "after": "Which scholarship?"},
+        {"field": "credibility_score", "before": 6, "after": 8},
+        {"field": "red_flags", "before": [], "after": ["unclear funding"]},
+    ]
+    report = format_report(run.results)
+    assert "~ credibility_score: 6 -> 8" in report
+    assert '~ red_flags: [] -> ["unclear funding"]' in report
+
+
+def test_names_are_unique_and_empty_sessions_refused(recorded, suite_agent):
+    first = session_to_test_case(session=recorded, name="replay")
+    second = session_to_test_case(session=recorded, name="replay")
+    assert (first.name, second.name) == ("replay", "replay (2)")
+    empty = SessionFactory(agent=suite_agent)
+    with pytest.raises(AgentConflict, match="no user turns"):
+        session_to_test_case(session=empty)
+
+
+def test_admin_action_turns_sessions_into_cases(recorded, admin_client):
+    response = admin_client.post(
+        "/admin/sessions_app/session/",
+        {"action": "turn_into_test_case", "_selected_action": [str(recorded.pk)]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    case = AgentTestCase.objects.get(source_session=recorded)
+    assert "Created test case" in response.content.decode()
+    assert len(case.turns) == 2

@@ -1,0 +1,77 @@
+"""One text-mode conversation with an agent: the worker's factory and agent class on a
+text-only ``AgentSession`` (livekit-agents text mode: no STT, VAD, audio or room).
+
+Used by ``manage.py talk`` and by the agent test suites (``agents_config.suite_runner``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import TracebackType
+from typing import Any
+
+from livekit.agents import AgentSession
+
+from agents_config.contracts import AgentDocument
+from worker.agent import AgentBlueprint, DynamicAgent, resolve_variables
+from worker.factory import AgentFactory, ProviderKeys
+from worker.publisher import MemoryTurnPublisher
+from worker.turns import TurnRecord
+
+
+class TextConversation:
+    """``async with TextConversation(...) as chat: record = await chat.say("Hello")``.
+
+    Building raises ``ProviderConfigError`` like the worker does; ``say`` returns the
+    finished turn's record (published to the in-memory publisher, not stored).
+    """
+
+    def __init__(
+        self,
+        *,
+        document: AgentDocument,
+        version: str,
+        keys: ProviderKeys,
+        user_details: dict[str, Any] | None = None,
+        overrides: dict[str, Any] | None = None,
+        on_message: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.publisher = MemoryTurnPublisher(on_message=on_message)
+        self.factory = AgentFactory(document=document, keys=keys, text_only=True)
+        blueprint = AgentBlueprint(
+            document=document,
+            variables=resolve_variables(
+                document, user_details=user_details or {}, overrides=overrides or {}
+            ),
+            version=version,
+        )
+        self.agent: DynamicAgent = self.factory.build_agent(
+            blueprint=blueprint, publisher=self.publisher
+        )
+        self.session: AgentSession = self.factory.build_session()
+
+    async def __aenter__(self) -> TextConversation:
+        await self.session.start(self.agent)
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.session.aclose()
+        finally:
+            await self.agent.turns.flush()
+
+    async def say(self, text: str) -> TurnRecord | None:
+        """Send one user message and wait for the agent's reply; None if no turn finished."""
+        before = len(self.agent.turns.records)
+        await self.session.run(user_input=text)
+        records = self.agent.turns.records
+        return records[-1] if len(records) > before else None
+
+    async def flush(self) -> None:
+        """Wait until every finished turn has been published."""
+        await self.agent.turns.flush()
