@@ -444,6 +444,35 @@ def _current(agent: Agent, expected_revision: int | None) -> tuple[Agent, dict[s
     return locked, agent_draft_document(locked)
 
 
+def _save_edit(
+    *,
+    agent: Agent,
+    document: dict[str, Any],
+    action: str,
+    details: dict[str, Any],
+    expected_revision: int | None,
+    actor: AbstractBaseUser | None,
+    actor_label: str,
+) -> Agent:
+    """Store an edited draft document, record the named edit and emit its change event."""
+    updated = agent_update_draft(
+        agent=agent,
+        data=document,
+        actor=actor,
+        actor_label=actor_label,
+        expected_revision=expected_revision,
+    )
+    audit_record(
+        tenant=updated.tenant,
+        action=f"agent.{action}",
+        target=updated.agent_id,
+        details={**details, "revision": updated.revision},
+        **_actor_label(actor, actor_label),
+    )
+    emit_config_change(agent=updated, action=action)
+    return updated
+
+
 @transaction.atomic
 def agent_update_sections(
     *,
@@ -494,22 +523,15 @@ def agent_add_schema_field(
     if any(f["field_name"] == name for f in fields):
         raise AgentConflict(f"The schema already has a field named {name!r}.")
     document["schema_config"] = {**document["schema_config"], "fields": [*fields, field]}
-    updated = agent_update_draft(
+    return _save_edit(
         agent=agent,
-        data=document,
+        document=document,
+        action="schema_field_added",
+        details={"field_name": name},
+        expected_revision=expected_revision,
         actor=actor,
         actor_label=actor_label,
-        expected_revision=expected_revision,
     )
-    audit_record(
-        tenant=updated.tenant,
-        action="agent.schema_field_added",
-        target=updated.agent_id,
-        details={"field_name": name, "revision": updated.revision},
-        **_actor_label(actor, actor_label),
-    )
-    emit_config_change(agent=updated, action="schema_field_added")
-    return updated
 
 
 class SchemaFieldMissing(LookupError):
@@ -536,22 +558,15 @@ def agent_remove_schema_field(
     if len(remaining) == len(fields):
         raise SchemaFieldMissing(field_name)
     document["schema_config"] = {**document["schema_config"], "fields": remaining}
-    updated = agent_update_draft(
+    return _save_edit(
         agent=agent,
-        data=document,
+        document=document,
+        action="schema_field_removed",
+        details={"field_name": field_name},
+        expected_revision=expected_revision,
         actor=actor,
         actor_label=actor_label,
-        expected_revision=expected_revision,
     )
-    audit_record(
-        tenant=updated.tenant,
-        action="agent.schema_field_removed",
-        target=updated.agent_id,
-        details={"field_name": field_name, "revision": updated.revision},
-        **_actor_label(actor, actor_label),
-    )
-    emit_config_change(agent=updated, action="schema_field_removed")
-    return updated
 
 
 @transaction.atomic
@@ -566,22 +581,15 @@ def agent_set_tracing(
     """Switch ``tracing_config.enabled`` on the draft (validated whole)."""
     _, document = _current(agent, expected_revision)
     document["tracing_config"] = {**document["tracing_config"], "enabled": enabled}
-    updated = agent_update_draft(
+    return _save_edit(
         agent=agent,
-        data=document,
+        document=document,
+        action="tracing_toggled",
+        details={"enabled": enabled},
+        expected_revision=expected_revision,
         actor=actor,
         actor_label=actor_label,
-        expected_revision=expected_revision,
     )
-    audit_record(
-        tenant=updated.tenant,
-        action="agent.tracing_toggled",
-        target=updated.agent_id,
-        details={"enabled": enabled, "revision": updated.revision},
-        **_actor_label(actor, actor_label),
-    )
-    emit_config_change(agent=updated, action="tracing_toggled")
-    return updated
 
 
 @transaction.atomic

@@ -15,15 +15,8 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DEBUG", "1")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/voiceagents_bench")
-os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
-os.environ.setdefault("LOG_LEVEL", "WARNING")
+from _django import ROOT, setup_django
 
 LISTENER = """
 import asyncio, json, os, sys, time
@@ -53,27 +46,13 @@ asyncio.run(main(int(sys.argv[1])))
 """
 
 
-def ensure_database() -> None:
-    import psycopg
-
-    name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        if not c.execute("select 1 from pg_database where datname = %s", [name]).fetchone():
-            c.execute(f'create database "{name}"')
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--publishes", type=int, default=50)
     args = parser.parse_args()
-    ensure_database()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    setup_django(REDIS_URL="redis://127.0.0.1:6379/14")
     from django.db import transaction
 
-    call_command("migrate", verbosity=0)
     from agents_config.factories import agent_document
     from agents_config.models import Agent
     from agents_config.services import agent_create, agent_publish

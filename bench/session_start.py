@@ -11,46 +11,27 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-os.environ.setdefault("DEBUG", "1")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/voiceagents_bench")
-os.environ.setdefault("LOG_LEVEL", "ERROR")
-os.environ.setdefault("ALLOWED_HOSTS", "testserver")
-os.environ.setdefault("LIVEKIT_URL", "http://127.0.0.1:7880")
-os.environ.setdefault("LIVEKIT_API_KEY", "bench")
-os.environ.setdefault("LIVEKIT_API_SECRET", "bench-secret-0123456789abcdef0123456789")
-
-
-def ensure_database() -> None:
-    import psycopg
-
-    name = os.environ["DATABASE_URL"].rsplit("/", 1)[1]
-    with psycopg.connect("postgresql://postgres@127.0.0.1:5432/postgres", autocommit=True) as c:
-        if not c.execute("select 1 from pg_database where datname = %s", [name]).fetchone():
-            c.execute(f'create database "{name}"')
+from _django import setup_django
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=300)
     args = parser.parse_args()
-    ensure_database()
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    setup_django(
+        LOG_LEVEL="ERROR",
+        ALLOWED_HOSTS="testserver",
+        LIVEKIT_URL="http://127.0.0.1:7880",
+        LIVEKIT_API_KEY="bench",
+        LIVEKIT_API_SECRET="bench-secret-0123456789abcdef0123456789",
+    )
     from django.db import connection
     from django.test import Client
 
     from config.celery import app
 
-    call_command("migrate", verbosity=0)
     app.conf.task_always_eager = False
     app.conf.broker_url = "memory://"
 

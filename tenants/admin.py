@@ -27,6 +27,21 @@ from tenants.models import (
 )
 
 
+def secret_shown_once(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, template: str, title: str, **extra: Any
+) -> HttpResponse:
+    """The page that shows a new secret the only time it exists in clear (never cached)."""
+    context = {
+        **modeladmin.admin_site.each_context(request),
+        "opts": modeladmin.model._meta,
+        "title": title,
+        **extra,
+    }
+    response = TemplateResponse(request, template, context)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
@@ -211,16 +226,14 @@ class ApiKeyAdmin(admin.ModelAdmin):
         raw_key = getattr(request, "_issued_api_key", None)
         if raw_key is None:
             return super().response_add(request, obj, post_url_continue)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "API key created",
-            "api_key": obj,
-            "raw_key": raw_key,
-        }
-        response = TemplateResponse(request, "admin/tenants/apikey/created.html", context)
-        response["Cache-Control"] = "no-store"
-        return response
+        return secret_shown_once(
+            self,
+            request,
+            "admin/tenants/apikey/created.html",
+            "API key created",
+            api_key=obj,
+            raw_key=raw_key,
+        )
 
     @admin.action(description="Revoke selected keys")
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
@@ -477,18 +490,16 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         secret = getattr(request, "_webhook_secret", None)
         if secret is None:
             return super().response_add(request, obj, post_url_continue)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.model._meta,
-            "title": "Webhook endpoint created",
-            "endpoint": obj,
-            "secret": secret,
-            "signature_header": webhooks.SIGNATURE_HEADER,
-            "timestamp_header": webhooks.TIMESTAMP_HEADER,
-        }
-        response = TemplateResponse(request, "admin/tenants/webhookendpoint/created.html", context)
-        response["Cache-Control"] = "no-store"
-        return response
+        return secret_shown_once(
+            self,
+            request,
+            "admin/tenants/webhookendpoint/created.html",
+            "Webhook endpoint created",
+            endpoint=obj,
+            secret=secret,
+            signature_header=webhooks.SIGNATURE_HEADER,
+            timestamp_header=webhooks.TIMESTAMP_HEADER,
+        )
 
     @admin.action(description="Re-enable selected endpoints (resets the failure streak)")
     def enable_selected(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
