@@ -77,6 +77,20 @@ class AgentBlueprint:
     version: str
     session_id: str = ""
 
+    @classmethod
+    def for_session(
+        cls,
+        document: AgentDocument,
+        *,
+        version: str,
+        user_details: dict[str, Any] | None = None,
+        overrides: dict[str, Any] | None = None,
+        session_id: str = "",
+    ) -> AgentBlueprint:
+        """The blueprint of a session: its template values resolved from its details."""
+        variables = resolve_variables(document, user_details=user_details, overrides=overrides)
+        return cls(document=document, variables=variables, version=version, session_id=session_id)
+
     @property
     def schema(self) -> CompiledSchema:
         return self.document.schema_config.compile()

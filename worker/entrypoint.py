@@ -77,7 +77,6 @@ async def entrypoint(ctx: JobContext) -> None:
     from agents_config.contracts import ContractError, parse_document
     from config.logging import set_log_context
     from worker import store
-    from worker.agent import AgentBlueprint, resolve_variables
     from worker.factory import AgentFactory, ProviderConfigError, ProviderKeys
     from worker.publisher import RoomTurnPublisher
 
@@ -118,14 +117,7 @@ async def entrypoint(ctx: JobContext) -> None:
             ),
             vad=ctx.proc.userdata.get("vad"),
         )
-        blueprint = AgentBlueprint(
-            document=document,
-            variables=resolve_variables(
-                document, user_details=loaded.user_details, overrides=loaded.overrides
-            ),
-            version=loaded.version_label,
-            session_id=loaded.session_id,
-        )
+        blueprint = session_blueprint(document, loaded, loaded.version_label)
         agent = factory.build_agent(
             blueprint=blueprint,
             publisher=RoomTurnPublisher(ctx.room),
@@ -215,7 +207,6 @@ def _start_reload_watcher(ctx: JobContext, agent: Any, document: Any, loaded: An
     from agents_config.reload import ConfigChangeListener
     from sessions_app.services import resolve_overrides
     from worker import store
-    from worker.agent import AgentBlueprint, resolve_variables
     from worker.publisher import CONFIG_TOPIC, RoomTurnPublisher
 
     publisher = RoomTurnPublisher(ctx.room)
@@ -226,16 +217,7 @@ def _start_reload_watcher(ctx: JobContext, agent: Any, document: Any, loaded: An
     async def apply(version: str) -> None:
         label, raw = await store.version_document(loaded.tenant_id, loaded.agent_slug, version)
         new_document = parse_document(resolve_overrides(raw, loaded.overrides))
-        agent.schedule_blueprint(
-            AgentBlueprint(
-                document=new_document,
-                variables=resolve_variables(
-                    new_document, user_details=loaded.user_details, overrides=loaded.overrides
-                ),
-                version=label,
-                session_id=loaded.session_id,
-            )
-        )
+        agent.schedule_blueprint(session_blueprint(new_document, loaded, label))
 
     async def live_version() -> str | None:
         try:
@@ -257,3 +239,16 @@ def _start_reload_watcher(ctx: JobContext, agent: Any, document: Any, loaded: An
     task = asyncio.create_task(listener.run(), name="config-change-listener")
     listener.task = task  # keep a reference for the job's lifetime
     return listener
+
+
+def session_blueprint(document: Any, loaded: Any, version: str) -> Any:
+    """The agent blueprint for a loaded session running ``document`` as ``version``."""
+    from worker.agent import AgentBlueprint
+
+    return AgentBlueprint.for_session(
+        document,
+        version=version,
+        user_details=loaded.user_details,
+        overrides=loaded.overrides,
+        session_id=loaded.session_id,
+    )

@@ -13,7 +13,7 @@ from typing import Any
 from livekit.agents import AgentSession
 
 from agents_config.contracts import AgentDocument
-from worker.agent import AgentBlueprint, DynamicAgent, resolve_variables
+from worker.agent import AgentBlueprint, DynamicAgent
 from worker.factory import AgentFactory, ProviderKeys
 from worker.publisher import MemoryTurnPublisher
 from worker.turns import TurnRecord
@@ -38,12 +38,8 @@ class TextConversation:
     ) -> None:
         self.publisher = MemoryTurnPublisher(on_message=on_message)
         self.factory = AgentFactory(document=document, keys=keys, text_only=True)
-        blueprint = AgentBlueprint(
-            document=document,
-            variables=resolve_variables(
-                document, user_details=user_details or {}, overrides=overrides or {}
-            ),
-            version=version,
+        blueprint = AgentBlueprint.for_session(
+            document, version=version, user_details=user_details, overrides=overrides
         )
         self.agent: DynamicAgent = self.factory.build_agent(
             blueprint=blueprint, publisher=self.publisher
