@@ -400,3 +400,17 @@ def test_a_broken_receiver_setup_never_breaks_the_triggering_write(
         assert sessions.session_end(session=session)
     session.refresh_from_db()
     assert session.status == "ended"
+
+
+def test_without_a_broker_a_failed_delivery_is_not_retried_inline(
+    tenant, make_endpoint, receiver, webhook_settings, eager_retries
+):
+    """Quick start (no REDIS_URL): tasks run inside the request, so no back-to-back retries."""
+    webhook_settings.REDIS_URL = ""
+    make_endpoint(tenant, ["session.ended"])
+    receiver.state.responses = [500, 500, 500]
+    (delivery,) = emit(tenant=tenant)
+    deliver_webhook.apply(args=[str(delivery.pk)])
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempts) == ("retrying", 1)
+    assert len(receiver.wait_for(1)) == 1
