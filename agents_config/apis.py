@@ -407,9 +407,7 @@ class AgentListApi(TenantAPIView):
             enabled=query.get("enabled"),
             search=query.get("search"),
         )
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(agents, request, view=self)
-        return paginator.get_paginated_response(AgentSummarySerializer(page, many=True).data)
+        return self.paginated(agents, AgentSummarySerializer)
 
 
 class PublishApi(AgentObjectAPIView):

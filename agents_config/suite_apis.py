@@ -45,9 +45,7 @@ class TestCaseListCreateApi(AgentObjectAPIView):
     def get(self, request: Request, agent_id: str) -> Response:
         agent = self.get_agent(agent_id)
         cases = AgentTestCase.objects.filter(agent=agent).order_by("name")
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(cases, request, view=self)
-        return paginator.get_paginated_response(TestCaseSerializer(page, many=True).data)
+        return self.paginated(cases, TestCaseSerializer)
 
     @extend_schema(
         operation_id="agent_test_case_create",

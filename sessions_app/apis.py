@@ -142,9 +142,7 @@ class SessionListCreateApi(TenantAPIView):
             created_after=query.get("created_after"),
             created_before=query.get("created_before"),
         )
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(sessions, request, view=self)
-        return paginator.get_paginated_response(SessionSerializer(page, many=True).data)
+        return self.paginated(sessions, SessionSerializer)
 
 
 class SessionDetailApi(SessionObjectAPIView):

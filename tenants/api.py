@@ -111,6 +111,12 @@ class TenantAPIView(APIView):
             if "\x00" in key or any("\x00" in value for value in values):
                 raise ParseError("Query parameters may not contain NUL characters.")
 
+    def paginated(self, queryset: Any, serializer_class: type) -> Response:
+        """One page of ``queryset`` through the view's paginator, serialized."""
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(queryset, self.request, view=self)
+        return paginator.get_paginated_response(serializer_class(page, many=True).data)
+
     @property
     def context(self) -> TenantContext:
         return self.request.tenant_context
