@@ -4,7 +4,10 @@ process reads the session from PostgreSQL, builds the agent and runs it (no Live
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -45,7 +48,9 @@ def status_of(session_id):
     return Session.objects.get(pk=session_id).status
 
 
-async def run_job(room_metadata: str, *, job_seconds: float, check) -> bool:
+@contextlib.asynccontextmanager
+async def local_agent_server() -> AsyncIterator[Any]:
+    """Our AgentServer running unregistered (no LiveKit server), closed on exit."""
     server = build_server(
         ServerSettings(
             ws_url="",
@@ -61,13 +66,18 @@ async def run_job(room_metadata: str, *, job_seconds: float, check) -> bool:
     run_task = asyncio.create_task(server.run(devmode=True, unregistered=True))
     try:
         await asyncio.wait_for(started.wait(), 60)
+        yield server
+    finally:
+        await server.aclose()
+        await asyncio.gather(run_task, return_exceptions=True)
+
+
+async def run_job(room_metadata: str, *, job_seconds: float, check) -> bool:
+    async with local_agent_server() as server:
         await server.simulate_job(
             "va-test", fake_job=True, room_info=models.Room(name="va-test", metadata=room_metadata)
         )
         return await wait_for(check, seconds=job_seconds)
-    finally:
-        await server.aclose()
-        await asyncio.gather(run_task, return_exceptions=True)
 
 
 async def test_simulated_job_activates_the_session_from_the_database(job_env, tenant):

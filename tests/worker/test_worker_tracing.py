@@ -19,10 +19,9 @@ from agents_config.factories import agent_document
 from tests.fakes.otlp_receiver import FakeOtlpReceiver
 from tests.worker.conftest import build_factory, demo_turn
 from tests.worker.test_worker_agent import start_session
-from tests.worker.test_worker_job import make_session, status_of, wait_for
+from tests.worker.test_worker_job import local_agent_server, make_session, status_of, wait_for
 from worker import tracing
 from worker.publisher import MemoryTurnPublisher
-from worker.server import ServerSettings, build_server
 from worker.store import close_connections
 
 
@@ -169,21 +168,7 @@ async def test_traced_and_untraced_jobs_on_one_worker(job_env, tenant, monkeypat
             )
 
         traced_session, plain_session = await sync_to_async(setup)()
-        server = build_server(
-            ServerSettings(
-                ws_url="",
-                api_key="",
-                api_secret="",
-                agent_name="test-agent",
-                num_idle_processes=0,
-                port=0,
-            )
-        )
-        started = asyncio.Event()
-        server.on("worker_started", lambda *_: started.set())
-        run_task = asyncio.create_task(server.run(devmode=True, unregistered=True))
-        try:
-            await asyncio.wait_for(started.wait(), 60)
+        async with local_agent_server() as server:
             for session in (traced_session, plain_session):
                 metadata = json.dumps({"session_id": str(session.id)})
                 await server.simulate_job(
@@ -193,9 +178,6 @@ async def test_traced_and_untraced_jobs_on_one_worker(job_env, tenant, monkeypat
                 )
             for session in (traced_session, plain_session):
                 assert await wait_for(lambda s=session: status_of(s.id) == "active", 60)
-        finally:
-            await server.aclose()
-            await asyncio.gather(run_task, return_exceptions=True)
         for _ in range(50):  # the traced job flushes on shutdown
             if receiver.state.spans:
                 break
