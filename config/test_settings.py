@@ -19,4 +19,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 
 # The cache (rate-limit counters; tests clear it) must not share a Redis database with the
 # Celery broker, or clearing it would drop queued tasks of a concurrent run.
-CACHES["default"]["LOCATION"] = REDIS_URL.rsplit("/", 1)[0] + "/13"  # noqa: F405
+# TEST_CACHE_REDIS_DB lets parallel runs on one Redis keep their caches apart.
+CACHES["default"]["LOCATION"] = (  # noqa: F405
+    REDIS_URL.rsplit("/", 1)[0] + "/" + os.environ.get("TEST_CACHE_REDIS_DB", "13")  # noqa: F405
+)
