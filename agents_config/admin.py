@@ -40,6 +40,8 @@ from agents_config.selectors import (
     version_previous,
 )
 from tenants.models import Tenant
+from tenants.roles import Role
+from tenants.selectors import tenant_role_of
 
 
 def pretty_json(value: Any) -> str:
@@ -71,6 +73,14 @@ class SchemaFieldInline(admin.TabularInline):
     formset = SchemaFieldInlineFormSet
     extra = 0
     ordering = ["position"]
+
+
+def admin_role(request: HttpRequest, tenant: Tenant) -> str | None:
+    """The staff user's role in ``tenant`` for the services' role checks (``None`` for a
+    superuser, the operator; a staff user without a membership counts as a viewer)."""
+    if request.user.is_superuser:
+        return None
+    return tenant_role_of(user=request.user, tenant=tenant) or Role.VIEWER
 
 
 @admin.register(Agent)
@@ -144,6 +154,12 @@ class AgentAdmin(GuardedModelAdmin):
             )
         fieldsets.append(("Status", {"fields": self.readonly_fields}))
         return fieldsets
+
+    def get_form(self, request: HttpRequest, obj: Agent | None = None, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, **kwargs)
+        # A per-request class (modelform_factory), so the role lookup is this user's.
+        form.outbound_role = staticmethod(lambda tenant: admin_role(request, tenant))
+        return form
 
     def get_readonly_fields(self, request: HttpRequest, obj: Agent | None = None) -> list[str]:
         fields = list(self.readonly_fields)
@@ -354,8 +370,9 @@ class AgentAdmin(GuardedModelAdmin):
                     to_version=form.cleaned_data["version"],
                     actor=request.user,
                     note=form.cleaned_data["note"],
+                    role=admin_role(request, agent.tenant),
                 )
-            except (ContractError, services.AgentConflict) as exc:
+            except (ContractError, services.AgentConflict, services.OutboundURLForbidden) as exc:
                 _report_errors(self, request, agent, exc)
             else:
                 self.message_user(
@@ -378,8 +395,9 @@ class AgentAdmin(GuardedModelAdmin):
                     new_agent_id=form.cleaned_data["new_agent_id"],
                     name=form.cleaned_data["name"] or None,
                     actor=request.user,
+                    role=admin_role(request, agent.tenant),
                 )
-            except (ContractError, services.AgentConflict) as exc:
+            except (ContractError, services.AgentConflict, services.OutboundURLForbidden) as exc:
                 _report_errors(self, request, agent, exc)
             else:
                 self.message_user(request, f"Created {copy.agent_id} from {agent.agent_id}.")
@@ -405,9 +423,11 @@ class AgentAdmin(GuardedModelAdmin):
                     actor=request.user,
                     replace=form.cleaned_data["replace"],
                     publish=form.cleaned_data["publish"],
+                    role=admin_role(request, form.cleaned_data["tenant"]),
                 )
-            except ContractError as exc:
-                for path_, msgs in exc.errors.items():
+            except (ContractError, services.OutboundURLForbidden) as exc:
+                errors = exc.errors if isinstance(exc, ContractError) else exc.fields
+                for path_, msgs in errors.items():
                     form.add_error(None, f"{path_ or 'document'}: {' '.join(msgs)}")
             except services.AgentConflict as exc:
                 form.add_error(None, str(exc))

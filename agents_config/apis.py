@@ -188,7 +188,9 @@ class AgentConfigCreateApi(TenantAPIView):
         examples=[OpenApiExample("Demo agent", value=demo_document(), request_only=True)],
     )
     def post(self, request: Request) -> Response:
-        agent = agent_create(tenant=self.tenant, data=request.data, **self.actor_kwargs())
+        agent = agent_create(
+            tenant=self.tenant, data=request.data, role=self.context.role, **self.actor_kwargs()
+        )
         data = AgentCreatedSerializer(
             {
                 "status": "created",
@@ -245,6 +247,7 @@ class AgentConfigApi(AgentObjectAPIView):
             agent=agent,
             partial=request.data,
             expected_revision=self.expected_revision(agent),
+            role=self.context.role,
             **self.actor_kwargs(),
         )
         data = {"status": "updated", "agent_id": updated.agent_id, "revision": updated.revision}
@@ -540,7 +543,11 @@ class RollbackApi(AgentObjectAPIView):
         if target is None:
             raise ValidationError({"version": [f"No published version {body['version']!r}."]})
         version = agent_rollback(
-            agent=agent, to_version=target, note=body["note"], **self.actor_kwargs()
+            agent=agent,
+            to_version=target,
+            note=body["note"],
+            role=self.context.role,
+            **self.actor_kwargs(),
         )
         data = {
             "status": "rolled_back",
@@ -614,6 +621,7 @@ class ImportApi(TenantAPIView):
             data=data,
             replace=query["replace"],
             publish=query["publish"],
+            role=self.context.role,
             **self.actor_kwargs(),
         )
         agent.refresh_from_db()

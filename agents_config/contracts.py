@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlparse
@@ -25,6 +26,7 @@ from agents_config.schema import (
 )
 from agents_config.templating import TemplateError, template_variables
 from agents_config.validators import OUTPUT_VALIDATORS
+from tenants.outbound import OutboundURLRefused, split_url
 from worker.nodes import NODE_REGISTRY
 
 Loc = tuple[str | int, ...]
@@ -104,11 +106,16 @@ class Contract(BaseModel):
 
 
 def _check_http_url(value: str | None) -> str | None:
+    """The form rules of the outbound-URL policy (no DNS here; services check addresses)."""
     if value is None or value == "":
         return None
     parsed = urlparse(value)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ValueError("must be an http(s) URL")
+    try:
+        split_url(value)
+    except OutboundURLRefused as exc:
+        raise ValueError(str(exc)) from None
     return value
 
 
@@ -446,6 +453,32 @@ class AgentDocument(Contract):
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready canonical document (what export writes and versions snapshot)."""
         return self.model_dump(mode="json")
+
+    def outbound_urls(self) -> list[OutboundURL]:
+        """Every URL in the document that the platform calls, with whose key goes there."""
+        return outbound_urls(self.llm_config, self.tracing_config)
+
+
+@dataclass(frozen=True)
+class OutboundURL:
+    """A tenant-supplied URL in a document (``field`` is its path) and the provider whose
+    key is sent with requests to it (``None``: no key is sent)."""
+
+    field: str
+    url: str | None
+    key_provider: str | None
+
+
+def outbound_urls(llm_config: LLMConfig, tracing_config: TracingConfig) -> list[OutboundURL]:
+    """The outbound URLs of a document's sections (the admin form checks sections alone)."""
+    return [
+        OutboundURL("llm_config.base_url", llm_config.base_url, "openai"),
+        OutboundURL(
+            "tracing_config.endpoint",
+            tracing_config.endpoint,
+            "langfuse" if tracing_config.provider == "langfuse" else None,
+        ),
+    ]
 
 
 def _validated(model: type[Contract], data: Any, prefix: Loc) -> Contract:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, Literal, get_args, get_origin
 
 from django import forms
@@ -19,6 +20,7 @@ from pydantic.fields import FieldInfo
 from agents_config.contracts import (
     SECTION_CONTRACTS,
     ContractError,
+    outbound_urls,
     parse_document,
     parse_section,
 )
@@ -147,8 +149,12 @@ class AgentAdminForm(forms.ModelForm):
     def section_field_names(cls, section: str) -> list[str]:
         return [f"{section}{SEPARATOR}{name}" for name in SECTION_CONTRACTS[section].model_fields]
 
+    # Set by ``AgentAdmin.get_form``: the editing user's role in a tenant (None: trusted).
+    outbound_role: Callable[[Any], str | None] | None = None
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        parsed: dict[str, Any] = {}
         for section in FORM_SECTIONS:
             contract = SECTION_CONTRACTS[section]
             data = {}
@@ -158,12 +164,45 @@ class AgentAdminForm(forms.ModelForm):
                     data[name] = _from_form_value(info, cleaned[key])
             setattr(self.instance, section, data)
             try:
-                parse_section(section, data)
+                parsed[section] = parse_section(section, data)
             except ContractError as exc:
                 unplaced = self.add_contract_errors(exc)
                 if unplaced:
                     self.add_error(None, unplaced)
+        if "llm_config" in parsed and "tracing_config" in parsed:
+            self._check_outbound_urls(cleaned, parsed)
         return cleaned
+
+    def _check_outbound_urls(self, cleaned: dict[str, Any], parsed: dict[str, Any]) -> None:
+        """Who may change outbound URLs and where keys may go: the service's check."""
+        from agents_config.services import OutboundURLForbidden, agent_outbound_check
+
+        tenant = cleaned.get("tenant") or getattr(self.instance, "tenant", None)
+        if tenant is None:
+            return  # the missing tenant is reported on its field
+        previous = None
+        if self.instance.pk is not None:
+            stored = Agent.objects.get(pk=self.instance.pk)
+            try:
+                previous = outbound_urls(
+                    parse_section("llm_config", stored.llm_config),
+                    parse_section("tracing_config", stored.tracing_config),
+                )
+            except ContractError:
+                previous = None
+        role_for = type(self).outbound_role
+        try:
+            agent_outbound_check(
+                tenant=tenant,
+                document=outbound_urls(parsed["llm_config"], parsed["tracing_config"]),
+                previous=previous,
+                role=role_for(tenant) if role_for is not None else None,
+            )
+        except (ContractError, OutboundURLForbidden) as exc:
+            errors = exc.errors if isinstance(exc, ContractError) else exc.fields
+            unplaced = self.add_contract_errors(ContractError(errors))
+            if unplaced:
+                self.add_error(None, unplaced)
 
     def add_contract_errors(self, error: ContractError) -> list[str]:
         """Attach contract errors to the matching form fields; return the rest."""

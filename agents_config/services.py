@@ -12,7 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from guardian.shortcuts import assign_perm
 
-from agents_config.contracts import AgentDocument, ContractError, parse_document
+from agents_config.contracts import AgentDocument, ContractError, OutboundURL, parse_document
 from agents_config.events import emit_config_change
 from agents_config.models import (
     Agent,
@@ -28,8 +28,10 @@ from agents_config.selectors import (
     content_checksum,
 )
 from agents_config.versioning import BumpKind, bump, format_semver, parse_semver
+from tenants import outbound
 from tenants.models import Tenant
-from tenants.roles import Role, agent_permissions_for_role
+from tenants.roles import Action, Role, agent_permissions_for_role, role_allows
+from tenants.secrets import platform_key_refusal, tenant_has_credential
 from tenants.services import audit_record, tenant_role_group
 
 
@@ -41,8 +43,73 @@ class StaleRevision(Exception):
     """The draft changed since the caller read it (optimistic locking)."""
 
 
+class OutboundURLForbidden(Exception):
+    """The caller's role may not change outbound URLs (``fields`` names them); a 403."""
+
+    def __init__(self, fields: dict[str, list[str]]):
+        self.fields = fields
+        super().__init__("; ".join(f"{path}: {' '.join(m)}" for path, m in fields.items()))
+
+
 def _actor_label(actor: AbstractBaseUser | None, actor_label: str) -> dict[str, Any]:
     return {"actor": actor, "actor_label": actor_label}
+
+
+def _urls_of(data: Any) -> list[OutboundURL] | None:
+    if data is None or isinstance(data, list):
+        return data
+    return (data if isinstance(data, AgentDocument) else parse_document(data)).outbound_urls()
+
+
+def agent_outbound_check(
+    *,
+    tenant: Tenant,
+    document: AgentDocument | dict[str, Any] | list[OutboundURL],
+    previous: AgentDocument | dict[str, Any] | list[OutboundURL] | None = None,
+    role: str | None = None,
+    publishing: bool = False,
+) -> None:
+    """Where the document sends requests and keys, checked before it is stored or published.
+
+    * A role without ``Action.CHANGE_OUTBOUND_URLS`` (only admins have it) may not set,
+      change or clear an outbound URL: ``OutboundURLForbidden`` naming the field.
+      ``role=None`` is a trusted caller (management commands, the system).
+    * A new or changed URL must pass the outbound-URL policy (``tenants.outbound``).
+    * A URL that would receive the platform's key (the tenant has no credential of its own
+      for the provider) must be one the platform allows (``platform_key_refusal``).
+
+    Saves check what changed; publishing checks every URL. Raises ``ContractError``.
+    """
+    urls = _urls_of(document) or []
+    before = {u.field: u for u in _urls_of(previous) or []}
+    changed = [u for u in urls if before.get(u.field) != u and (u.url or u.field in before)]
+    if role is not None and not role_allows(role, Action.CHANGE_OUTBOUND_URLS):
+        forbidden = {
+            u.field: [
+                f"The {role} role may not change outbound URLs; only a tenant admin may "
+                f"{'set' if u.url else 'clear'} {u.field}."
+            ]
+            for u in changed
+            if (before[u.field].url if u.field in before else None) != u.url
+        }
+        if forbidden:
+            raise OutboundURLForbidden(forbidden)
+    errors: dict[str, list[str]] = {}
+    for url in urls if publishing else changed:
+        if not url.url:
+            continue
+        try:
+            outbound.check_url(url.url)
+        except outbound.OutboundURLRefused as exc:
+            errors.setdefault(url.field, []).append(str(exc))
+        if url.key_provider and not tenant_has_credential(
+            tenant_id=tenant.pk, provider=url.key_provider
+        ):
+            refusal = platform_key_refusal(provider=url.key_provider, url=url.url, field=url.field)
+            if refusal is not None:
+                errors.setdefault(url.field, []).append(refusal.reason)
+    if errors:
+        raise ContractError(errors)
 
 
 def _write_document(agent: Agent, document: AgentDocument) -> None:
@@ -99,11 +166,16 @@ def agent_create(
     data: dict[str, Any] | AgentDocument,
     actor: AbstractBaseUser | None = None,
     actor_label: str = "",
+    role: str | None = None,
 ) -> Agent:
-    """Create an agent from a configuration document; ``AgentConflict`` if the id is taken."""
+    """Create an agent from a configuration document; ``AgentConflict`` if the id is taken.
+
+    ``role`` is the caller's tenant role (``agent_outbound_check``); None for trusted callers.
+    """
     document = data if isinstance(data, AgentDocument) else parse_document(data)
     if Agent.objects.filter(tenant=tenant, agent_id=document.agent_id).exists():
         raise AgentConflict(f"An agent with agent_id {document.agent_id!r} already exists.")
+    agent_outbound_check(tenant=tenant, document=document, role=role)
     agent = Agent(tenant=tenant, agent_id=document.agent_id, created_by=_user(actor))
     try:
         with transaction.atomic():
@@ -121,6 +193,15 @@ def agent_create(
     )
     emit_config_change(agent=agent, action="created")
     return agent
+
+
+def _stored_document(agent: Agent) -> AgentDocument | None:
+    """The agent's current draft, or None if it no longer validates (then every URL in the
+    new document counts as changed)."""
+    try:
+        return parse_document(agent_draft_document(agent))
+    except ContractError:
+        return None
 
 
 def _user(actor: AbstractBaseUser | None) -> AbstractBaseUser | None:
@@ -144,6 +225,7 @@ def agent_update_draft(
     actor: AbstractBaseUser | None = None,
     actor_label: str = "",
     expected_revision: int | None = None,
+    role: str | None = None,
 ) -> Agent:
     """Replace the draft with ``data`` (validated whole). The agent_id cannot change here."""
     locked = _locked(agent)
@@ -154,6 +236,12 @@ def agent_update_draft(
     document = data if isinstance(data, AgentDocument) else parse_document(data)
     if document.agent_id != locked.agent_id:
         raise ContractError({"agent_id": ["agent_id cannot be changed; duplicate the agent."]})
+    agent_outbound_check(
+        tenant=locked.tenant,
+        document=document,
+        previous=_stored_document(locked),
+        role=role,
+    )
     was_enabled = locked.enabled
     locked.revision += 1
     _write_document(locked, document)
@@ -257,6 +345,7 @@ def agent_publish(
     document = _snapshot(locked, format_semver(semver))
     if latest is not None and not allow_unchanged and latest.checksum == content_checksum(document):
         raise AgentConflict(f"Nothing changed since version {latest.version}.")
+    agent_outbound_check(tenant=locked.tenant, document=document, publishing=True)
     new_version = _create_version(
         agent=locked,
         document=document,
@@ -285,11 +374,19 @@ def agent_rollback(
     actor: AbstractBaseUser | None = None,
     actor_label: str = "",
     note: str = "",
+    role: str | None = None,
 ) -> AgentVersion:
     """Re-publish an older snapshot as a new (patch-bumped) version; the draft follows it."""
     locked = _locked(agent)
     if to_version.agent_id != locked.pk:
         raise AgentConflict("That version belongs to another agent.")
+    agent_outbound_check(
+        tenant=locked.tenant,
+        document=to_version.document,
+        previous=_stored_document(locked),
+        role=role,
+    )
+    agent_outbound_check(tenant=locked.tenant, document=to_version.document, publishing=True)
     latest = agent_latest_version(agent=locked)
     assert latest is not None  # to_version exists, so there is a latest
     semver = bump(latest.semver, "patch")
@@ -328,11 +425,14 @@ def agent_duplicate(
     name: str | None = None,
     actor: AbstractBaseUser | None = None,
     actor_label: str = "",
+    role: str | None = None,
 ) -> Agent:
     """Copy the draft into a new, unpublished agent of the same tenant."""
     document = agent_draft_document(agent)
     document.update(agent_id=new_agent_id, name=name or f"{agent.name or agent.agent_id} (copy)")
-    return agent_create(tenant=agent.tenant, data=document, actor=actor, actor_label=actor_label)
+    return agent_create(
+        tenant=agent.tenant, data=document, actor=actor, actor_label=actor_label, role=role
+    )
 
 
 @transaction.atomic
@@ -366,6 +466,7 @@ def agent_import(
     replace: bool = False,
     publish: bool = False,
     note: str = "",
+    role: str | None = None,
 ) -> Agent:
     """Create (or with ``replace`` update) an agent from an exported document.
 
@@ -379,10 +480,12 @@ def agent_import(
             f"An agent with agent_id {document.agent_id!r} already exists (use replace)."
         )
     if existing is None:
-        agent = agent_create(tenant=tenant, data=document, actor=actor, actor_label=actor_label)
+        agent = agent_create(
+            tenant=tenant, data=document, actor=actor, actor_label=actor_label, role=role
+        )
     else:
         agent = agent_update_draft(
-            agent=existing, data=document, actor=actor, actor_label=actor_label
+            agent=existing, data=document, actor=actor, actor_label=actor_label, role=role
         )
     if publish:
         latest = agent_latest_version(agent=agent)
@@ -481,6 +584,7 @@ def agent_update_sections(
     expected_revision: int | None = None,
     actor: AbstractBaseUser | None = None,
     actor_label: str = "",
+    role: str | None = None,
 ) -> Agent:
     """Deep-merge ``partial`` into the draft and validate the whole result.
 
@@ -497,6 +601,7 @@ def agent_update_sections(
         actor=actor,
         actor_label=actor_label,
         expected_revision=expected_revision,
+        role=role,
     )
     emit_config_change(agent=updated, action="draft_updated")
     return updated

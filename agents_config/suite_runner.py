@@ -16,8 +16,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-
 from agents_config.contracts import AgentDocument, ContractError, parse_document
 from agents_config.expectations import LLMJudge, Outcome, ScriptedTurn, TurnView, parse_turns
 from agents_config.models import Agent, AgentTestCase
@@ -89,29 +87,45 @@ def suite_checksum(cases: Iterable[AgentTestCase]) -> str:
 
 
 def provider_keys(agent: Agent) -> ProviderKeys:
-    from tenants.secrets import provider_api_key
-
-    return ProviderKeys(
-        openai=provider_api_key(tenant_id=agent.tenant_id, provider="openai"),
-        deepgram=provider_api_key(tenant_id=agent.tenant_id, provider="deepgram"),
-        openai_base_url=settings.OPENAI_BASE_URL,
-    )
+    return ProviderKeys.for_tenant(agent.tenant_id)
 
 
 # --- judging --------------------------------------------------------------------------------
 
 
 class Judge:
-    """Asks an OpenAI-compatible model (the agent's endpoint) whether a turn meets an intent."""
+    """Asks an OpenAI-compatible model (the agent's endpoint) whether a turn meets an intent.
+
+    A custom ``llm_config.base_url`` is called through the outbound-URL policy, and with the
+    platform's key only where ``platform_key_refusal`` allows (else ``ProviderConfigError``,
+    before anything is sent).
+    """
 
     def __init__(self, *, document: AgentDocument, keys: ProviderKeys) -> None:
-        self.base_url = document.llm_config.base_url or keys.openai_base_url or None
+        from tenants.secrets import platform_key_refusal
+        from worker.factory import ProviderConfigError
+
+        self.custom_base_url = document.llm_config.base_url
+        self.base_url = self.custom_base_url or keys.openai_base_url or None
         self.default_model = document.llm_config.model
         self.api_key = keys.openai
+        if self.custom_base_url and self.api_key and not keys.openai_own:
+            refusal = platform_key_refusal(
+                provider="openai", url=self.custom_base_url, field="llm_config.base_url"
+            )
+            if refusal is not None:
+                raise ProviderConfigError(f"judge: {refusal}")
 
-    async def __call__(self, expectation: LLMJudge, *, user_text: str, turn: TurnView) -> Outcome:
+    def _client(self) -> Any:
         from openai import AsyncOpenAI
 
+        from worker.factory import openai_client
+
+        if self.custom_base_url:
+            return openai_client(api_key=self.api_key, base_url=self.custom_base_url)
+        return AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, max_retries=1)
+
+    async def __call__(self, expectation: LLMJudge, *, user_text: str, turn: TurnView) -> Outcome:
         model = expectation.judge_model or self.default_model
         prompt = (
             f"Intent: {expectation.intent}\n"
@@ -121,7 +135,7 @@ class Judge:
         )
         if not self.api_key:
             return Outcome(False, "judge unavailable: no OpenAI API key")
-        client = AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, max_retries=1)
+        client = self._client()
         try:
             stream = await client.chat.completions.create(
                 model=model,

@@ -2,7 +2,8 @@
 
 ``fields`` maps a field path (``schema_config.fields[2].field_type``, ``""`` for the whole
 document) to messages. Domain errors raised by services (``ContractError``,
-``AgentConflict``, ``StaleRevision``, ``SessionRejected``, ``QuotaExceeded``) are translated
+``AgentConflict``, ``StaleRevision``, ``OutboundURLForbidden``, ``SessionRejected``,
+``QuotaExceeded``) are translated
 here, so views do not catch them. A quota error also carries ``quota`` and ``Retry-After``.
 """
 
@@ -19,7 +20,7 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 
 from agents_config.contracts import ContractError
-from agents_config.services import AgentConflict, StaleRevision
+from agents_config.services import AgentConflict, OutboundURLForbidden, StaleRevision
 from sessions_app.services import QuotaExceeded, SessionRejected
 
 
@@ -45,6 +46,18 @@ class InvalidConfiguration(APIException):
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = "The configuration is invalid."
     default_code = "validation_error"
+
+    def __init__(self, fields: dict[str, list[str]]):
+        super().__init__()
+        self.fields = fields
+
+
+class FieldPermissionDenied(APIException):
+    """A 403 about named fields (e.g. outbound URLs only an admin may change)."""
+
+    status_code = status.HTTP_403_FORBIDDEN
+    default_detail = "Your role may not change these fields."
+    default_code = "permission_denied"
 
     def __init__(self, fields: dict[str, list[str]]):
         super().__init__()
@@ -126,6 +139,8 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 def _translate(exc: Exception) -> Exception:
     if isinstance(exc, ContractError):
         return InvalidConfiguration(fields=exc.errors)
+    if isinstance(exc, OutboundURLForbidden):
+        return FieldPermissionDenied(fields=exc.fields)
     if isinstance(exc, AgentConflict):
         return Conflict(str(exc))
     if isinstance(exc, StaleRevision):
@@ -149,7 +164,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if response is None:
         return None  # a bug: let Django report the 500
     fields: dict[str, list[str]] = {}
-    if isinstance(exc, InvalidConfiguration):
+    if isinstance(exc, InvalidConfiguration | FieldPermissionDenied):
         code, message, fields = exc.default_code, str(exc.detail), exc.fields
     elif isinstance(exc, ValidationError):
         code, message = "validation_error", "The request is invalid."

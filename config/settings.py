@@ -205,9 +205,18 @@ SESSION_PROVISION_RETRY_BASE_SECONDS: float = env.float(
 
 LOGIN_URL = "/accounts/login/"
 
-# --- Webhooks ---
-# Allow webhook URLs on loopback/private/link-local addresses (local development and tests).
+# --- Outbound URLs (tenants.outbound) and where platform keys may go (tenants.secrets) ---
+# Tenant-supplied URLs may only reach public addresses, except these host names (exact, or
+# "*.suffix") and address ranges (CIDR), e.g. an internal model server.
+OUTBOUND_ALLOWED_HOSTS: list[str] = env.list("OUTBOUND_ALLOWED_HOSTS", default=[])
+OUTBOUND_ALLOWED_NETWORKS: list[str] = env.list("OUTBOUND_ALLOWED_NETWORKS", default=[])
+# Deprecated: allows every address for every outbound call (use the two settings above).
 WEBHOOKS_ALLOW_PRIVATE_ADDRESSES: bool = env.bool("WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=False)
+# Endpoints besides the provider's own (api.openai.com or OPENAI_BASE_URL, LANGFUSE_HOST)
+# that may receive the platform's keys: URL prefixes; an entry without a port matches any port.
+PLATFORM_KEY_ALLOWED_BASE_URLS: list[str] = env.list("PLATFORM_KEY_ALLOWED_BASE_URLS", default=[])
+
+# --- Webhooks ---
 WEBHOOK_TIMEOUT_SECONDS: float = env.float("WEBHOOK_TIMEOUT_SECONDS", default=10.0)
 # Tries per delivery (the first one included); retries wait base, 2×base, 4×base… seconds.
 WEBHOOK_MAX_ATTEMPTS: int = env.int("WEBHOOK_MAX_ATTEMPTS", default=6)
@@ -221,3 +230,23 @@ for _name in ("WEBHOOK_TIMEOUT_SECONDS", "WEBHOOK_MAX_ATTEMPTS", "WEBHOOK_DISABL
         raise ImproperlyConfigured(f"{_name} must be greater than 0.")
 if WEBHOOK_RETRY_BASE_SECONDS < 0:
     raise ImproperlyConfigured("WEBHOOK_RETRY_BASE_SECONDS must not be negative.")
+
+
+def _check_outbound_settings() -> None:
+    from urllib.parse import urlsplit
+
+    from tenants.outbound import parse_networks
+
+    try:
+        parse_networks(OUTBOUND_ALLOWED_NETWORKS)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"OUTBOUND_ALLOWED_NETWORKS: {exc}") from exc
+    for entry in PLATFORM_KEY_ALLOWED_BASE_URLS:
+        parts = urlsplit(entry)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ImproperlyConfigured(
+                f"PLATFORM_KEY_ALLOWED_BASE_URLS: {entry!r} is not an http(s) URL prefix."
+            )
+
+
+_check_outbound_settings()

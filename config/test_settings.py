@@ -23,3 +23,8 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CACHES["default"]["LOCATION"] = (  # noqa: F405
     REDIS_URL.rsplit("/", 1)[0] + "/" + os.environ.get("TEST_CACHE_REDIS_DB", "13")  # noqa: F405
 )
+
+# The tests' fake providers listen on loopback with random ports: let the outbound policy
+# reach loopback and the platform's (test) keys go there. Tests that prove refusals override.
+OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+PLATFORM_KEY_ALLOWED_BASE_URLS = ["http://127.0.0.1", "http://localhost"]

@@ -20,10 +20,15 @@ class Action(StrEnum):
     READ = "read"
     UPDATE = "update"
     DELETE = "delete"
+    CHANGE_OUTBOUND_URLS = "change outbound URLs of"
+    """Set or change a URL the platform calls for the tenant (``llm_config.base_url``,
+    ``tracing_config.endpoint``; later tools and MCP servers): where requests and keys go."""
 
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
-    Role.ADMIN: frozenset({Action.CREATE, Action.READ, Action.UPDATE, Action.DELETE}),
+    Role.ADMIN: frozenset(
+        {Action.CREATE, Action.READ, Action.UPDATE, Action.DELETE, Action.CHANGE_OUTBOUND_URLS}
+    ),
     Role.DEVELOPER: frozenset({Action.READ, Action.UPDATE}),
     Role.VIEWER: frozenset({Action.READ}),
 }

@@ -8,7 +8,9 @@ environment's provider keys, so a worker without the key still runs on the globa
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
@@ -74,7 +76,15 @@ def credential_set(*, tenant: Tenant, provider: str, value: str) -> ProviderCred
     return credential
 
 
-def provider_api_key(*, tenant_id: int | None, provider: str) -> str:
+@dataclass(frozen=True)
+class ProviderKey:
+    """A provider key and whether it is the tenant's own (else the platform's, or empty)."""
+
+    value: str = ""
+    own: bool = False
+
+
+def provider_key(*, tenant_id: int | None, provider: str) -> ProviderKey:
     """The tenant's own key for ``provider`` if stored, else the environment's (maybe "").
 
     A stored key that cannot be decrypted is logged and skipped (the environment key is used).
@@ -87,7 +97,7 @@ def provider_api_key(*, tenant_id: int | None, provider: str) -> str:
         ).first()
         if credential is not None:
             try:
-                return decrypt_secret(credential.encrypted_value)
+                return ProviderKey(decrypt_secret(credential.encrypted_value), own=True)
             except (SecretDecryptionError, ImproperlyConfigured) as exc:
                 logger.error(
                     "tenant %s: cannot use the stored %s credential (%s); "
@@ -97,4 +107,87 @@ def provider_api_key(*, tenant_id: int | None, provider: str) -> str:
                     exc,
                 )
     setting = ENVIRONMENT_KEYS.get(provider)
-    return getattr(settings, setting, "") if setting else ""
+    return ProviderKey(getattr(settings, setting, "") if setting else "", own=False)
+
+
+def provider_api_key(*, tenant_id: int | None, provider: str) -> str:
+    """The value of :func:`provider_key`."""
+    return provider_key(tenant_id=tenant_id, provider=provider).value
+
+
+def tenant_has_credential(*, tenant_id: int | None, provider: str) -> bool:
+    from tenants.models import ProviderCredential
+
+    return (
+        tenant_id is not None
+        and ProviderCredential.objects.filter(tenant_id=tenant_id, provider=provider).exists()
+    )
+
+
+# --- Where platform keys may go ------------------------------------------------------------
+
+OPENAI_DEFAULT_BASE_URL = "https://api.openai.com"
+
+
+def platform_key_endpoints(provider: str) -> list[str]:
+    """URL prefixes that may receive the platform's ``provider`` key: the provider's own
+    endpoint (api.openai.com or ``OPENAI_BASE_URL``; ``LANGFUSE_HOST``) and
+    ``PLATFORM_KEY_ALLOWED_BASE_URLS``."""
+    return [*_provider_endpoints(provider), *settings.PLATFORM_KEY_ALLOWED_BASE_URLS]
+
+
+def _provider_endpoints(provider: str) -> list[str]:
+    own = {
+        "openai": [settings.OPENAI_BASE_URL or OPENAI_DEFAULT_BASE_URL],
+        "langfuse": [settings.LANGFUSE_HOST],
+    }.get(provider, [])
+    return [entry for entry in own if entry]
+
+
+def url_matches_prefix(url: str, prefix: str) -> bool:
+    """Same scheme and host; the prefix's port if it names one (else any port); and the
+    URL's path is the prefix's path or below it."""
+    try:
+        got, want = urlsplit(url.strip()), urlsplit(prefix.strip())
+        got_port = got.port or (443 if got.scheme == "https" else 80)
+        want_port = want.port
+    except ValueError:
+        return False
+    if got.scheme != want.scheme or (got.hostname or "") != (want.hostname or "x"):
+        return False
+    if got.username or got.password or (want_port is not None and want_port != got_port):
+        return False
+    base = want.path.rstrip("/")
+    path = got.path.rstrip("/")
+    return not base or path == base or path.startswith(base + "/")
+
+
+@dataclass(frozen=True)
+class KeyRefusal:
+    """Why a platform key may not go to the URL set in ``field``."""
+
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.reason}"
+
+
+def platform_key_refusal(*, provider: str, url: str | None, field: str) -> KeyRefusal | None:
+    """THE rule for platform keys: why the platform's ``provider`` key may not be sent to
+    ``url`` (set in ``field``), or ``None`` when it may (no custom URL, or an allowed one).
+
+    A tenant's own key may go to any URL the outbound policy allows; callers ask this only
+    when the key they would send is the platform's.
+    """
+    if not url:
+        return None
+    if any(url_matches_prefix(url, prefix) for prefix in platform_key_endpoints(provider)):
+        return None
+    own = ", ".join(_provider_endpoints(provider)) or "the provider's own endpoint"
+    return KeyRefusal(
+        field,
+        f"a custom endpoint needs the tenant's own {provider} credential; platform keys are "
+        f"only sent to {own} and the endpoints the deployment lists in "
+        "PLATFORM_KEY_ALLOWED_BASE_URLS.",
+    )

@@ -10,9 +10,9 @@ window (replays); :func:`verify_signature` is a reference implementation.
 
 Deliveries are rows (``WebhookDelivery``, the log) created after the triggering transaction
 commits and sent by the ``tenants.tasks.deliver_webhook`` Celery task, which retries with
-exponential backoff. Requests go only to http(s) URLs whose host resolves to public addresses
-(checked when an endpoint is saved and again, on the connection itself, at delivery time),
-unless ``WEBHOOKS_ALLOW_PRIVATE_ADDRESSES`` is set. Redirects are not followed.
+exponential backoff. URLs go through the outbound-URL policy (``tenants.outbound``): checked
+when an endpoint is saved and again, on the connection itself, at delivery time. Redirects
+are not followed.
 """
 
 from __future__ import annotations
@@ -21,11 +21,9 @@ import datetime as dt
 import hashlib
 import hmac
 import http.client
-import ipaddress
 import json
 import logging
 import secrets
-import socket
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -38,6 +36,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from tenants import outbound
 from tenants.models import (
     Tenant,
     WebhookDelivery,
@@ -45,6 +44,7 @@ from tenants.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from tenants.outbound import OutboundURLRefused
 from tenants.services import audit_record
 
 logger = logging.getLogger(__name__)
@@ -104,98 +104,16 @@ def generate_secret() -> str:
     return SECRET_PREFIX + secrets.token_urlsafe(32)
 
 
-# --- URL safety ---
+# --- URL safety (the policy lives in ``tenants.outbound``) ---
 
-
-class UnsafeWebhookUrl(ValueError):
-    """The URL is not http(s), or its host resolves to an address we refuse to call."""
-
-
-def _address_is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%", 1)[0])  # drop an IPv6 zone id
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_reserved
-        or ip.is_multicast
-        or ip.is_unspecified
-    )
-
-
-def _split_url(url: str) -> tuple[str, str, int]:
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https"):
-        raise UnsafeWebhookUrl("Only http and https URLs are allowed.")
-    if not parts.hostname:
-        raise UnsafeWebhookUrl("The URL has no host.")
-    if parts.username or parts.password:
-        raise UnsafeWebhookUrl("Credentials in the URL are not allowed; use the signature.")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError as exc:
-        raise UnsafeWebhookUrl("The URL has an invalid port.") from exc
-    return parts.scheme, parts.hostname, port
-
-
-def resolve_safe_addresses(host: str, port: int) -> list[tuple[Any, ...]]:
-    """``getaddrinfo`` results for ``host`` (TCP), refusing non-public addresses unless
-    ``WEBHOOKS_ALLOW_PRIVATE_ADDRESSES``. Raises ``UnsafeWebhookUrl`` or ``socket.gaierror``."""
-    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    if not infos:
-        raise socket.gaierror(f"{host} did not resolve")
-    if not settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES:
-        refused = sorted({info[4][0] for info in infos if not _address_is_public(info[4][0])})
-        if refused:
-            raise UnsafeWebhookUrl(
-                f"{host} resolves to a private, loopback or reserved address "
-                f"({', '.join(refused)}); webhooks only call public addresses."
-            )
-    return infos
+# Kept for callers and tests that name the webhook flavour of the policy error.
+UnsafeWebhookUrl = OutboundURLRefused
 
 
 def webhook_url_check(url: str) -> None:
-    """Raise ``UnsafeWebhookUrl`` unless ``url`` is http(s) on a host resolving to allowed
-    addresses (the save-time check; delivery checks the connection again)."""
-    _, host, port = _split_url(url)
-    try:
-        resolve_safe_addresses(host, port)
-    except socket.gaierror as exc:
-        raise UnsafeWebhookUrl(f"{host} does not resolve.") from exc
-
-
-def _safe_create_connection(
-    address: tuple[str, int], timeout: Any = None, source_address: Any = None
-) -> socket.socket:
-    """``socket.create_connection`` that connects only to the vetted addresses of the host,
-    so a DNS answer changing between check and connect cannot reach a private address."""
-    host, port = address
-    error: OSError | None = None
-    for family, socktype, proto, _, sockaddr in resolve_safe_addresses(host, port):
-        sock = socket.socket(family, socktype, proto)
-        try:
-            if timeout is not None:
-                sock.settimeout(timeout)
-            sock.connect(sockaddr)
-            return sock
-        except OSError as exc:
-            sock.close()
-            error = exc
-    raise error or OSError(f"could not connect to {host}:{port}")
-
-
-class _SafeHTTPConnection(http.client.HTTPConnection):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._create_connection = _safe_create_connection
-
-
-class _SafeHTTPSConnection(http.client.HTTPSConnection):
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._create_connection = _safe_create_connection
+    """Raise ``UnsafeWebhookUrl`` unless ``url`` passes the outbound-URL policy (the
+    save-time check; delivery checks the connection again)."""
+    outbound.check_url(url)
 
 
 # --- Sending ---
@@ -220,16 +138,14 @@ def webhook_send(
     """POST ``body`` signed with ``secret``; success means a 2xx answer (redirects are not
     followed). Never raises for network errors: they come back as a failed result."""
     try:
-        scheme, host, port = _split_url(url)
-    except UnsafeWebhookUrl as exc:
+        connection = outbound.http_connection(url, timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
+    except OutboundURLRefused as exc:
         return SendResult(ok=False, error=str(exc), permanent=True)
     parts = urlsplit(url.strip())
     path = parts.path or "/"
     if parts.query:
         path = f"{path}?{parts.query}"
     timestamp = int(time.time())
-    connection_class = _SafeHTTPSConnection if scheme == "https" else _SafeHTTPConnection
-    connection = connection_class(host, port, timeout=settings.WEBHOOK_TIMEOUT_SECONDS)
     request_headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -241,7 +157,7 @@ def webhook_send(
         connection.request("POST", path, body=body, headers=request_headers)
         response = connection.getresponse()
         excerpt = response.read(ERROR_EXCERPT_CHARS).decode("utf-8", errors="replace")
-    except UnsafeWebhookUrl as exc:
+    except OutboundURLRefused as exc:
         return SendResult(ok=False, error=str(exc), permanent=True)
     except TimeoutError:
         return SendResult(ok=False, error=f"timed out after {settings.WEBHOOK_TIMEOUT_SECONDS} s")

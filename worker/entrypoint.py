@@ -111,9 +111,10 @@ async def entrypoint(ctx: JobContext) -> None:
         factory = AgentFactory(
             document=document,
             keys=ProviderKeys(
-                openai=keys["openai"],
-                deepgram=keys["deepgram"],
+                openai=keys["openai"].value,
+                deepgram=keys["deepgram"].value,
                 openai_base_url=settings.OPENAI_BASE_URL,
+                openai_own=keys["openai"].own,
             ),
             vad=ctx.proc.userdata.get("vad"),
         )
@@ -166,14 +167,15 @@ async def entrypoint(ctx: JobContext) -> None:
     )
 
 
-def _start_tracing(document: Any, loaded: Any, keys: dict[str, str], started_ns: int) -> Any:
+def _start_tracing(document: Any, loaded: Any, keys: dict[str, Any], started_ns: int) -> Any:
     """Install this job's tracer provider if the session is traced; record the config load."""
     from django.conf import settings
 
     from worker import tracing
 
+    stored = keys["langfuse"]
     public, secret = tracing.langfuse_credentials(
-        keys.get("langfuse", ""), settings.LANGFUSE_PUBLIC_KEY, settings.LANGFUSE_SECRET_KEY
+        stored.value, settings.LANGFUSE_PUBLIC_KEY, settings.LANGFUSE_SECRET_KEY
     )
     plan = tracing.plan_tracing(
         document=document,
@@ -183,6 +185,7 @@ def _start_tracing(document: Any, loaded: Any, keys: dict[str, str], started_ns:
         langfuse_public_key=public,
         langfuse_secret_key=secret,
         langfuse_host=settings.LANGFUSE_HOST,
+        langfuse_own=stored.own and ":" in stored.value,
     )
     job_tracing = tracing.install(plan)
     if job_tracing is not None:

@@ -1,8 +1,11 @@
 """AgentFactory: builds the LLM, STT, TTS, VAD, turn detection and the agent from a version.
 
 Provider keys come from the tenant's encrypted credentials, falling back to the environment
-(``worker.store.provider_keys``). A provider that is unknown or cannot be configured raises
-:class:`ProviderConfigError`, which the job turns into a failed session with that reason.
+(``ProviderKeys.for_tenant``). A custom ``llm_config.base_url`` is called through the
+outbound-URL policy (``tenants.outbound``) and receives the platform's key only where
+``tenants.secrets.platform_key_refusal`` allows. A provider that is unknown or cannot be
+configured raises :class:`ProviderConfigError`, which the job turns into a failed session
+with that reason.
 """
 
 from __future__ import annotations
@@ -35,6 +38,37 @@ class ProviderKeys:
     deepgram: str = ""
     openai_base_url: str = ""
     """Environment default for OpenAI-compatible servers (``llm_config.base_url`` wins)."""
+    openai_own: bool = False
+    """``openai`` is the tenant's own key (else the platform's: it only goes to the
+    endpoints ``tenants.secrets.platform_key_refusal`` allows)."""
+
+    @classmethod
+    def for_tenant(cls, tenant_id: int | None) -> ProviderKeys:
+        """The tenant's keys (own credentials, else the environment's). Synchronous ORM."""
+        from django.conf import settings
+
+        from tenants.secrets import provider_key
+
+        openai_key = provider_key(tenant_id=tenant_id, provider="openai")
+        return cls(
+            openai=openai_key.value,
+            deepgram=provider_key(tenant_id=tenant_id, provider="deepgram").value,
+            openai_base_url=settings.OPENAI_BASE_URL,
+            openai_own=openai_key.own,
+        )
+
+
+def openai_client(*, api_key: str, base_url: str) -> Any:
+    """An ``openai.AsyncClient`` for a tenant-supplied ``base_url``: every connection goes
+    through the outbound-URL policy (checked on the resolved address, at connect time) and
+    redirects are not followed."""
+    import openai
+
+    from tenants.outbound import async_httpx_client
+
+    return openai.AsyncClient(
+        api_key=api_key, base_url=base_url, max_retries=0, http_client=async_httpx_client()
+    )
 
 
 @dataclass
@@ -60,6 +94,26 @@ class AgentFactory:
             )
         return self.keys.openai
 
+    def _custom_openai_client(self, what: str) -> Any:
+        """The policy client for ``llm_config.base_url`` (None when it is not set).
+
+        A platform key goes only where ``platform_key_refusal`` allows: otherwise this
+        raises ``ProviderConfigError`` with the reason and nothing is sent.
+        """
+        from tenants.secrets import platform_key_refusal
+
+        base_url = self.document.llm_config.base_url
+        if not base_url:
+            return None
+        api_key = self._openai_key(what)
+        if not self.keys.openai_own:
+            refusal = platform_key_refusal(
+                provider="openai", url=base_url, field="llm_config.base_url"
+            )
+            if refusal is not None:
+                raise ProviderConfigError(str(refusal))
+        return openai_client(api_key=api_key, base_url=base_url)
+
     def _deepgram_key(self, what: str) -> str:
         if not self.keys.deepgram:
             raise ProviderConfigError(
@@ -73,20 +127,22 @@ class AgentFactory:
             raise ProviderConfigError(f"llm_config.provider: unknown provider {config.provider!r}")
         from livekit.plugins import openai
 
-        options: dict[str, Any] = {
-            "model": config.model,
-            "api_key": self._openai_key("llm_config"),
-            "temperature": config.temperature,
-        }
-        base_url = config.base_url or self.keys.openai_base_url
-        if base_url:
-            options["base_url"] = base_url
+        options: dict[str, Any] = {"model": config.model, "temperature": config.temperature}
+        client = self._custom_openai_client("llm_config")
+        if client is not None:
+            options["client"] = client
+        else:
+            options["api_key"] = self._openai_key("llm_config")
+            if self.keys.openai_base_url:
+                options["base_url"] = self.keys.openai_base_url
         if config.max_tokens is not None:
             options["max_completion_tokens"] = config.max_tokens
         try:
-            return openai.LLM(**options)
+            model = openai.LLM(**options)
         except Exception as exc:
             raise ProviderConfigError(f"llm_config: {exc}") from exc
+        model._owns_client = True  # close our policy client with the LLM
+        return model
 
     def build_stt(self) -> stt.STT | None:
         if self.text_only:
@@ -127,15 +183,20 @@ class AgentFactory:
                 options: dict[str, Any] = {
                     "model": config.model,
                     "voice": config.voice,
-                    "api_key": self._openai_key("tts_config"),
                     "response_format": OPENAI_TTS_FORMAT,
                 }
                 if config.default_instructions:
                     options["instructions"] = config.default_instructions
-                base_url = self.document.llm_config.base_url or self.keys.openai_base_url
-                if base_url:
-                    options["base_url"] = base_url
-                return openai.TTS(**options)
+                client = self._custom_openai_client("tts_config")
+                if client is not None:
+                    options["client"] = client
+                else:
+                    options["api_key"] = self._openai_key("tts_config")
+                    if self.keys.openai_base_url:
+                        options["base_url"] = self.keys.openai_base_url
+                speech = openai.TTS(**options)
+                speech._owns_client = True  # close our policy client with the TTS
+                return speech
             if config.provider == "deepgram":
                 from livekit.plugins import deepgram
 

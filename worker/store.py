@@ -15,6 +15,7 @@ from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
 if TYPE_CHECKING:
+    from tenants.secrets import ProviderKey
     from worker.turns import TurnRecord
 
 logger = logging.getLogger(__name__)
@@ -75,12 +76,13 @@ def _load_session(session_id: str) -> LoadedSession:
 load_session = sync_to_async(_load_session, thread_sensitive=True)
 
 
-def _provider_keys(tenant_id: int | None) -> dict[str, str]:
-    from tenants.secrets import provider_api_key
+def _provider_keys(tenant_id: int | None) -> dict[str, ProviderKey]:
+    """The tenant's keys per provider, each saying whether it is the tenant's own."""
+    from tenants.secrets import provider_key
 
     close_old_connections()
     return {
-        provider: provider_api_key(tenant_id=tenant_id, provider=provider)
+        provider: provider_key(tenant_id=tenant_id, provider=provider)
         for provider in ("openai", "deepgram", "langfuse")
     }
 

@@ -50,6 +50,8 @@ class TracingPlan:
     attributes: Mapping[str, str] = field(default_factory=dict)
     metadata_fields: tuple[str, ...] = ()
     allow_content: bool = True
+    tenant_endpoint: bool = False
+    """The endpoint comes from the agent's config: export through the outbound-URL policy."""
 
 
 def _traces_url(endpoint: str) -> str:
@@ -74,8 +76,14 @@ def plan_tracing(
     langfuse_public_key: str = "",
     langfuse_secret_key: str = "",
     langfuse_host: str = "",
+    langfuse_own: bool = False,
 ) -> TracingPlan:
-    """Decide tracing for one session (the document already has session overrides applied)."""
+    """Decide tracing for one session (the document already has session overrides applied).
+
+    ``langfuse_own``: the Langfuse keys are the tenant's own. The platform's keys go only to
+    endpoints ``platform_key_refusal`` allows; otherwise tracing is off for the session and
+    the reason is logged.
+    """
     config = document.tracing_config
     if os.environ.get(TRACING_OFF_ENV) == "1":
         return TracingPlan(False, "tracing is switched off for this worker")
@@ -87,6 +95,15 @@ def plan_tracing(
     if config.provider == "langfuse":
         if not (langfuse_public_key and langfuse_secret_key):
             return TracingPlan(False, "no Langfuse credentials (tenant or environment)")
+        if not langfuse_own:
+            from tenants.secrets import platform_key_refusal
+
+            refusal = platform_key_refusal(
+                provider="langfuse", url=config.endpoint, field="tracing_config.endpoint"
+            )
+            if refusal is not None:
+                logger.warning("session %s: tracing disabled: %s", session_id, refusal)
+                return TracingPlan(False, str(refusal))
         host = (config.endpoint or langfuse_host).rstrip("/")
         endpoint = host if host.endswith("/v1/traces") else f"{host}{LANGFUSE_OTLP_PATH}"
         token = base64.b64encode(f"{langfuse_public_key}:{langfuse_secret_key}".encode()).decode()
@@ -114,6 +131,7 @@ def plan_tracing(
         # livekit's own spans carry the raw model output; if it holds hidden fields that the
         # agent did not name for tracing, keep conversation content out of the export.
         allow_content=not (compiled.hidden_fields - set(named)),
+        tenant_endpoint=bool(config.endpoint),
     )
 
 
@@ -147,11 +165,15 @@ def install(plan: TracingPlan, *, exporter: Any = None) -> JobTracing | None:
     provider = TracerProvider(
         resource=Resource.create({"service.name": "voiceagents-worker", **plan.attributes})
     )
-    provider.add_span_processor(
-        BatchSpanProcessor(
-            exporter or OTLPSpanExporter(endpoint=plan.endpoint, headers=dict(plan.headers))
+    if exporter is None:
+        from tenants.outbound import requests_session
+
+        # A tenant-supplied endpoint is called only through the outbound-URL policy.
+        session = requests_session() if plan.tenant_endpoint else None
+        exporter = OTLPSpanExporter(
+            endpoint=plan.endpoint, headers=dict(plan.headers), session=session
         )
-    )
+    provider.add_span_processor(BatchSpanProcessor(exporter))
     set_tracer_provider(provider, metadata=dict(plan.attributes), allow_pii=plan.allow_content)
     logger.info("tracing on: exporting to %s", plan.endpoint)
     return JobTracing(provider)

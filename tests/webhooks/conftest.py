@@ -8,6 +8,13 @@ from tenants import webhooks
 from tests.fakes.webhook_receiver import WebhookReceiver
 
 
+@pytest.fixture(autouse=True)
+def outbound_defaults(settings):
+    """Webhook tests toggle the policy with WEBHOOKS_ALLOW_PRIVATE_ADDRESSES alone, not the
+    loopback range the test settings allow for the fake providers."""
+    settings.OUTBOUND_ALLOWED_NETWORKS = []
+
+
 @pytest.fixture
 def webhook_settings(settings):
     """Allow the loopback receiver; retry at once; keep timeouts short."""

@@ -7,7 +7,6 @@ import json
 import sys
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from agents_config.contracts import ContractError, parse_document
@@ -65,15 +64,10 @@ class Command(BaseCommand):
         except ContractError as exc:
             raise CommandError(f"The configuration is invalid: {exc}") from exc
 
-        from tenants.secrets import provider_api_key
         from worker.factory import ProviderConfigError, ProviderKeys
         from worker.talk import talk
 
-        keys = ProviderKeys(
-            openai=provider_api_key(tenant_id=agent.tenant_id, provider="openai"),
-            deepgram=provider_api_key(tenant_id=agent.tenant_id, provider="deepgram"),
-            openai_base_url=settings.OPENAI_BASE_URL,
-        )
+        keys = ProviderKeys.for_tenant(agent.tenant_id)
         self.stdout.write(
             f"Talking to {agent.agent_id}@{label} (tenant {agent.tenant.slug}). "
             "End with Ctrl-D or /quit."
