@@ -142,8 +142,9 @@ def address_refusal(address: str | IPAddress) -> str | None:
         (ip.is_link_local, "a link-local address"),
         (ip.is_multicast, "a multicast address"),
         (ip in _CGNAT, "a shared (CGNAT) address"),
-        (ip.is_private, "a private address"),
         (ip.is_reserved, "a reserved address"),
+        (isinstance(ip, ipaddress.IPv6Address) and ip.is_site_local, "a site-local address"),
+        (ip.is_private, "a private address"),
         (not ip.is_global, "not a globally routable address"),
     )
     for refused, reason in checks:
@@ -370,7 +371,6 @@ def requests_session() -> Any:
 
     session = PolicySession()
     session.trust_env = False
-    session.max_redirects = 0
     adapter = PolicyAdapter(max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
