@@ -51,7 +51,11 @@ class RecordingServer:
                 self.end_headers()
                 self.wfile.write(b"{}")
 
-            do_GET = do_POST = do_PUT = _record
+            def do_GET(self) -> None:
+                self._record()
+
+            def do_POST(self) -> None:
+                self._record()
 
             def log_message(self, *args: object) -> None:
                 pass

@@ -156,7 +156,7 @@ def test_a_name_with_any_refused_address_is_refused(monkeypatch):
         ]
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
-    with pytest.raises(OutboundURLRefused, match="127.0.0.1"):
+    with pytest.raises(OutboundURLRefused, match=r"127\.0\.0\.1"):
         outbound.check_url("https://mixed.example/")
 
 
@@ -175,7 +175,7 @@ def test_rebinding_is_caught_at_connect_time_http_client(resolver, listener):
     outbound.check_url(url)  # saved while the name pointed at a public address
     resolver["rebind.example"] = "127.0.0.1"
     connection = outbound.http_connection(url, timeout=2)
-    with pytest.raises(OutboundURLRefused, match="127.0.0.1"):
+    with pytest.raises(OutboundURLRefused, match=r"127\.0\.0\.1"):
         connection.request("POST", "/hook", body=b"{}", headers={"Authorization": "Bearer k"})
     assert listener.state.connections == 0
 
@@ -190,7 +190,7 @@ def test_rebinding_is_caught_at_connect_time_httpx(resolver, listener):
         async with outbound.async_httpx_client() as client:
             await client.get(url, headers={"Authorization": "Bearer sk-platform"})
 
-    with pytest.raises(OutboundURLRefused, match="127.0.0.1"):
+    with pytest.raises(OutboundURLRefused, match=r"127\.0\.0\.1"):
         asyncio.run(call())
     assert listener.state.connections == 0
 
@@ -282,9 +282,9 @@ def test_platform_key_refusal_names_the_field_and_why(strict):
         "platform keys are only sent to https://api.openai.com"
     )
     strict.PLATFORM_KEY_ALLOWED_BASE_URLS = ["http://127.0.0.1"]
-    assert (
-        platform_key_refusal(provider="openai", url="http://127.0.0.1:9/v1", field="x") is None
-    )
+    assert platform_key_refusal(provider="openai", url="http://127.0.0.1:9/v1", field="x") is None
     strict.LANGFUSE_HOST = "https://lf.example.com"
-    assert platform_key_refusal(provider="langfuse", url="https://lf.example.com", field="x") is None
+    assert (
+        platform_key_refusal(provider="langfuse", url="https://lf.example.com", field="x") is None
+    )
     assert platform_key_refusal(provider="langfuse", url="https://other.example", field="x")
