@@ -26,5 +26,8 @@ CACHES["default"]["LOCATION"] = (  # noqa: F405
 
 # The tests' fake providers listen on loopback with random ports: let the outbound policy
 # reach loopback and the platform's (test) keys go there. Tests that prove refusals override.
-OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
-PLATFORM_KEY_ALLOWED_BASE_URLS = ["http://127.0.0.1", "http://localhost"]
+# (Job processes of worker tests read these from the environment when it sets them.)
+if "OUTBOUND_ALLOWED_NETWORKS" not in os.environ:
+    OUTBOUND_ALLOWED_NETWORKS = ["127.0.0.0/8", "::1/128"]
+if "PLATFORM_KEY_ALLOWED_BASE_URLS" not in os.environ:
+    PLATFORM_KEY_ALLOWED_BASE_URLS = ["http://127.0.0.1", "http://localhost"]
