@@ -288,3 +288,18 @@ def test_platform_key_refusal_names_the_field_and_why(strict):
         platform_key_refusal(provider="langfuse", url="https://lf.example.com", field="x") is None
     )
     assert platform_key_refusal(provider="langfuse", url="https://other.example", field="x")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OUTBOUND_ALLOWED_NETWORKS", "10.0.0.0/8,not-a-network"),
+        ("PLATFORM_KEY_ALLOWED_BASE_URLS", "llm.internal:8000"),
+    ],
+)
+def test_bad_outbound_settings_are_a_clear_start_up_error(name, value):
+    from tests.test_settings_and_health import PRODUCTION_ENV, manage
+
+    result = manage("check", env={**PRODUCTION_ENV, name: value})
+    assert result.returncode != 0
+    assert name in result.stderr
