@@ -299,6 +299,7 @@ def async_httpx_transport(*, verify: bool = True) -> Any:
     import httpx
 
     transport = httpx.AsyncHTTPTransport(verify=verify, trust_env=False)
+    # httpx has no public hook for httpcore's network backend: swap in a pool that uses ours.
     limits = httpx.Limits(max_connections=50, max_keepalive_connections=50, keepalive_expiry=120)
     transport._pool = httpcore.AsyncConnectionPool(
         ssl_context=httpx.create_ssl_context(verify=verify, trust_env=False),
