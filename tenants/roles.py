@@ -20,10 +20,14 @@ class Action(StrEnum):
     READ = "read"
     UPDATE = "update"
     DELETE = "delete"
+    # Run the tenant itself: its members, API keys, provider credentials, webhooks, audit log.
+    MANAGE = "manage"
 
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
-    Role.ADMIN: frozenset({Action.CREATE, Action.READ, Action.UPDATE, Action.DELETE}),
+    Role.ADMIN: frozenset(
+        {Action.CREATE, Action.READ, Action.UPDATE, Action.DELETE, Action.MANAGE}
+    ),
     Role.DEVELOPER: frozenset({Action.READ, Action.UPDATE}),
     Role.VIEWER: frozenset({Action.READ}),
 }
