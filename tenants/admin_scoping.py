@@ -80,6 +80,8 @@ class TenantScopedAdminMixin:
 
     # --- where the user may do what ---
     def tenant_ids_for(self, request: HttpRequest, kind: str) -> set[int]:
+        if self.tenant_path is None:
+            return set()  # a platform model: no tenant role reaches it
         return tenant_ids_allowing(request, self.tenant_actions.get(kind))
 
     def tenant_id_of(self, obj: Model) -> int | None:
