@@ -248,8 +248,8 @@ class TenantScopedInlineMixin:
         parent = self._parent_admin()
         if self.view_action is not None:
             tenant_ids = tenant_ids_allowing(request, self.view_action)
-            if obj is None or parent.tenant_id_of(obj) not in tenant_ids:
-                return False
+            if not tenant_ids or (obj is not None and parent.tenant_id_of(obj) not in tenant_ids):
+                return False  # (obj None: Django's inline queryset check; rows follow the parent)
         return parent.has_view_permission(request, obj)  # type: ignore[attr-defined]
 
     def _may_write(self, request: HttpRequest, obj: Any) -> bool:
