@@ -52,7 +52,9 @@ def test_import_refuses_a_foreign_tenant(world, make_staff, client):
     )
     assert response.status_code == 200 and "tenant" in response.context["form"].errors
     assert not Agent.objects.filter(agent_id="imported").exists()
-    response = client.post(url, {"tenant": world.home.tenant.pk, "document_text": json.dumps(document)})
+    response = client.post(
+        url, {"tenant": world.home.tenant.pk, "document_text": json.dumps(document)}
+    )
     assert response.status_code == 302
     assert Agent.objects.get(agent_id="imported").tenant == world.home.tenant
 
@@ -156,9 +158,12 @@ def test_viewer_reads_but_does_not_write(world, make_staff, client):
     change = reverse("admin:agents_config_agenttestcase_change", args=[case.pk])
     assert client.get(change).status_code == 200
     assert client.post(change, {"name": "nope"}).status_code == 403
-    assert client.post(
-        reverse("admin:agents_config_agenttestcase_delete", args=[case.pk]), {"post": "yes"}
-    ).status_code == 403
+    assert (
+        client.post(
+            reverse("admin:agents_config_agenttestcase_delete", args=[case.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
     session_page = client.get(
         reverse("admin:sessions_app_session_change", args=[world.home["sessions_app.Session"].pk])
     )
