@@ -326,6 +326,10 @@ class MembershipAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
         services.membership_remove(membership=obj)
 
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset.select_related("user", "tenant"):
+            services.membership_remove(membership=membership)  # role groups too
+
 
 class ProviderCredentialForm(forms.ModelForm):
     """The value is write-only: typed into a password box, stored encrypted, never shown."""

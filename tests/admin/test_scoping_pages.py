@@ -168,3 +168,28 @@ def test_viewer_reads_but_does_not_write(world, make_staff, client):
         reverse("admin:sessions_app_session_change", args=[world.home["sessions_app.Session"].pk])
     )
     assert session_page.status_code == 200 and FOREIGN_MARK not in session_page.content.decode()
+
+
+def test_developer_saves_the_agent_form_with_its_schema_rows(world, make_staff, client):
+    from tests.test_admin import change_form_data
+
+    client.force_login(make_staff("developer"))
+    agent = world.home["agents_config.Agent"]
+    url = reverse("admin:agents_config_agent_change", args=[agent.pk])
+    page = client.get(url).content.decode()
+    assert 'name="llm_config__temperature"' in page and 'name="schema_fields-0-field_name"' in page
+    response = client.post(url, change_form_data(agent, llm_config__temperature="0.2"))
+    assert response.status_code == 302
+    agent.refresh_from_db()
+    assert agent.llm_config["temperature"] == 0.2
+
+
+def test_removing_members_in_bulk_drops_their_role_groups(world, make_staff, client):
+    client.force_login(make_staff("admin"))
+    membership = world.home["tenants.Membership"]
+    client.post(
+        reverse("admin:tenants_membership_changelist"),
+        {"action": "delete_selected", "_selected_action": [membership.pk], "post": "yes"},
+    )
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+    assert not membership.user.groups.filter(name__startswith="tenant:").exists()
