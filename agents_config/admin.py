@@ -10,6 +10,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
@@ -39,8 +40,15 @@ from agents_config.selectors import (
     version_export_document,
     version_previous,
 )
+from tenants.admin_scoping import (
+    CRUD_TENANT_ACTIONS,
+    TenantScopedAdminMixin,
+    TenantScopedInlineMixin,
+    is_platform_operator,
+    tenant_ids_allowing,
+)
 from tenants.models import Tenant
-from tenants.roles import Role
+from tenants.roles import Action, Role
 from tenants.selectors import tenant_role_of
 
 
@@ -67,7 +75,7 @@ def _report_errors(
     modeladmin.message_user(request, f"{agent.agent_id}: {detail}", messages.ERROR)
 
 
-class SchemaFieldInline(admin.TabularInline):
+class SchemaFieldInline(TenantScopedInlineMixin, admin.TabularInline):
     model = SchemaField
     form = SchemaFieldInlineForm
     formset = SchemaFieldInlineFormSet
@@ -84,7 +92,11 @@ def admin_role(request: HttpRequest, tenant: Tenant) -> str | None:
 
 
 @admin.register(Agent)
-class AgentAdmin(GuardedModelAdmin):
+class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
+    """Tenant members work on their tenants' agents as the role table and each agent's
+    guardian object permissions allow (``view_agent``, ``change_agent``, ``delete_agent``)."""
+
+    tenant_path = "tenant"
     form = AgentAdminForm
     inlines = [SchemaFieldInline]
     change_form_template = "admin/agents_config/agent/change_form.html"
@@ -176,36 +188,51 @@ class AgentAdmin(GuardedModelAdmin):
                 _sessions=Count("sessions", distinct=True),
             )
         )
-        if request.user.is_superuser:
+        if is_platform_operator(request):
             return qs
         return get_objects_for_user(
-            request.user, "agents_config.view_agent", klass=qs, accept_global_perms=True
+            request.user, "agents_config.view_agent", klass=qs, accept_global_perms=False
         )
 
-    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "tenant" and not request.user.is_superuser:
-            kwargs["queryset"] = Tenant.objects.filter(
-                memberships__user=request.user, memberships__role="admin"
-            )
-        return super().formfield_for_foreignkey(db_field, request, **kwargs)
-
-    # Object permissions: guardian's per-object grants count, not only global ones.
+    # The tenant's role (the mixin) and the agent's guardian object permission, both.
     def has_view_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
-        return (
-            super().has_view_permission(request)
-            or (obj is not None and request.user.has_perm("agents_config.view_agent", obj))
-            or (obj is None and request.user.is_staff)
+        return super().has_view_permission(request, obj) and (
+            obj is None or request.user.has_perm("agents_config.view_agent", obj)
         )
 
     def has_change_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
-        return super().has_change_permission(request) or (
-            obj is not None and request.user.has_perm("agents_config.change_agent", obj)
+        return super().has_change_permission(request, obj) and (
+            obj is None or request.user.has_perm("agents_config.change_agent", obj)
         )
 
     def has_delete_permission(self, request: HttpRequest, obj: Agent | None = None) -> bool:
-        return super().has_delete_permission(request) or (
-            obj is not None and request.user.has_perm("agents_config.delete_agent", obj)
+        return super().has_delete_permission(request, obj) and (
+            obj is None or request.user.has_perm("agents_config.delete_agent", obj)
         )
+
+    # Guardian's object-permission pages: granting permissions is running the tenant.
+    def _require_tenant_manager(self, request: HttpRequest, object_pk: Any) -> None:
+        if is_platform_operator(request):
+            return
+        agent = get_object_or_404(self.get_queryset(request), pk=object_pk)
+        if agent.tenant_id not in tenant_ids_allowing(request, Action.MANAGE):
+            raise PermissionDenied
+
+    def obj_perms_manage_view(self, request: HttpRequest, object_pk: Any) -> HttpResponse:
+        self._require_tenant_manager(request, object_pk)
+        return super().obj_perms_manage_view(request, object_pk)
+
+    def obj_perms_manage_user_view(
+        self, request: HttpRequest, object_pk: Any, user_id: Any
+    ) -> HttpResponse:
+        self._require_tenant_manager(request, object_pk)
+        return super().obj_perms_manage_user_view(request, object_pk, user_id)
+
+    def obj_perms_manage_group_view(
+        self, request: HttpRequest, object_pk: Any, group_id: Any
+    ) -> HttpResponse:
+        self._require_tenant_manager(request, object_pk)
+        return super().obj_perms_manage_group_view(request, object_pk, group_id)
 
     @admin.display(description="Live version", ordering="published_version__major")
     def live_version(self, obj: Agent) -> str:
@@ -252,7 +279,7 @@ class AgentAdmin(GuardedModelAdmin):
         super().save_model(request, obj, form, change)
 
     # --- actions (bulk) ---
-    @admin.action(description="Publish selected agents (minor version)")
+    @admin.action(description="Publish selected agents (minor version)", permissions=["change"])
     def publish_selected(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         for agent in queryset:
             if not self.has_change_permission(request, agent):
@@ -273,11 +300,11 @@ class AgentAdmin(GuardedModelAdmin):
                 changed += 1
         self.message_user(request, f"{'Enabled' if enabled else 'Disabled'} {changed} agent(s).")
 
-    @admin.action(description="Enable selected agents")
+    @admin.action(description="Enable selected agents", permissions=["change"])
     def enable_selected(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         self._set_enabled(request, queryset, True)
 
-    @admin.action(description="Disable selected agents")
+    @admin.action(description="Disable selected agents", permissions=["change"])
     def disable_selected(self, request: HttpRequest, queryset: QuerySet[Agent]) -> None:
         self._set_enabled(request, queryset, False)
 
@@ -314,8 +341,6 @@ class AgentAdmin(GuardedModelAdmin):
             else self.has_view_permission(request, agent)
         )
         if not allowed:
-            from django.core.exceptions import PermissionDenied
-
             raise PermissionDenied
         return agent
 
@@ -385,6 +410,10 @@ class AgentAdmin(GuardedModelAdmin):
 
     def duplicate_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         agent = self._agent_for(request, pk, change=False)
+        if not is_platform_operator(request) and agent.tenant_id not in self.tenant_ids_for(
+            request, "add"
+        ):
+            raise PermissionDenied  # a copy is a new agent in the same tenant
         form = DuplicateForm(
             request.POST or None, initial={"new_agent_id": f"{agent.agent_id}-copy"}
         )
@@ -409,10 +438,12 @@ class AgentAdmin(GuardedModelAdmin):
         return json_download(agent_draft_document(agent), f"{agent.agent_id}.json")
 
     def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
         tenants = (
             Tenant.objects.all()
-            if request.user.is_superuser
-            else Tenant.objects.filter(memberships__user=request.user, memberships__role="admin")
+            if is_platform_operator(request)
+            else Tenant.objects.filter(pk__in=self.tenant_ids_for(request, "add"))
         )
         form = ImportAgentForm(request.POST or None, request.FILES or None, tenants=tenants)
         if request.method == "POST" and form.is_valid():
@@ -438,7 +469,8 @@ class AgentAdmin(GuardedModelAdmin):
 
 
 @admin.register(AgentVersion)
-class AgentVersionAdmin(admin.ModelAdmin):
+class AgentVersionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    tenant_path = "agent__tenant"
     list_display = ["agent", "version", "source", "created_by", "created_at", "short_checksum"]
     list_filter = ["source", "agent__tenant"]
     search_fields = ["agent__agent_id", "version", "note"]
@@ -461,12 +493,14 @@ class AgentVersionAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AgentVersion]:
         qs = super().get_queryset(request)
-        if request.user.is_superuser:
+        if is_platform_operator(request):
             return qs
-        visible = get_objects_for_user(
-            request.user, "agents_config.view_agent", klass=Agent, accept_global_perms=True
+        return qs.filter(agent__in=_agent_admin(self).get_queryset(request))
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return super().has_view_permission(request, obj) and _agent_admin(self).has_view_permission(
+            request, obj.agent if obj is not None else None
         )
-        return qs.filter(agent__in=visible)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -531,22 +565,23 @@ def _agent_admin(model_admin: admin.ModelAdmin) -> AgentAdmin:
     return model_admin.admin_site._registry[Agent]
 
 
-class SuitePermissions:
-    """Cases and runs are visible and editable exactly as their agent is."""
+class SuitePermissions(TenantScopedAdminMixin):
+    """Cases and runs are visible and editable exactly as their agent is: writing a case
+    is changing its agent (developers may, viewers may not)."""
+
+    tenant_path = "agent__tenant"
+    tenant_actions = {**CRUD_TENANT_ACTIONS, "add": Action.UPDATE, "delete": Action.UPDATE}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet:
-        qs = super().get_queryset(request).select_related("agent__tenant")  # type: ignore[misc]
-        if request.user.is_superuser:
+        qs = super().get_queryset(request).select_related("agent__tenant")
+        if is_platform_operator(request):
             return qs
         return qs.filter(agent__in=_agent_admin(self).get_queryset(request))  # type: ignore[arg-type]
 
-    def has_module_permission(self, request: HttpRequest) -> bool:
-        return _agent_admin(self).has_module_permission(request)  # type: ignore[arg-type]
-
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return _agent_admin(self).has_view_permission(  # type: ignore[arg-type]
-            request, obj.agent if obj is not None else None
-        )
+        return super().has_view_permission(request, obj) and _agent_admin(
+            self  # type: ignore[arg-type]
+        ).has_view_permission(request, obj.agent if obj is not None else None)
 
 
 class AgentTestCaseForm(forms.ModelForm):
@@ -580,20 +615,19 @@ class AgentTestCaseAdmin(SuitePermissions, admin.ModelAdmin):
     actions = ["run_selected"]
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return _agent_admin(self).has_change_permission(
-            request, obj.agent if obj is not None else None
-        )
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return request.user.is_staff
+        return super().has_change_permission(request, obj) and _agent_admin(
+            self
+        ).has_change_permission(request, obj.agent if obj is not None else None)
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return self.has_change_permission(request, obj)
+        return super().has_delete_permission(request, obj) and _agent_admin(
+            self
+        ).has_change_permission(request, obj.agent if obj is not None else None)
 
     def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
-        if db_field.name == "agent" and not request.user.is_superuser:
+        if db_field.name == "agent" and not is_platform_operator(request):
             kwargs["queryset"] = get_objects_for_user(
-                request.user, "agents_config.change_agent", klass=Agent, accept_global_perms=True
+                request.user, "agents_config.change_agent", klass=Agent, accept_global_perms=False
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
@@ -609,7 +643,7 @@ class AgentTestCaseAdmin(SuitePermissions, admin.ModelAdmin):
     def baseline_pretty(self, obj: AgentTestCase) -> str:
         return pretty_json(obj.baseline) if obj.baseline else "-"
 
-    @admin.action(description="Run selected test cases (draft)")
+    @admin.action(description="Run selected test cases (draft)", permissions=["change"])
     def run_selected(self, request: HttpRequest, queryset: QuerySet[AgentTestCase]) -> None:
         for case in queryset:
             if not self.has_change_permission(request, case):
@@ -792,7 +826,7 @@ class AgentTestRunAdmin(SuitePermissions, admin.ModelAdmin):
         return TemplateResponse(request, "admin/agents_config/agenttestrun/suite.html", context)
 
 
-@admin.action(description="Run test suites on the draft")
+@admin.action(description="Run test suites on the draft", permissions=["change"])
 def run_agent_test_suites(
     model_admin: AgentAdmin, request: HttpRequest, queryset: QuerySet[Agent]
 ) -> None:

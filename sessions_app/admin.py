@@ -6,15 +6,22 @@ import json
 from typing import Any
 
 from django.contrib import admin
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
 from sessions_app.models import Session, SessionTransition, Turn
+from tenants.admin_scoping import (
+    TenantScopedAdminMixin,
+    TenantScopedInlineMixin,
+    is_platform_operator,
+    tenant_ids_allowing,
+)
+from tenants.roles import Action
 
 
-class ReadOnlyInline(admin.TabularInline):
+class ReadOnlyInline(TenantScopedInlineMixin, admin.TabularInline):
     extra = 0
     can_delete = False
 
@@ -54,7 +61,11 @@ class TurnInline(ReadOnlyInline):
 
 
 @admin.register(Session)
-class SessionAdmin(admin.ModelAdmin):
+class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """As in the API: a member sees the sessions of the agents they may read; sessions whose
+    agent was deleted stay visible to those who run the tenant."""
+
+    tenant_path = "tenant"
     list_display = [
         "id",
         "tenant",
@@ -92,7 +103,22 @@ class SessionAdmin(admin.ModelAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
-        return super().get_queryset(request).annotate(_turns=Count("turns"))
+        qs = super().get_queryset(request).annotate(_turns=Count("turns"))
+        if is_platform_operator(request):
+            return qs
+        from agents_config.models import Agent
+
+        agents = self.admin_site._registry[Agent].get_queryset(request)
+        return qs.filter(
+            Q(agent__in=agents.values("pk"))
+            | Q(agent__isnull=True, tenant__in=tenant_ids_allowing(request, Action.MANAGE))
+        )
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        allowed = super().has_view_permission(request, obj)
+        if not allowed or obj is None or is_platform_operator(request):
+            return allowed
+        return self.get_queryset(request).filter(pk=obj.pk).exists()
 
     @admin.display(description="Turns", ordering="_turns")
     def turn_count(self, obj: Session) -> int:

@@ -14,6 +14,13 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from tenants import services, webhooks
+from tenants.admin_scoping import (
+    MANAGE_TENANT_ACTIONS,
+    TenantScopedAdminMixin,
+    TenantScopedInlineMixin,
+    is_platform_operator,
+    platform_only,
+)
 from tenants.models import (
     ApiKey,
     AuditEvent,
@@ -25,6 +32,7 @@ from tenants.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from tenants.roles import Action
 
 
 def secret_shown_once(
@@ -42,16 +50,18 @@ def secret_shown_once(
     return response
 
 
-class MembershipInline(admin.TabularInline):
+class MembershipInline(TenantScopedInlineMixin, admin.TabularInline):
     model = Membership
+    view_action = Action.MANAGE
     extra = 0
     autocomplete_fields = ["user"]
     fields = ["user", "role", "created_at"]
     readonly_fields = ["created_at"]
 
 
-class ApiKeyInline(admin.TabularInline):
+class ApiKeyInline(TenantScopedInlineMixin, admin.TabularInline):
     model = ApiKey
+    view_action = Action.MANAGE
     extra = 0
     fields = ["name", "prefix", "role", "created_at", "last_used_at", "expires_at", "revoked_at"]
     readonly_fields = fields
@@ -62,7 +72,12 @@ class ApiKeyInline(admin.TabularInline):
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """Members see their tenants; creating, editing (quotas, limits) and deleting tenants
+    is for platform operators (superusers)."""
+
+    tenant_path = ""
+    tenant_actions = {"view": Action.READ, "add": None, "change": None, "delete": None}
     list_display = [
         "slug",
         "name",
@@ -157,7 +172,9 @@ class ApiKeyCreateForm(forms.ModelForm):
 
 
 @admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
+class ApiKeyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    tenant_path = "tenant"
+    tenant_actions = MANAGE_TENANT_ACTIONS
     list_display = [
         "name",
         "tenant",
@@ -235,7 +252,7 @@ class ApiKeyAdmin(admin.ModelAdmin):
             raw_key=raw_key,
         )
 
-    @admin.action(description="Revoke selected keys")
+    @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
         for api_key in queryset:
             services.api_key_revoke(api_key=api_key)
@@ -249,7 +266,9 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    tenant_path = "tenant"
+    tenant_actions = MANAGE_TENANT_ACTIONS
     list_display = ["created_at", "tenant", "actor_label", "action", "target"]
     list_filter = ["action", "tenant"]
     search_fields = ["actor_label", "action", "target"]
@@ -273,12 +292,32 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 @admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
+class MembershipAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """Tenant admins manage their tenant's members. Without the platform-wide user list
+    (superusers only), they name a new member by exact username."""
+
+    tenant_path = "tenant"
+    tenant_actions = MANAGE_TENANT_ACTIONS
     list_display = ["user", "tenant", "role", "created_at"]
     list_filter = ["role", "tenant"]
     search_fields = ["user__username", "user__email", "tenant__slug"]
     autocomplete_fields = ["user"]
     list_select_related = ["user", "tenant"]
+
+    def get_autocomplete_fields(self, request: HttpRequest) -> list[str]:
+        return list(self.autocomplete_fields) if is_platform_operator(request) else []
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Membership | None = None) -> list[str]:
+        if obj is not None and not is_platform_operator(request):
+            return ["user", "tenant"]
+        return list(self.readonly_fields)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "user" and not is_platform_operator(request):
+            kwargs["to_field_name"] = "username"
+            kwargs["widget"] = forms.TextInput()
+            kwargs["help_text"] = "The exact username of an existing user."
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
@@ -286,6 +325,10 @@ class MembershipAdmin(admin.ModelAdmin):
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
         services.membership_remove(membership=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        for membership in queryset.select_related("user", "tenant"):
+            services.membership_remove(membership=membership)  # role groups too
 
 
 class ProviderCredentialForm(forms.ModelForm):
@@ -311,7 +354,9 @@ class ProviderCredentialForm(forms.ModelForm):
 
 
 @admin.register(ProviderCredential)
-class ProviderCredentialAdmin(admin.ModelAdmin):
+class ProviderCredentialAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    tenant_path = "tenant"
+    tenant_actions = MANAGE_TENANT_ACTIONS
     form = ProviderCredentialForm
     list_display = ["tenant", "provider", "created_at", "updated_at"]
     list_filter = ["provider"]
@@ -342,7 +387,9 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(admin.ModelAdmin):
+class WebhookEndpointAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    tenant_path = "tenant"
+    tenant_actions = MANAGE_TENANT_ACTIONS
     form = WebhookEndpointForm
     list_display = [
         "url",
@@ -501,7 +548,10 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             timestamp_header=webhooks.TIMESTAMP_HEADER,
         )
 
-    @admin.action(description="Re-enable selected endpoints (resets the failure streak)")
+    @admin.action(
+        description="Re-enable selected endpoints (resets the failure streak)",
+        permissions=["change"],
+    )
     def enable_selected(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset.select_related("tenant"):
             webhooks.webhook_endpoint_enable(endpoint=endpoint, actor=request.user)
@@ -509,8 +559,11 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     """The delivery log: view-only rows, plus a re-send action."""
+
+    tenant_path = "endpoint__tenant"
+    tenant_actions = MANAGE_TENANT_ACTIONS
 
     list_display = [
         "created_at",
@@ -574,3 +627,11 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
                 f"Skipped {skipped} delivery(ies) of disabled endpoints; re-enable them first.",
                 messages.WARNING,
             )
+
+
+# --- Platform models (no tenant): superusers only, whatever model permissions staff hold ---
+
+PLATFORM_APPS = ("auth", "django_celery_beat")
+
+for _model in [m for m in admin.site._registry if m._meta.app_label in PLATFORM_APPS]:
+    platform_only(admin.site, _model)

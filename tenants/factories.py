@@ -5,8 +5,17 @@ from __future__ import annotations
 import factory
 from django.contrib.auth import get_user_model
 
-from tenants.models import Membership, Tenant
-from tenants.services import membership_set, tenant_role_group
+from tenants.models import (
+    ApiKey,
+    AuditEvent,
+    Membership,
+    ProviderCredential,
+    Tenant,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
+from tenants.secrets import encrypt_secret
+from tenants.services import api_key_create, membership_set, tenant_role_group
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -46,3 +55,49 @@ class MembershipFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class: type[Membership], *args: object, **kwargs: object) -> Membership:
         return membership_set(tenant=kwargs["tenant"], user=kwargs["user"], role=kwargs["role"])
+
+
+def make_api_key(*, tenant: Tenant, name: str = "ci", role: str = "viewer") -> ApiKey:
+    """An API key created through the real service (the raw key is discarded)."""
+    return api_key_create(tenant=tenant, name=name, role=role).api_key
+
+
+class AuditEventFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AuditEvent
+
+    tenant = factory.SubFactory(TenantFactory)
+    actor_label = "system"
+    action = "agent.updated"
+    target = factory.Sequence(lambda n: f"target-{n}")
+
+
+class ProviderCredentialFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = ProviderCredential
+        skip_postgeneration_save = True
+
+    tenant = factory.SubFactory(TenantFactory)
+    provider = "openai"
+    encrypted_value = factory.LazyFunction(lambda: encrypt_secret("sk-test-provider-key"))
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    """An endpoint stored without the save-time URL check (no DNS lookup in tests)."""
+
+    class Meta:
+        model = WebhookEndpoint
+
+    tenant = factory.SubFactory(TenantFactory)
+    url = factory.Sequence(lambda n: f"https://hooks-{n}.example.com/receive")
+    encrypted_secret = factory.LazyFunction(lambda: encrypt_secret("whsec-test"))
+    events = factory.LazyFunction(lambda: ["session.ended"])
+
+
+class WebhookDeliveryFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = WebhookDelivery
+
+    endpoint = factory.SubFactory(WebhookEndpointFactory)
+    event = "session.ended"
+    payload = factory.LazyFunction(lambda: {"event": "session.ended", "data": {}})

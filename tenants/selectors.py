@@ -28,6 +28,11 @@ def memberships_for_user(*, user: AbstractBaseUser) -> QuerySet[Membership]:
     return Membership.objects.filter(user=user, tenant__is_active=True).select_related("tenant")
 
 
+def tenant_roles_of(*, user: AbstractBaseUser) -> dict[int, str]:
+    """``{tenant id: role}`` of the user's memberships in active tenants."""
+    return dict(memberships_for_user(user=user).values_list("tenant_id", "role"))
+
+
 def tenant_role_of(*, user: AbstractBaseUser, tenant: Tenant) -> str | None:
     membership = Membership.objects.filter(user=user, tenant=tenant).only("role").first()
     return membership.role if membership else None

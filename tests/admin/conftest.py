@@ -1,0 +1,133 @@
+"""Two tenants with one object of every admin model each, and staff users around them.
+
+``home`` is the tenant the users belong to (as admin, developer or viewer); ``foreign``
+("Zeta…") is someone else's: none of its rows may ever be visible or writable. Every
+foreign object's name carries ``FOREIGN_MARK`` so a page leaking one is easy to spot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.db import transaction
+from django.db.models import Model
+
+from agents_config import services as agent_services
+from agents_config.factories import AgentTestRunFactory, make_agent, make_test_case
+from sessions_app.factories import SessionFactory, TurnFactory
+from tenants.factories import (
+    AuditEventFactory,
+    MembershipFactory,
+    ProviderCredentialFactory,
+    TenantFactory,
+    UserFactory,
+    WebhookDeliveryFactory,
+    WebhookEndpointFactory,
+    make_api_key,
+)
+from tenants.models import Tenant
+
+FOREIGN_MARK = "zeta"
+OUR_APPS = ("tenants", "agents_config", "sessions_app", "worker")
+
+# Who asks: a role in the home tenant (or none), and whether they also hold every model
+# permission of every app (view/add/change/delete) — which must not widen anything.
+USER_KINDS = {
+    "admin": ("admin", False),
+    "developer": ("developer", False),
+    "viewer": ("viewer", False),
+    "admin+model-perms": ("admin", True),
+    "viewer+model-perms": ("viewer", True),
+    "no-membership+model-perms": (None, True),
+}
+
+
+@dataclass
+class TenantObjects:
+    tenant: Tenant
+    objects: dict[str, Model] = field(default_factory=dict)  # model label -> one object
+
+    def __getitem__(self, label: str) -> Any:
+        return self.objects[label]
+
+
+def populate(tenant: Tenant, mark: str) -> TenantObjects:
+    """One row of every tenant model, named after ``mark``."""
+    agent = make_agent(tenant=tenant, agent_id=f"{mark}-agent", name=f"{mark} agent")
+    version = agent_services.agent_publish(agent=agent, note=f"{mark} release")
+    session = SessionFactory(agent=agent, user_details={"name": f"{mark} end user"})
+    TurnFactory(session=session, user_text=f"{mark} says hi")
+    case = make_test_case(agent=agent, name=f"{mark} case")
+    run = AgentTestRunFactory(case=case, triggered_by=f"{mark} runner")
+    member = UserFactory(username=f"{mark}-member")
+    membership = MembershipFactory(user=member, tenant=tenant, role="developer")
+    endpoint = WebhookEndpointFactory(tenant=tenant, url=f"https://{mark}-hooks.example.com/in")
+    delivery = WebhookDeliveryFactory(endpoint=endpoint, payload={"data": {"mark": mark}})
+    objects = {
+        "tenants.Tenant": tenant,
+        "tenants.ApiKey": make_api_key(tenant=tenant, name=f"{mark}-key", role="admin"),
+        "tenants.AuditEvent": AuditEventFactory(tenant=tenant, target=f"{mark}-target"),
+        "tenants.Membership": membership,
+        "tenants.ProviderCredential": ProviderCredentialFactory(tenant=tenant),
+        "tenants.WebhookEndpoint": endpoint,
+        "tenants.WebhookDelivery": delivery,
+        "agents_config.Agent": agent,
+        "agents_config.AgentVersion": version,
+        "agents_config.AgentTestCase": case,
+        "agents_config.AgentTestRun": run,
+        "sessions_app.Session": session,
+    }
+    return TenantObjects(tenant=tenant, objects=objects)
+
+
+@dataclass
+class World:
+    home: TenantObjects
+    foreign: TenantObjects
+
+
+@pytest.fixture(scope="module")
+def module_world(django_db_setup, django_db_blocker) -> Iterator[World]:
+    """Built once per test module inside a transaction rolled back at its end; each test
+    still runs in its own savepoint (the ``db`` fixture), so writes never leak between
+    tests. Keeps the parametrized matrix fast."""
+    with django_db_blocker.unblock(), transaction.atomic():
+        home = TenantFactory(slug="home-co", name="Home Company")
+        foreign = TenantFactory(slug=f"{FOREIGN_MARK}-corp", name=f"{FOREIGN_MARK.title()} Corp")
+        yield World(home=populate(home, "home"), foreign=populate(foreign, FOREIGN_MARK))
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def world(module_world, db) -> World:
+    return module_world
+
+
+def grant_all_model_permissions(user: Any) -> None:
+    user.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label__in=[*OUR_APPS, "auth", "django_celery_beat", "guardian"]
+        )
+    )
+
+
+@pytest.fixture
+def make_staff(world):
+    """``make_staff("viewer+model-perms")``: a staff user of the kind (see USER_KINDS)."""
+
+    def build(kind: str) -> Any:
+        role, model_perms = USER_KINDS[kind]
+        user = UserFactory(username=f"staff-{kind.replace('+', '-')}")
+        user.is_staff = True
+        user.save()
+        if role is not None:
+            MembershipFactory(user=user, tenant=world.home.tenant, role=role)
+        if model_perms:
+            grant_all_model_permissions(user)
+        return user
+
+    return build
