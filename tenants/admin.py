@@ -25,6 +25,7 @@ from tenants.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from tenants.secrets import encryption_problem
 
 
 def secret_shown_once(
@@ -307,6 +308,8 @@ class ProviderCredentialForm(forms.ModelForm):
         cleaned = super().clean()
         if not cleaned.get("value") and not self.instance.pk:
             self.add_error("value", "An API key is required.")
+        if cleaned.get("value") and (problem := encryption_problem()):
+            raise forms.ValidationError(problem)
         return cleaned
 
 
@@ -339,6 +342,12 @@ class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["tenant", "agent", "url", "events", "is_active"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not self.instance.pk and (problem := encryption_problem()):
+            raise forms.ValidationError(problem)  # the signing secret is stored encrypted
+        return cleaned
 
 
 @admin.register(WebhookEndpoint)
