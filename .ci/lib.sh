@@ -20,13 +20,24 @@ find_python() {
   return 1
 }
 
+requirements_digest() {  # one checksum of every requirements*.txt (one may include another)
+  .venv/bin/python -c 'import hashlib, pathlib; print(hashlib.sha256(b"".join(
+    p.read_bytes() for p in sorted(pathlib.Path(".").glob("requirements*.txt")))).hexdigest())'
+}
+
 ensure_venv() {  # $1: requirements file
-  local python
+  # pip runs only when the requirements changed since the last install into this venv (a
+  # stamp in var/ holds their checksum), so a second run starts in seconds.
+  local python digest stamp="var/installed-$(basename "$1").sha256"
   if [ ! -x .venv/bin/python ]; then
     python=$(find_python)
     "$python" -m venv .venv
+    rm -f "$stamp"
   fi
+  digest=$(requirements_digest)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then return 0; fi
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$1"
+  mkdir -p var && echo "$digest" > "$stamp"
 }
 
 install_frontend() {

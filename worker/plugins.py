@@ -11,6 +11,7 @@ that may build providers on another thread import the plugins once at start-up.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import threading
 import time
@@ -36,22 +37,32 @@ def register_provider_plugins() -> bool:
     return True
 
 
-def may_build_providers_off_main_thread(*, tasks_in_process: bool, argv: list[str]) -> bool:
+def may_build_providers_off_main_thread(
+    *, tasks_in_process: bool, argv: list[str], reloader_child: bool = False
+) -> bool:
     """Whether this process may build providers on a thread other than the main one: a server
-    (WSGI/ASGI, ``runserver``) whose Celery tasks run in-process, eagerly, on request threads."""
+    (WSGI/ASGI, ``runserver``) whose Celery tasks run in-process, eagerly, on request threads.
+
+    ``runserver``'s autoreloader parent only watches files; its child (``reloader_child``)
+    serves."""
     if not tasks_in_process:
         return False
     program = Path(argv[0]).name if argv else ""
     if program in {"manage.py", "django-admin"}:
-        return len(argv) > 1 and argv[1] in SERVING_COMMANDS
+        if len(argv) < 2 or argv[1] not in SERVING_COMMANDS:
+            return False
+        return reloader_child or "--noreload" in argv
     return True
 
 
 def register_for_this_process() -> None:
     """Called from ``WorkerConfig.ready()``."""
     from django.conf import settings
+    from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
 
     if may_build_providers_off_main_thread(
-        tasks_in_process=settings.CELERY_TASK_ALWAYS_EAGER, argv=sys.argv
+        tasks_in_process=settings.CELERY_TASK_ALWAYS_EAGER,
+        argv=sys.argv,
+        reloader_child=os.environ.get(DJANGO_AUTORELOAD_ENV) == "true",
     ):
         register_provider_plugins()

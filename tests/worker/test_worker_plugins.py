@@ -13,8 +13,8 @@ from worker.plugins import may_build_providers_off_main_thread, register_provide
 @pytest.mark.parametrize(
     ("eager", "argv", "expected"),
     [
-        (True, ["manage.py", "runserver", "8000"], True),
-        (True, ["/srv/app/manage.py", "runserver"], True),
+        (True, ["manage.py", "runserver", "8000", "--noreload"], True),
+        (True, ["/srv/app/manage.py", "runserver", "--noreload"], True),
         (True, ["/venv/bin/gunicorn", "config.wsgi"], True),
         (True, ["uvicorn", "config.asgi:application"], True),
         (True, ["manage.py", "create_api_key", "--tenant", "demo"], False),
@@ -27,6 +27,15 @@ from worker.plugins import may_build_providers_off_main_thread, register_provide
 )
 def test_which_processes_register_at_start_up(eager, argv, expected):
     assert may_build_providers_off_main_thread(tasks_in_process=eager, argv=argv) is expected
+
+
+def test_runserver_registers_in_the_reloader_child_only():
+    argv = ["manage.py", "runserver", "8000"]
+    assert may_build_providers_off_main_thread(tasks_in_process=True, argv=argv) is False
+    assert (
+        may_build_providers_off_main_thread(tasks_in_process=True, argv=argv, reloader_child=True)
+        is True
+    )
 
 
 def test_registering_is_only_possible_on_the_main_thread():
