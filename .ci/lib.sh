@@ -20,13 +20,24 @@ find_python() {
   return 1
 }
 
+requirements_digest() {  # one checksum of every requirements*.txt (one may include another)
+  .venv/bin/python -c 'import hashlib, pathlib; print(hashlib.sha256(b"".join(
+    p.read_bytes() for p in sorted(pathlib.Path(".").glob("requirements*.txt")))).hexdigest())'
+}
+
 ensure_venv() {  # $1: requirements file
-  local python
+  # pip runs only when the requirements changed since the last install into this venv (a
+  # stamp in var/ holds their checksum), so a second run starts in seconds.
+  local python digest stamp="var/installed-$(basename "$1").sha256"
   if [ ! -x .venv/bin/python ]; then
     python=$(find_python)
     "$python" -m venv .venv
+    rm -f "$stamp"
   fi
+  digest=$(requirements_digest)
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$digest" ]; then return 0; fi
   .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$1"
+  mkdir -p var && echo "$digest" > "$stamp"
 }
 
 install_frontend() {
@@ -44,4 +55,32 @@ install_frontend() {
   cp "$source/package.json" "$source/package-lock.json" "$build/"
   npm ci --prefix "$build" --no-audit --no-fund --loglevel=error >/dev/null
   cp "$build/node_modules/livekit-client/dist/livekit-client.umd.js" "$target"
+}
+
+dotenv_value() {  # $1: name; its value in .env (empty when unset)
+  [ -f .env ] || return 0
+  sed -n "s/^[[:space:]]*$1[[:space:]]*=[[:space:]]*//p" .env | tail -n 1 | sed "s/^[\"']//; s/[\"']\$//"
+}
+
+ensure_dotenv() {
+  # The quick start's settings, written once so that every later command (a second terminal's
+  # manage.py, the worker) reads the same keys. An existing .env is never touched.
+  if [ -f .env ]; then return 0; fi
+  .venv/bin/python - "${PORT:-8000}" <<'PY'
+import base64, secrets, sys
+from pathlib import Path
+
+port = sys.argv[1]
+Path(".env").write_text(
+    "# Written by .ci/quickstart for local development (never commit it). Edit freely;\n"
+    "# the quick start does not overwrite it. Environment variables win over these values.\n"
+    "DEBUG=1\n"
+    f"SECRET_KEY={secrets.token_urlsafe(50)}\n"
+    "# Fernet key encrypting the tenants' provider keys and webhook secrets at rest.\n"
+    f"SECRETS_ENCRYPTION_KEY={base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()}\n"
+    f"PORT={port}\n"
+)
+PY
+  chmod 600 .env
+  echo "Wrote .env (DEBUG=1, a new SECRET_KEY and SECRETS_ENCRYPTION_KEY, PORT=${PORT:-8000})."
 }

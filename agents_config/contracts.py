@@ -95,10 +95,28 @@ class ContractError(ValueError):
         return cls.from_issues(issues, prefix)
 
 
+def normalize_newlines(value: Any) -> Any:
+    """Every text in a configuration uses LF line endings: browsers submit textareas with CRLF,
+    and a document differing only in line endings must not become a new version."""
+    if isinstance(value, str):
+        return value.replace("\r\n", "\n").replace("\r", "\n") if "\r" in value else value
+    if isinstance(value, Mapping):
+        return {key: normalize_newlines(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [normalize_newlines(item) for item in value]
+    return value
+
+
 class Contract(BaseModel):
-    """Base for every section: unknown keys are errors, so typos never pass silently."""
+    """Base for every section: unknown keys are errors, so typos never pass silently, and
+    every text is stored with LF line endings (whichever entry point it came through)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _lf_line_endings(cls, value: Any) -> Any:
+        return normalize_newlines(value)
 
     def cross_check(self) -> list[tuple[Loc, str]]:
         """Rules spanning several fields of the section; empty when valid."""

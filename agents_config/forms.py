@@ -165,6 +165,8 @@ class AgentAdminForm(forms.ModelForm):
             setattr(self.instance, section, data)
             try:
                 parsed[section] = parse_section(section, data)
+                # What the contract made of it (e.g. a textarea's CRLF is stored as LF).
+                setattr(self.instance, section, parsed[section].model_dump(mode="json"))
             except ContractError as exc:
                 unplaced = self.add_contract_errors(exc)
                 if unplaced:
@@ -285,7 +287,7 @@ class SchemaFieldInlineFormSet(forms.BaseInlineFormSet):
         if not self.instance.tenant_id:
             return  # the agent form reports the missing tenant
         try:
-            parse_document(agent_draft_document(self.instance, fields=fields))
+            document = parse_document(agent_draft_document(self.instance, fields=fields))
         except ContractError as exc:
             unplaced: list[str] = []
             for path, messages in exc.errors.items():
@@ -303,6 +305,10 @@ class SchemaFieldInlineFormSet(forms.BaseInlineFormSet):
                     unplaced += [f"{path or 'document'}: {m}" for m in messages]
             if unplaced:
                 raise ValidationError(unplaced) from None
+            return
+        # Store the rows as the contract normalised them (a textarea's CRLF becomes LF).
+        for form, parsed in zip(rows, document.schema_config.fields, strict=True):
+            form.instance.description = parsed.description
 
 
 class ImportAgentForm(forms.Form):

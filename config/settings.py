@@ -24,8 +24,9 @@ SECRET_KEY: str = env.str("SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
-            "SECRET_KEY is not set. Set the SECRET_KEY environment variable "
-            "(or DEBUG=1 for local development, which uses an insecure development key)."
+            "SECRET_KEY is not set. Set the SECRET_KEY environment variable or put it in .env "
+            "(bash .ci/quickstart writes one), or DEBUG=1 for local development, which uses an "
+            "insecure development key."
         )
     SECRET_KEY = "django-insecure-development-only-key-do-not-use-in-production"
 

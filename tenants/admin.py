@@ -33,6 +33,7 @@ from tenants.models import (
     WebhookEvent,
 )
 from tenants.roles import Action
+from tenants.secrets import encryption_problem
 
 
 def secret_shown_once(
@@ -350,6 +351,8 @@ class ProviderCredentialForm(forms.ModelForm):
         cleaned = super().clean()
         if not cleaned.get("value") and not self.instance.pk:
             self.add_error("value", "An API key is required.")
+        if cleaned.get("value") and (problem := encryption_problem()):
+            raise forms.ValidationError(problem)
         return cleaned
 
 
@@ -384,6 +387,12 @@ class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["tenant", "agent", "url", "events", "is_active"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not self.instance.pk and (problem := encryption_problem()):
+            raise forms.ValidationError(problem)  # the signing secret is stored encrypted
+        return cleaned
 
 
 @admin.register(WebhookEndpoint)

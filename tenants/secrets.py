@@ -49,6 +49,16 @@ def _fernet() -> Fernet:
         ) from exc
 
 
+def encryption_problem() -> str | None:
+    """Why secrets cannot be stored right now (the key is missing or invalid), else None:
+    forms report it instead of failing with a server error."""
+    try:
+        _fernet()
+    except ImproperlyConfigured as exc:
+        return str(exc)
+    return None
+
+
 def encrypt_secret(value: str) -> str:
     """The encrypted token for ``value`` (ASCII, safe to store in a text column)."""
     return _fernet().encrypt(value.encode("utf-8")).decode("ascii")

@@ -120,6 +120,51 @@ def test_saving_the_change_form_validates_sections(admin_client, agent):
     assert agent.revision == 2
 
 
+def _as_browser_submits(data: dict[str, object]) -> dict[str, object]:
+    """Browsers submit every textarea with CRLF line endings."""
+    return {k: v.replace("\n", "\r\n") if isinstance(v, str) else v for k, v in data.items()}
+
+
+def test_saving_unchanged_in_a_browser_makes_no_phantom_version(admin_client, agent):
+    services.agent_publish(agent=agent, version="1.0.0")
+    agent.refresh_from_db()
+    assert "\n" in agent.prompt_config["instructions"]
+    url = reverse("admin:agents_config_agent_change", args=[agent.pk])
+    fields = list(agent.schema_fields.all())
+    longer = {"schema_fields-0-description": f"{fields[0].description}\nMore."}
+    data = _as_browser_submits(change_form_data(agent, **longer))
+    assert "\r\n" in data["prompt_config__instructions"]
+    response = admin_client.post(url, data)
+    assert response.status_code == 302, response.context and response.context["errors"]
+    agent.refresh_from_db()
+    assert "\r" not in agent.prompt_config["instructions"]
+    assert "\r" not in agent.schema_fields.get(pk=fields[0].pk).description
+
+    publish = reverse("admin:agents_config_agent_publish", args=[agent.pk])
+    admin_client.post(publish, {"bump": "minor"})
+    agent.refresh_from_db()
+    published = agent.published_version.version
+    assert published == "1.1.0"  # the extra line of one description is a real change
+    response = admin_client.post(url, _as_browser_submits(change_form_data(agent)))
+    assert response.status_code == 302
+    admin_client.post(publish, {"bump": "minor"})
+    agent.refresh_from_db()
+    assert agent.published_version.version == published  # nothing changed: no new version
+
+
+def test_every_text_is_stored_with_lf_line_endings(agent):
+    document = agent_draft_document(agent)
+    document["prompt_config"]["instructions"] = "Line one.\r\nLine two.\rLine three."
+    document["prompt_config"]["examples"][0]["user"] = "Hello\r\nofficer"
+    document["schema_config"]["fields"][0]["description"] = "a\r\nb"
+    services.agent_update_draft(agent=agent, data=document)
+    agent.refresh_from_db()
+    stored = agent_draft_document(agent)
+    assert stored["prompt_config"]["instructions"] == "Line one.\nLine two.\nLine three."
+    assert stored["prompt_config"]["examples"][0]["user"] == "Hello\nofficer"
+    assert stored["schema_config"]["fields"][0]["description"] == "a\nb"
+
+
 def test_schema_field_errors_land_on_their_row(admin_client, agent):
     url = reverse("admin:agents_config_agent_change", args=[agent.pk])
     data = change_form_data(agent)

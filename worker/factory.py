@@ -273,7 +273,9 @@ class AgentFactory:
             # A discarded speculative reply would otherwise look like a turn of its own.
             "preemptive_generation": {"enabled": False},
         }
-        if turn_detection is not None:
+        if turn_detection is not None or self.text_only:
+            # Text mode has no audio: None keeps livekit-agents from adding its default
+            # TurnDetector (which would only warn that it has no VAD).
             turn_handling["turn_detection"] = turn_detection
         return {
             "stt": self.build_stt() or _not_given(),

@@ -4,6 +4,7 @@ unreachable server, exit 0 on SIGTERM; ``talk`` in text mode against the fake Op
 from __future__ import annotations
 
 import io
+import logging
 import os
 import signal
 import socket
@@ -134,6 +135,45 @@ def test_talk_uses_published_version_by_default_and_draft_on_request(
     monkeypatch.setattr("sys.stdin", io.StringIO("Hello\n"))
     call_command("talk", published_agent.agent_id, "--draft", stdout=io.StringIO())
     assert "DRAFT PROMPT" in str(fake_openai.chat_requests[1]["messages"])
+
+
+class _Recorder(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("verbose", [False, True])
+def test_talk_prints_only_the_conversation_unless_verbose(
+    published_agent, fake_openai, settings, monkeypatch, verbose
+):
+    settings.OPENAI_API_KEY = "sk-test"
+    settings.OPENAI_BASE_URL = fake_openai.base_url
+    fake_openai.add(demo_turn("Good morning."))
+    recorder = _Recorder()
+    root = logging.getLogger()
+    root.addHandler(recorder)
+    monkeypatch.setattr(root, "level", logging.DEBUG)
+    monkeypatch.setattr("sys.stdin", io.StringIO("Hello\n"))
+    out = io.StringIO()
+    try:
+        call_command(
+            "talk", published_agent.agent_id, *(["--verbose"] if verbose else []), stdout=out
+        )
+    finally:
+        root.removeHandler(recorder)
+    assert "agent> Good morning." in out.getvalue()
+    names = {record.name for record in recorder.records}
+    if verbose:
+        assert any(name.startswith("httpx") for name in names), names
+    else:
+        assert [r.getMessage() for r in recorder.records] == []
+    assert not any("TurnDetector" in r.getMessage() for r in recorder.records)
+    assert logging.root.manager.disable == logging.NOTSET  # logging is back for the rest
 
 
 @pytest.mark.django_db

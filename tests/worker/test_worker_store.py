@@ -112,3 +112,24 @@ def test_admin_shows_turn_latency_percentiles(admin_client, published_agent):
     assert b"first spoken text: p50 500 ms, p90 900 ms (10 turns)" in page.content
     assert session.turns.count() == 10
     assert list(session.turns.values_list("index", flat=True)) == list(range(1, 11))
+
+
+@pytest.mark.parametrize("key", ["", "not-a-fernet-key"])
+def test_admin_forms_name_a_missing_encryption_key_instead_of_failing(
+    admin_client, tenant, settings, key
+):
+    settings.SECRETS_ENCRYPTION_KEY = key
+    credential = admin_client.post(
+        "/admin/tenants/providercredential/add/",
+        {"tenant": tenant.pk, "provider": "openai", "value": "sk-new"},
+    )
+    assert credential.status_code == 200
+    assert "SECRETS_ENCRYPTION_KEY" in credential.content.decode()
+    assert not ProviderCredential.objects.exists()
+    settings.WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
+    webhook = admin_client.post(
+        "/admin/tenants/webhookendpoint/add/",
+        {"tenant": tenant.pk, "url": "http://127.0.0.1:9/x", "events": ["session.ended"]},
+    )
+    assert webhook.status_code == 200
+    assert "SECRETS_ENCRYPTION_KEY" in webhook.content.decode()

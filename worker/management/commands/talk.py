@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from typing import Any
 
@@ -17,7 +18,8 @@ from agents_config.selectors import agent_draft_document, agent_version_by_label
 class Command(BaseCommand):
     help = (
         "Talk to an agent in the terminal (text mode): prints the spoken text and the "
-        "structured turn. Default: the live published version; --draft for the draft."
+        "structured turn. Default: the live published version; --draft for the draft. "
+        "Only the conversation (and errors) is printed unless --verbose."
     )
 
     def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
@@ -34,6 +36,11 @@ class Command(BaseCommand):
         group.add_argument("--draft", action="store_true", help="Talk to the unpublished draft.")
         parser.add_argument(
             "--user-details", default="{}", help='JSON object, e.g. \'{"applicant_name": "Ana"}\'.'
+        )
+        parser.add_argument(
+            "--verbose",
+            action="store_true",
+            help="Also print the log lines (HTTP requests, livekit-agents, warnings).",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -78,6 +85,9 @@ class Command(BaseCommand):
             return line if line else None
 
         self.stdout.ending = ""  # talk() writes whole lines and the prompt itself
+        if not options["verbose"]:
+            # The terminal is the conversation: no request lines or library warnings.
+            logging.disable(logging.WARNING)
         try:
             asyncio.run(
                 talk(
@@ -91,6 +101,8 @@ class Command(BaseCommand):
             )
         except ProviderConfigError as exc:
             raise CommandError(str(exc)) from exc
+        finally:
+            logging.disable(logging.NOTSET)
 
     def _agent(self, agent_id: str, tenant: str | None) -> Agent:
         agents = Agent.objects.select_related("tenant", "published_version").filter(
