@@ -471,6 +471,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             )
             form.instance = created.endpoint
             request._webhook_secret = created.secret  # shown once by response_add, never stored
+            request._webhook_endpoint = created.endpoint  # ``obj`` is the unsaved form copy
             return
         super().save_model(request, obj, form, change)
         if "is_active" in form.changed_data and obj.is_active:
@@ -495,7 +496,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             request,
             "admin/tenants/webhookendpoint/created.html",
             "Webhook endpoint created",
-            endpoint=obj,
+            endpoint=request._webhook_endpoint,
             secret=secret,
             signature_header=webhooks.SIGNATURE_HEADER,
             timestamp_header=webhooks.TIMESTAMP_HEADER,
