@@ -728,9 +728,7 @@ def agent_test_run_start(
 
         # No limits in the message: the worker's own TEST_RUN_*TIME_LIMIT settings apply.
         transaction.on_commit(
-            lambda: run_agent_test_run.apply_async(
-                (run.pk,), soft_time_limit=None, time_limit=None
-            )
+            lambda: run_agent_test_run.apply_async((run.pk,), soft_time_limit=None, time_limit=None)
         )
     return run
 
