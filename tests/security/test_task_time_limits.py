@@ -80,15 +80,13 @@ def test_slow_run_is_stopped_at_its_soft_limit_and_the_worker_goes_on(
     slow = agent_test_run_start(agent=slow_agent, case_name="slow")  # enqueued on commit
     fast = agent_test_run_start(agent=slow_agent, case_name="fast")
 
-    started = time.monotonic()
-    stopped = _wait_finished(slow.pk, celery_worker_process, timeout=40)
-    elapsed = time.monotonic() - started
+    stopped = _wait_finished(slow.pk, celery_worker_process, timeout=90)  # worker start-up
     assert stopped.status == SuiteRunStatus.ERROR, stopped.error
     assert "time limit" in stopped.error and "soft" in stopped.error
-    assert stopped.finished_at is not None
-    assert elapsed < SOFT_LIMIT_SECONDS + 20  # stopped, not left to finish (it needs a minute)
+    ran_for = (stopped.finished_at - stopped.started_at).total_seconds()
+    assert ran_for < SOFT_LIMIT_SECONDS + 10  # stopped, not left to finish (it needs a minute)
 
-    after = _wait_finished(fast.pk, celery_worker_process, timeout=40)
+    after = _wait_finished(fast.pk, celery_worker_process, timeout=60)
     assert after.status == SuiteRunStatus.PASSED, (after.error, celery_worker_process.output())
 
 
