@@ -70,6 +70,7 @@ from config.exceptions import PreconditionFailed
 from tenants.api import (
     BODY_ERRORS,
     ApiPagination,
+    NoQuerySerializer,
     TenantAPIView,
     error_responses,
     parse_body,
@@ -90,12 +91,17 @@ AGENT_ID_PARAM = OpenApiParameter(
     description="The agent's slug.",
     examples=[OpenApiExample("Seed agent", value="interview-agent-v1")],
 )
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[^"]*"(\s*,\s*(W/)?"[^"]*")*)$'
+IF_MATCH = re.compile(IF_MATCH_PATTERN)
 IF_MATCH_PARAM = OpenApiParameter(
     "If-Match",
     str,
     OpenApiParameter.HEADER,
     required=False,
-    description="ETag from a previous response; a stale one is refused with 412.",
+    pattern=IF_MATCH_PATTERN,
+    description='The `ETag` of a previous response (e.g. `"12-3"`), several separated by commas, '
+    "or `*`. Without it the write is unconditional; a stale tag is refused with 412 and "
+    "nothing is stored; an empty or malformed value (e.g. an unquoted tag) is a 400.",
 )
 ETAG_HEADER = OpenApiParameter(
     "ETag",
@@ -159,10 +165,15 @@ class AgentObjectAPIView(TenantAPIView):
         return version
 
     def expected_revision(self, agent: Agent) -> int | None:
-        """The revision ``If-Match`` vouches for (None without the header); else 412."""
+        """The revision ``If-Match`` vouches for (None without the header); 412 for a stale
+        tag, 400 for a header that is not ``*`` or quoted entity tags (RFC 9110)."""
         header = self.request.headers.get("If-Match")
         if header is None:
             return None
+        if not IF_MATCH.match(header.strip()):
+            raise ValidationError(
+                {"If-Match": ['Expected "*" or quoted ETags such as "12-3" (from a response).']}
+            )
         tags = [tag.strip().removeprefix("W/") for tag in header.split(",")]
         if "*" in tags or agent_etag(agent) in tags:
             return agent.revision
@@ -455,6 +466,7 @@ class VersionListApi(AgentObjectAPIView):
         responses={200: VersionListSerializer, **error_responses(404)},
     )
     def get(self, request: Request, agent_id: str) -> Response:
+        parse_query(NoQuerySerializer, request)
         agent = self.get_agent(agent_id)
         versions = agent_versions(agent=agent).select_related("agent", "rolled_back_from")
         data = {
@@ -491,6 +503,7 @@ class VersionDetailApi(AgentObjectAPIView):
         responses={200: VersionDetailSerializer, **error_responses(404)},
     )
     def get(self, request: Request, agent_id: str, version: str) -> Response:
+        parse_query(NoQuerySerializer, request)
         agent = self.get_agent(agent_id)
         return Response(VersionDetailSerializer(self.get_version(agent, version)).data)
 
@@ -510,6 +523,7 @@ class VersionDiffApi(AgentObjectAPIView):
         responses={200: VersionDiffSerializer, **error_responses(404)},
     )
     def get(self, request: Request, agent_id: str, a: str, b: str) -> Response:
+        parse_query(NoQuerySerializer, request)
         agent = self.get_agent(agent_id)
         old, new = self.get_version(agent, a), self.get_version(agent, b)
         data = {

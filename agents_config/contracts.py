@@ -18,6 +18,7 @@ from urllib.parse import urlparse
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agents_config import json_input
 from agents_config.schema import (
     CompiledSchema,
     FieldSpec,
@@ -502,6 +503,10 @@ def outbound_urls(llm_config: LLMConfig, tracing_config: TracingConfig) -> list[
 def _validated(model: type[Contract], data: Any, prefix: Loc) -> Contract:
     if not isinstance(data, Mapping):
         raise ContractError({format_loc(prefix): ["Expected a JSON object."]})
+    try:  # before pydantic: it recurses, and jsonb cannot store NaN or lone surrogates
+        json_input.check_value(data, prefix=format_loc(prefix))
+    except json_input.UnsafeJSON as exc:
+        raise ContractError(exc.errors) from None
     try:
         instance = model.model_validate(dict(data))
     except ValidationError as exc:

@@ -5,14 +5,12 @@ turn and says why it passed or failed. ``llm_judge`` needs a model call, so the 
 (``agents_config.suite_runner``) evaluates it; everything else is pure.
 
 ``field`` is a dotted path into the structured turn (``red_flags.0`` indexes a list). Patterns
-(``matches``) are length-limited, compiled when the case is saved, refused when they nest
-quantifiers (the classic catastrophic-backtracking shape) and run on at most
-``MAX_MATCH_SUBJECT`` characters.
+(``matches``) are compiled when the case is saved and run by ``agents_config.user_regex``
+(RE2: linear time, length caps).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
@@ -27,13 +25,16 @@ from pydantic import (
 )
 
 from agents_config.contracts import ContractError
+from agents_config.user_regex import (
+    MAX_PATTERN_LENGTH,
+    UserRegexError,
+    compile_user_regex,
+    user_regex_search,
+)
 
-MAX_PATTERN_LENGTH = 200
-MAX_MATCH_SUBJECT = 2000
 MAX_TURNS = 50
 MAX_EXPECTATIONS = 30
 FIELD_PATH = r"^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z0-9_]{1,64}){0,5}$"
-_NESTED_QUANTIFIER = re.compile(r"\((?:[^()\\]|\\.)*[+*}](?:[^()\\]|\\.)*\)\s*[+*{]")
 _MISSING = object()
 
 
@@ -161,12 +162,10 @@ class Matches(_FieldExpectation):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        if _NESTED_QUANTIFIER.search(value):
-            raise ValueError("nested quantifiers such as (a+)+ are not allowed")
         try:
-            re.compile(value)
-        except re.error as exc:
-            raise ValueError(f"not a valid regular expression: {exc}") from None
+            compile_user_regex(value)
+        except UserRegexError as exc:
+            raise ValueError(str(exc)) from None
         return value
 
     def describe(self) -> str:
@@ -175,8 +174,7 @@ class Matches(_FieldExpectation):
     def check(self, value: Any) -> tuple[bool, str]:
         if not isinstance(value, str):
             return False, f"{self.field} is {value!r}, not text"
-        found = re.search(self.pattern, value[:MAX_MATCH_SUBJECT]) is not None
-        return found, f"{self.field}: {value!r}"
+        return user_regex_search(self.pattern, value), f"{self.field}: {value!r}"
 
 
 class Present(_Expectation):

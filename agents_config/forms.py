@@ -17,6 +17,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from pydantic.fields import FieldInfo
 
+from agents_config import json_input
 from agents_config.contracts import (
     SECTION_CONTRACTS,
     ContractError,
@@ -48,6 +49,22 @@ class PrettyJSONField(forms.JSONField):
             "widget", forms.Textarea(attrs={"rows": 6, "cols": 80, "class": "vLargeTextField"})
         )
         super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        """Django's parsing, within ``json_input``'s limits (depth, finite numbers...)."""
+        if isinstance(value, str) and value not in self.empty_values and not self.disabled:
+            try:
+                json_input.loads(value)
+            except json_input.UnsafeJSON as exc:
+                raise ValidationError(str(exc), code="invalid") from None
+            except ValueError:
+                pass  # Django's own message for text that is not JSON
+        return super().to_python(value)
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        if isinstance(data, str) and json_input.exceeds_depth(data):
+            return forms.fields.InvalidJSONInput(data)
+        return super().bound_data(data, initial)
 
     def prepare_value(self, value: Any) -> str:
         if isinstance(value, forms.fields.InvalidJSONInput):
@@ -337,8 +354,10 @@ class ImportAgentForm(forms.Form):
         if not text.strip():
             raise ValidationError("Upload a file or paste a document.")
         try:
-            cleaned["data"] = json.loads(text)
-        except json.JSONDecodeError as exc:
+            cleaned["data"] = json_input.loads(text)
+        except json_input.UnsafeJSON as exc:
+            raise ValidationError(f"Not accepted: {exc}") from None
+        except ValueError as exc:
             raise ValidationError(f"Not valid JSON: {exc}") from None
         return cleaned
 

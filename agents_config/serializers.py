@@ -11,18 +11,7 @@ from typing import Any
 from rest_framework import serializers
 
 from agents_config.contracts import SEMVER_PATTERN
-
-
-class StrictInputSerializer(serializers.Serializer):
-    """Input that refuses unknown keys, so typos fail instead of being ignored."""
-
-    def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(str(key) for key in data if key not in self.fields)
-            if unknown:
-                raise serializers.ValidationError({key: ["Unknown key."] for key in unknown})
-        return super().to_internal_value(data)
-
+from tenants.api import StrictInputSerializer
 
 # --- inputs ---------------------------------------------------------------------------------
 

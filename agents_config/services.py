@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from guardian.shortcuts import assign_perm
@@ -830,7 +831,10 @@ def agent_test_run_start(
     if enqueue:
         from agents_config.tasks import run_agent_test_run
 
-        transaction.on_commit(lambda: run_agent_test_run.delay(run.pk))
+        # No limits in the message: the worker's own TEST_RUN_*TIME_LIMIT settings apply.
+        transaction.on_commit(
+            lambda: run_agent_test_run.apply_async((run.pk,), soft_time_limit=None, time_limit=None)
+        )
     return run
 
 
@@ -884,6 +888,8 @@ def agent_test_run_execute(*, run: AgentTestRun, on_progress: Any = None) -> Age
     for spec in specs:
         try:
             outcome = run_case_sync(spec, target=target, keys=keys)
+        except SoftTimeLimitExceeded:
+            raise  # the whole run is out of time: the task records it (agent_test_run_stop)
         except Exception as exc:  # one broken case must not lose the others
             logging.getLogger(__name__).exception("test case %s failed to run", spec.name)
             outcome = {
@@ -911,6 +917,19 @@ def agent_test_run_execute(*, run: AgentTestRun, on_progress: Any = None) -> Age
     run.finished_at = timezone.now()
     run.save(update_fields=["status", "error", "finished_at"])
     return run
+
+
+def agent_test_run_stop(*, run_id: int, reason: str) -> AgentTestRun | None:
+    """End a run that is still queued or running as ``error`` with ``reason`` (its time limit
+    ran out), keeping the cases already recorded; a run already finished is left alone."""
+    from django.utils import timezone
+
+    from agents_config.models import SuiteRunStatus
+
+    AgentTestRun.objects.filter(
+        pk=run_id, status__in=[SuiteRunStatus.QUEUED, SuiteRunStatus.RUNNING]
+    ).update(status=SuiteRunStatus.ERROR, error=reason, finished_at=timezone.now())
+    return AgentTestRun.objects.filter(pk=run_id).first()
 
 
 def agent_test_gate_check(*, agent: Agent) -> None:

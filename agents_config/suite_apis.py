@@ -21,7 +21,15 @@ from agents_config.suite_serializers import (
     TestRunInputSerializer,
     TestRunSerializer,
 )
-from tenants.api import BODY_ERRORS, ApiPagination, error_responses, parse_body
+from tenants.api import (
+    BODY_ERRORS,
+    ApiPagination,
+    NoQuerySerializer,
+    PageQuerySerializer,
+    error_responses,
+    parse_body,
+    parse_query,
+)
 
 RUN_ID_PARAM = OpenApiParameter("run_id", int, OpenApiParameter.PATH, description="Run id.")
 
@@ -39,10 +47,11 @@ class TestCaseListCreateApi(AgentObjectAPIView):
         operation_id="agent_test_cases_list",
         tags=["tests"],
         summary="The agent's test cases",
-        parameters=[AGENT_ID_PARAM],
+        parameters=[AGENT_ID_PARAM, PageQuerySerializer],
         responses={200: TestCaseSerializer(many=True), **error_responses(404)},
     )
     def get(self, request: Request, agent_id: str) -> Response:
+        parse_query(PageQuerySerializer, request)
         agent = self.get_agent(agent_id)
         cases = AgentTestCase.objects.filter(agent=agent).order_by("name")
         return self.paginated(cases, TestCaseSerializer)
@@ -96,6 +105,7 @@ class TestRunDetailApi(AgentObjectAPIView):
         responses={200: TestRunSerializer, **error_responses(404)},
     )
     def get(self, request: Request, agent_id: str, run_id: int) -> Response:
+        parse_query(NoQuerySerializer, request)
         agent = self.get_agent(agent_id)
         run = (
             AgentTestRun.objects.select_related("agent", "case")

@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from agents_config import json_input
 from agents_config.contracts import AgentDocument, ContractError, parse_document
 from agents_config.expectations import LLMJudge, Outcome, ScriptedTurn, TurnView, parse_turns
 from agents_config.models import Agent, AgentTestCase
@@ -162,8 +163,8 @@ class Judge:
 def _verdict(text: str, model: str) -> Outcome:
     cleaned = text.strip().removeprefix("```json").removeprefix("```").removesuffix("```")
     try:
-        answer = json.loads(cleaned)
-    except ValueError:
+        answer = json_input.loads(cleaned)
+    except ValueError:  # not JSON, or past the JSON limits
         return Outcome(False, f"judge {model} did not answer JSON: {text[:200]!r}")
     if not isinstance(answer, dict) or not isinstance(answer.get("pass"), bool):
         return Outcome(False, f"judge {model} answered without a boolean 'pass': {text[:200]!r}")

@@ -20,6 +20,7 @@ from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 
 from agents_config.contracts import ContractError
+from agents_config.json_input import UnsafeJSON
 from agents_config.services import AgentConflict, OutboundURLForbidden, StaleRevision
 from sessions_app.services import QuotaExceeded, SessionRejected
 
@@ -40,6 +41,19 @@ class PayloadTooLarge(APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The request body is too large."
     default_code = "payload_too_large"
+
+
+class UnacceptableJSON(APIException):
+    """A body that parses but breaks ``agents_config.json_input``'s limits (depth, NaN...)."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The JSON body is outside the accepted limits."
+    default_code = "parse_error"
+
+    def __init__(self, fields: dict[str, list[str]]):
+        first = next((msgs[0] for msgs in fields.values() if msgs), None)
+        super().__init__(f"{self.default_detail} {first}" if first else None)
+        self.fields = fields
 
 
 class InvalidConfiguration(APIException):
@@ -137,7 +151,7 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
 
 
 def _translate(exc: Exception) -> Exception:
-    if isinstance(exc, ContractError):
+    if isinstance(exc, ContractError | UnsafeJSON):
         return InvalidConfiguration(fields=exc.errors)
     if isinstance(exc, OutboundURLForbidden):
         return FieldPermissionDenied(fields=exc.fields)
@@ -164,7 +178,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
     if response is None:
         return None  # a bug: let Django report the 500
     fields: dict[str, list[str]] = {}
-    if isinstance(exc, InvalidConfiguration | FieldPermissionDenied):
+    if isinstance(exc, InvalidConfiguration | FieldPermissionDenied | UnacceptableJSON):
         code, message, fields = exc.default_code, str(exc.detail), exc.fields
     elif isinstance(exc, ValidationError):
         code, message = "validation_error", "The request is invalid."

@@ -1,29 +1,20 @@
-"""The API's JSON parser: bounded body size and no NUL characters."""
+"""The API's JSON parser: bounded body size and nesting depth, only storable values.
+
+Limits live in ``agents_config.json_input`` (depth ``JSON_MAX_DEPTH``, finite numbers, no lone
+surrogates or NUL); a body that breaks them is a 400 ``parse_error`` whose ``fields`` name the
+offending path.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from config.exceptions import PayloadTooLarge
-
-
-def contains_nul(value: Any) -> bool:
-    """True if any string (key or value) in a parsed JSON value contains U+0000.
-
-    PostgreSQL text and jsonb cannot store it, so it is refused up front as a 400.
-    """
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(contains_nul(item) for item in value)
-    return False
+from agents_config import json_input
+from config.exceptions import PayloadTooLarge, UnacceptableJSON
 
 
 class LimitedJSONParser(JSONParser):
@@ -42,16 +33,8 @@ class LimitedJSONParser(JSONParser):
             raise PayloadTooLarge(f"The request body exceeds {limit} bytes.")
         encoding = (parser_context or {}).get("encoding", settings.DEFAULT_CHARSET)
         try:
-            data = json.loads(
-                raw.decode(encoding),
-                parse_constant=_reject_constant,
-            )
+            return json_input.loads(raw.decode(encoding))
+        except json_input.UnsafeJSON as exc:
+            raise UnacceptableJSON(exc.errors) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ParseError(f"JSON parse error - {exc}") from None
-        if contains_nul(data):
-            raise ParseError("JSON strings may not contain NUL (\\u0000) characters.")
-        return data
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")

@@ -87,7 +87,8 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# runserver opens a thread (and a connection) per request: persistent ones pile up under load.
+DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if DEBUG else 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -153,6 +154,11 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A test run past its soft limit ends `error` ("time limit"); the hard limit kills it outright.
+TEST_RUN_SOFT_TIME_LIMIT: int = env.int("TEST_RUN_SOFT_TIME_LIMIT", default=1800)
+TEST_RUN_TIME_LIMIT: int = env.int("TEST_RUN_TIME_LIMIT", default=TEST_RUN_SOFT_TIME_LIMIT + 60)
+if TEST_RUN_TIME_LIMIT <= TEST_RUN_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("TEST_RUN_TIME_LIMIT must be greater than TEST_RUN_SOFT_TIME_LIMIT.")
 
 # --- External services (secrets only from the environment) ---
 LIVEKIT_URL: str = env.str("LIVEKIT_URL", default="")

@@ -35,6 +35,7 @@ from sessions_app.services import session_create, session_end
 from tenants.api import (
     BODY_ERRORS,
     ApiPagination,
+    NoQuerySerializer,
     TenantAPIView,
     error_responses,
     parse_body,
@@ -154,6 +155,7 @@ class SessionDetailApi(SessionObjectAPIView):
         responses={200: SessionDetailSerializer, **error_responses(404)},
     )
     def get(self, request: Request, session_id: uuid.UUID) -> Response:
+        parse_query(NoQuerySerializer, request)
         session = self.get_session(session_id)
         serializer = SessionDetailSerializer(
             session, context={"hidden_fields": hidden_fields_of(session)}
@@ -188,6 +190,7 @@ class SessionReportApi(SessionObjectAPIView):
         responses={200: SessionReportSerializer, **error_responses(404)},
     )
     def get(self, request: Request, session_id: uuid.UUID) -> Response:
+        parse_query(NoQuerySerializer, request)
         session = self.get_session(session_id)
         report = SessionReport.objects.filter(session=session).first()
         if report is None:

@@ -19,6 +19,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from agents_config import json_input
 from agents_config.contracts import ContractError, parse_document
 from agents_config.models import Agent
 from sessions_app.events import session_status_changed
@@ -81,6 +82,7 @@ def resolve_overrides(document: dict[str, Any], overrides: Any) -> dict[str, Any
         return document
     if not isinstance(overrides, dict):
         raise ContractError({"overrides": ["Expected a JSON object."]})
+    _check_storable(overrides, "overrides")
     allowed = set(document["pipeline_config"].get("session_overrides", []))
     merged = copy.deepcopy(document)
     errors: dict[str, list[str]] = {}
@@ -123,7 +125,16 @@ def _check_user_details(user_details: Any) -> dict[str, Any]:
         raise ContractError({"user_details": ["Expected a JSON object."]})
     if len(user_details) > USER_DETAILS_MAX_KEYS:
         raise ContractError({"user_details": [f"At most {USER_DETAILS_MAX_KEYS} keys."]})
+    _check_storable(user_details, "user_details")
     return user_details
+
+
+def _check_storable(value: Any, prefix: str) -> None:
+    """Callers other than the API parser (commands, the worker) get the same JSON limits."""
+    try:
+        json_input.check_value(value, prefix=prefix)
+    except json_input.UnsafeJSON as exc:
+        raise ContractError(exc.errors) from None
 
 
 def _record(session: Session, from_status: str, to_status: str, reason: str = "") -> None:

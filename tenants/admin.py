@@ -527,6 +527,7 @@ class WebhookEndpointAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             )
             form.instance = created.endpoint
             request._webhook_secret = created.secret  # shown once by response_add, never stored
+            request._webhook_endpoint = created.endpoint  # ``obj`` is the unsaved form copy
             return
         super().save_model(request, obj, form, change)
         if "is_active" in form.changed_data and obj.is_active:
@@ -551,7 +552,7 @@ class WebhookEndpointAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             request,
             "admin/tenants/webhookendpoint/created.html",
             "Webhook endpoint created",
-            endpoint=obj,
+            endpoint=request._webhook_endpoint,
             secret=secret,
             signature_header=webhooks.SIGNATURE_HEADER,
             timestamp_header=webhooks.TIMESTAMP_HEADER,

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
 from rest_framework.exceptions import ParseError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -37,7 +39,7 @@ ERROR_DESCRIPTIONS: dict[int, str] = {
     429: "Tenant rate limit or quota exceeded; retry after `Retry-After` seconds.",
     503: "A service the request needs (e.g. LiveKit) is not configured.",
 }
-ALWAYS = (401, 403, 405, 429)
+ALWAYS = (400, 401, 403, 405, 429)  # 400: e.g. an unknown query parameter
 
 
 def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
@@ -51,7 +53,53 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
 BODY_ERRORS = (400, 413, 415)
 
 
+class StrictInputSerializer(serializers.Serializer):
+    """Input that refuses unknown keys, so typos fail instead of being ignored."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(str(key) for key in data if key not in self.fields)
+            if unknown:
+                raise serializers.ValidationError({key: ["Unknown key."] for key in unknown})
+        return super().to_internal_value(data)
+
+
+class StrictInputSchema(OpenApiSerializerExtension):
+    """OpenAPI: a strict input declares ``additionalProperties: false`` and ``minLength: 1``
+    for text that may not be blank, as it behaves."""
+
+    target_class = StrictInputSerializer
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema = auto_schema._map_serializer(self.target, direction, bypass_extensions=True)
+        serializer = self.target() if isinstance(self.target, type) else self.target
+        properties = schema.get("properties", {})
+        for name, field in serializer.fields.items():
+            prop = properties.get(name)
+            if (
+                isinstance(field, serializers.CharField)
+                and not field.allow_blank
+                and prop is not None
+                and prop.get("type") == "string"
+            ):
+                prop.setdefault("minLength", 1)
+        return {**schema, "additionalProperties": False}
+
+
+class NoQuerySerializer(StrictInputSerializer):
+    """For endpoints without query parameters: any parameter is an unknown key (400)."""
+
+
+class PageQuerySerializer(StrictInputSerializer):
+    """Only the page parameters of a paginated list."""
+
+    page = serializers.IntegerField(required=False, min_value=1)
+    page_size = serializers.IntegerField(required=False, min_value=1, max_value=100)
+
+
 def parse_query(serializer_class: type, request: Request) -> dict[str, Any]:
+    """Validated query parameters; an unknown one is a 400 naming it (``StrictInputSerializer``)."""
     # A plain dict: DRF treats a missing boolean in a QueryDict as an unchecked box (False).
     serializer = serializer_class(data=request.query_params.dict())
     serializer.is_valid(raise_exception=True)

@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tenants.api import TenantAPIView, error_responses
+from tenants.api import NoQuerySerializer, TenantAPIView, error_responses, parse_query
 from tenants.selectors import tenant_usage
 from tenants.serializers import TenantMeSerializer
 
@@ -21,6 +21,7 @@ class TenantMeApi(TenantAPIView):
         responses={200: TenantMeSerializer, **error_responses()},
     )
     def get(self, request: Request) -> Response:
+        parse_query(NoQuerySerializer, request)
         tenant = self.tenant
         data = {
             "tenant": tenant,

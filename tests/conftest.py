@@ -78,7 +78,13 @@ def celery_worker_env():
 
 
 @pytest.fixture
-def celery_worker_process(request, celery_worker_env, tmp_path_factory):
+def celery_worker_pool():
+    """Pool options for ``celery_worker_process``; time limits need ``--pool=prefork``."""
+    return ["--pool=solo"]
+
+
+@pytest.fixture
+def celery_worker_process(request, celery_worker_env, celery_worker_pool, tmp_path_factory):
     """A real Celery worker subprocess on the real Redis broker, on a queue of its own.
 
     The worker uses ``config.settings`` (not ``config.test_settings``, which forces eager
@@ -116,8 +122,9 @@ def celery_worker_process(request, celery_worker_env, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("celery-worker") / "worker.log"
     with log_path.open("w") as log:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo", "-Q", queue,
-             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            [sys.executable, "-m", "celery", "-A", "config", "worker", *celery_worker_pool,
+             "-Q", queue, "--loglevel=INFO", "--without-gossip", "--without-mingle",
+             "--without-heartbeat"],
             cwd=Path(__file__).resolve().parent.parent, env=env,
             stdout=log, stderr=subprocess.STDOUT, text=True,
         )  # fmt: skip

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import pydantic_core
 from pydantic import (
+    AfterValidator,
     AllowInfNan,
     BaseModel,
     BeforeValidator,
@@ -23,7 +24,9 @@ from pydantic import (
     ValidationError,
     create_model,
 )
-from pydantic_core import PydanticCustomError, SchemaError, SchemaValidator, core_schema
+from pydantic_core import PydanticCustomError
+
+from agents_config.user_regex import MAX_SUBJECT_LENGTH, UserRegexError, compile_user_regex
 
 from .extraction import StreamingExtractor
 from .grammar import FieldTypeError, LiteralValue, TypeSpec, parse_field_type
@@ -33,7 +36,6 @@ from .text import json_body
 logger = logging.getLogger(__name__)
 
 MAX_FIELD_NAME_LENGTH = 64
-MAX_PATTERN_LENGTH = 500
 MAX_FIELDS = 100
 """OpenAI strict mode documents 100 object properties as its long-standing limit."""
 
@@ -169,19 +171,11 @@ def _check_constraints(kind: str, constraints: Any) -> list[tuple[Loc, str]]:
         elif key in _LENGTH_CONSTRAINTS:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 problems.append(((key,), "must be a non-negative integer"))
-        elif not isinstance(value, str):  # pattern
-            problems.append(((key,), "must be a regular expression string"))
-        elif len(value) > MAX_PATTERN_LENGTH:
-            problems.append(((key,), f"must be at most {MAX_PATTERN_LENGTH} characters"))
-        else:
+        else:  # pattern
             try:
-                re.compile(value)
-            except re.error as exc:
-                problems.append(((key,), f"invalid regular expression: {exc}"))
-            else:
-                problem = _linear_time_pattern_problem(value)
-                if problem:
-                    problems.append(((key,), problem))
+                compile_user_regex(value)
+            except UserRegexError as exc:
+                problems.append(((key,), str(exc)))
     if problems:
         return problems
     for low in _LOWER_BOUNDS:
@@ -196,16 +190,27 @@ def _check_constraints(kind: str, constraints: Any) -> list[tuple[Loc, str]]:
     return problems
 
 
-def _linear_time_pattern_problem(pattern: str) -> str | None:
-    """Patterns run on model output with pydantic's Rust engine, which is linear-time (no
-    ReDoS) but has no look-around or backreferences; refuse what it cannot compile."""
-    try:
-        SchemaValidator(core_schema.str_schema(pattern=pattern))
-    except SchemaError as exc:
-        detail = str(exc).strip().splitlines()[-1].strip()
-        detail = detail.removeprefix("SchemaError: ").removeprefix("error: ")
-        return f"unsupported regular expression: {detail}"
-    return None
+def _pattern_check(pattern: str) -> AfterValidator:
+    """A ``pattern`` constraint, matched by the user-regex engine (RE2) like every user
+    regex; the message is pydantic's own, so errors read the same as other constraints."""
+    compiled = compile_user_regex(pattern)
+
+    def check(value: str) -> str:
+        if len(value) > MAX_SUBJECT_LENGTH:
+            raise PydanticCustomError(
+                "string_pattern_mismatch",
+                "String is longer than {limit} characters, the limit for matching a pattern",
+                {"limit": MAX_SUBJECT_LENGTH},
+            )
+        if compiled.search(value) is None:
+            raise PydanticCustomError(
+                "string_pattern_mismatch",
+                "String should match pattern '{pattern}'",
+                {"pattern": pattern},
+            )
+        return value
+
+    return AfterValidator(check)
 
 
 def _format_choices(choices: tuple[LiteralValue, ...]) -> str:
@@ -260,7 +265,13 @@ def _annotation(spec: TypeSpec) -> Any:
 def _field_annotation(spec: TypeSpec, constraints: dict[str, Any]) -> Any:
     """A field's value annotation: the type plus its constraints."""
     annotation = _annotation(spec)
-    return Annotated[annotation, Field(**constraints)] if constraints else annotation
+    constraints = dict(constraints)
+    pattern = constraints.pop("pattern", None)
+    if constraints:
+        annotation = Annotated[annotation, Field(**constraints)]
+    if pattern is not None:
+        annotation = Annotated[annotation, _pattern_check(pattern)]
+    return annotation
 
 
 def _format_error(name: str, error: Any) -> str:

@@ -30,6 +30,8 @@ def test_creating_an_endpoint_shows_the_secret_once(
     secret = endpoint.get_secret()
     assert secret in response.content.decode()
     assert "shown only once" in response.content.decode()
+    done = reverse("admin:tenants_webhookendpoint_change", args=[endpoint.pk])
+    assert f'href="{done}"' in response.content.decode()  # not .../None/change/
     assert endpoint.events == ["session.ended", "agent.published"]
     assert secret not in endpoint.encrypted_secret
     assert AuditEvent.objects.filter(action="webhook.created").exists()

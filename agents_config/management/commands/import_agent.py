@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from agents_config import json_input
 from agents_config.contracts import ContractError
 from agents_config.services import AgentConflict, agent_import
 from tenants.models import Tenant
@@ -28,13 +28,16 @@ class Command(BaseCommand):
             raise CommandError(f"No tenant {options['tenant']!r}.")
         try:
             if options["file"] == "-":
-                data = json.load(sys.stdin)
+                text = sys.stdin.read()
             else:
                 with open(options["file"], encoding="utf-8") as handle:
-                    data = json.load(handle)
+                    text = handle.read()
+            data = json_input.loads(text)
         except OSError as exc:
             raise CommandError(f"Cannot read {options['file']}: {exc.strerror}.") from None
-        except json.JSONDecodeError as exc:
+        except json_input.UnsafeJSON as exc:
+            raise CommandError(f"{options['file']} is not accepted: {exc}.") from None
+        except ValueError as exc:  # not JSON, or not UTF-8
             raise CommandError(f"{options['file']} is not valid JSON: {exc}.") from None
         try:
             agent = agent_import(

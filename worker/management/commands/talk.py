@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from agents_config import json_input
 from agents_config.contracts import ContractError, parse_document
 from agents_config.models import Agent
 from agents_config.selectors import agent_draft_document, agent_version_by_label
@@ -46,7 +46,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         agent = self._agent(options["agent_id"], options["tenant"])
         try:
-            user_details = json.loads(options["user_details"])
+            user_details = json_input.loads(options["user_details"])
         except ValueError as exc:
             raise CommandError(f"--user-details is not valid JSON: {exc}") from exc
         if not isinstance(user_details, dict):
