@@ -433,6 +433,15 @@ class LLMConfig(Contract):
                     "(the schema is then asked for in the prompt)",
                 )
             )
+        if spec.wire != "openai" and self.base_url:
+            issues.append(
+                (
+                    ("base_url",),
+                    f"base_url is for OpenAI-compatible endpoints; {self.provider} uses its own "
+                    f"API (a deployment may point it elsewhere with "
+                    f"{spec.credential.upper()}_BASE_URL)",
+                )
+            )
         if spec.base_url and self.base_url and self.base_url.rstrip("/") != spec.base_url:
             issues.append(
                 (

@@ -18,6 +18,7 @@ from pydantic.fields import FieldInfo
 
 from agents_config.contracts import (
     SECTION_CONTRACTS,
+    SLUG_PATTERN,
     ContractError,
     parse_document,
     parse_section,
@@ -246,7 +247,7 @@ class SchemaFieldInlineFormSet(forms.BaseInlineFormSet):
         if not self.instance.tenant_id:
             return  # the agent form reports the missing tenant
         try:
-            parse_document(agent_draft_document(self.instance, fields=fields))
+            document = parse_document(agent_draft_document(self.instance, fields=fields))
         except ContractError as exc:
             unplaced: list[str] = []
             for path, messages in exc.errors.items():
@@ -264,6 +265,11 @@ class SchemaFieldInlineFormSet(forms.BaseInlineFormSet):
                     unplaced += [f"{path or 'document'}: {m}" for m in messages]
             if unplaced:
                 raise ValidationError(unplaced) from None
+            return
+        # Store what the contracts inferred (the spoken field) so the draft exports it marked.
+        for form, parsed in zip(rows, document.schema_config.fields, strict=True):
+            form.instance.spoken = parsed.metadata.spoken
+        self.contract_warnings = document.warnings()
 
 
 class ImportAgentForm(forms.Form):
@@ -296,6 +302,25 @@ class ImportAgentForm(forms.Form):
         except json.JSONDecodeError as exc:
             raise ValidationError(f"Not valid JSON: {exc}") from None
         return cleaned
+
+
+class FromTemplateForm(forms.Form):
+    """New agent from a template: where, which template, and the new agent's identity."""
+
+    tenant = forms.ModelChoiceField(queryset=None)
+    template = forms.ChoiceField(choices=(), widget=forms.RadioSelect)
+    agent_id = forms.RegexField(
+        regex=SLUG_PATTERN, max_length=64, help_text="Lowercase letters, digits, - and _."
+    )
+    name = forms.CharField(required=False, max_length=200)
+
+    def __init__(self, *args: Any, tenants: Any, templates: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["tenant"].queryset = tenants
+        self.fields["template"].choices = [
+            (t.template_id, f"{t.title} ({t.template_id}): {t.description}")
+            for t in sorted(templates, key=lambda t: t.template_id)
+        ]
 
 
 class PublishForm(forms.Form):

@@ -46,7 +46,12 @@ def _actor_label(actor: AbstractBaseUser | None, actor_label: str) -> dict[str, 
 
 
 def _write_document(agent: Agent, document: AgentDocument) -> None:
-    """Store a validated document as the agent's draft (fields replaced in order)."""
+    """Store a validated document as the agent's draft (fields replaced in order).
+
+    The document's contract warnings stay on the instance as ``config_warnings`` (not stored)
+    so the API and the admin can show what was inferred.
+    """
+    agent.config_warnings = document.warnings()
     agent.agent_type = document.agent_type
     agent.name = document.name
     agent.enabled = document.enabled
@@ -121,6 +126,31 @@ def agent_create(
     )
     emit_config_change(agent=agent, action="created")
     return agent
+
+
+class UnknownTemplate(LookupError):
+    """No agent template has that id."""
+
+
+def agent_create_from_template(
+    *,
+    tenant: Tenant,
+    template_id: str,
+    agent_id: str,
+    name: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+) -> Agent:
+    """A new draft from an agent template (``agents_config.agent_templates``), with section
+    ``overrides`` deep-merged; created by :func:`agent_create` like any other document."""
+    from agents_config.agent_templates import agent_template
+
+    template = agent_template(template_id)
+    if template is None:
+        raise UnknownTemplate(template_id)
+    document = template.new_document(agent_id=agent_id, name=name, overrides=overrides)
+    return agent_create(tenant=tenant, data=document, actor=actor, actor_label=actor_label)
 
 
 def _user(actor: AbstractBaseUser | None) -> AbstractBaseUser | None:

@@ -22,7 +22,7 @@ from agents_config.contracts import AgentDocument, ContractError, parse_document
 from agents_config.expectations import LLMJudge, Outcome, ScriptedTurn, TurnView, parse_turns
 from agents_config.models import Agent, AgentTestCase
 from agents_config.selectors import agent_draft_document, agent_version_by_label, content_checksum
-from worker.factory import ProviderKeys
+from worker.factory import ProviderKeys, extra_provider_keys
 
 DRAFT = "draft"
 TURN_TIMEOUT_S = 120.0
@@ -95,6 +95,9 @@ def provider_keys(agent: Agent) -> ProviderKeys:
         openai=provider_api_key(tenant_id=agent.tenant_id, provider="openai"),
         deepgram=provider_api_key(tenant_id=agent.tenant_id, provider="deepgram"),
         openai_base_url=settings.OPENAI_BASE_URL,
+        **extra_provider_keys(
+            lambda name: provider_api_key(tenant_id=agent.tenant_id, provider=name)
+        ),
     )
 
 

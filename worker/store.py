@@ -77,11 +77,12 @@ load_session = sync_to_async(_load_session, thread_sensitive=True)
 
 def _provider_keys(tenant_id: int | None) -> dict[str, str]:
     from tenants.secrets import provider_api_key
+    from worker.factory import EXTRA_PROVIDER_KEYS
 
     close_old_connections()
     return {
         provider: provider_api_key(tenant_id=tenant_id, provider=provider)
-        for provider in ("openai", "deepgram", "langfuse")
+        for provider in ("openai", "deepgram", "langfuse", *EXTRA_PROVIDER_KEYS)
     }
 
 

@@ -66,13 +66,16 @@ class Command(BaseCommand):
             raise CommandError(f"The configuration is invalid: {exc}") from exc
 
         from tenants.secrets import provider_api_key
-        from worker.factory import ProviderConfigError, ProviderKeys
+        from worker.factory import ProviderConfigError, ProviderKeys, extra_provider_keys
         from worker.talk import talk
 
         keys = ProviderKeys(
             openai=provider_api_key(tenant_id=agent.tenant_id, provider="openai"),
             deepgram=provider_api_key(tenant_id=agent.tenant_id, provider="deepgram"),
             openai_base_url=settings.OPENAI_BASE_URL,
+            **extra_provider_keys(
+                lambda name: provider_api_key(tenant_id=agent.tenant_id, provider=name)
+            ),
         )
         self.stdout.write(
             f"Talking to {agent.agent_id}@{label} (tenant {agent.tenant.slug}). "
