@@ -85,7 +85,7 @@ LLM_PROVIDERS: dict[str, LLMProvider] = {
     "anthropic": LLMProvider(
         wire="anthropic",
         credential="anthropic",
-        default_model="claude-3-5-haiku-20241022",
+        default_model="claude-haiku-4-5",
         json_schema_output=False,
     ),
     # OpenAI-compatible presets: only the endpoint and the key's name differ.
