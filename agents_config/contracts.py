@@ -5,6 +5,12 @@ so every rule about a configuration lives here (the schema engine owns the field
 and is called from ``SchemaConfig``). ``parse_document`` / ``parse_section`` return validated
 models or raise ``ContractError`` whose ``errors`` map a field path such as
 ``schema_config.fields[2].field_type`` to readable messages.
+
+Seed-shaped documents leave some settings implicit: each contract's ``inferred()`` fills them in
+before the cross-field rules run (the spoken field of an unmarked schema), and
+``AgentDocument.warnings()`` reports what was inferred plus settings accepted without effect
+(voice instructions for a TTS that cannot take them). The providers' facts (wire format, key
+name, preset endpoint, defaults, options) live in ``LLM_PROVIDERS`` / ``TTS_PROVIDERS``.
 """
 
 from __future__ import annotations

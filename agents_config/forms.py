@@ -266,9 +266,12 @@ class SchemaFieldInlineFormSet(forms.BaseInlineFormSet):
             if unplaced:
                 raise ValidationError(unplaced) from None
             return
-        # Store what the contracts inferred (the spoken field) so the draft exports it marked.
+        # Store what the contracts inferred (the spoken field) so the draft exports it marked;
+        # an inferred row is saved even if the user did not touch it.
         for form, parsed in zip(rows, document.schema_config.fields, strict=True):
-            form.instance.spoken = parsed.metadata.spoken
+            if parsed.metadata.spoken and not form.instance.spoken:
+                form.instance.spoken = True
+                form.has_changed = lambda: True  # type: ignore[method-assign]
         self.contract_warnings = document.warnings()
 
 

@@ -185,3 +185,18 @@ async def test_seed_agent_talks_in_text_mode(fake_openai):
     schema = request["response_format"]["json_schema"]["schema"]
     assert list(schema["properties"])[:2] == ["voice_instructions", "system_response"]
     assert AgentFactory(document=document, keys=keys).build_tts().model == "aura-2-andromeda-en"
+
+
+def test_admin_change_form_stores_the_inferred_spoken_field(admin_client, agent):
+    from agents_config.models import SchemaField
+    from tests.test_admin import change_form_data
+
+    SchemaField.objects.filter(agent=agent).update(spoken=False)  # as a seed document leaves it
+    url = reverse("admin:agents_config_agent_change", args=[agent.pk])
+    response = admin_client.post(url, change_form_data(agent), follow=True)
+    assert response.status_code == 200
+    texts = [str(m) for m in response.context["messages"]]
+    assert any("no field was marked spoken" in t for t in texts), texts
+    assert list(
+        SchemaField.objects.filter(agent=agent, spoken=True).values_list("field_name", flat=True)
+    ) == ["system_response"]
