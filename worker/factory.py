@@ -53,15 +53,6 @@ class ProviderKeys:
 EXTRA_PROVIDER_KEYS = ("anthropic", "cartesia", "together", "groq", "openrouter")
 """Provider keys beyond OpenAI and Deepgram, looked up like them (tenant, then environment)."""
 
-KEY_SETTINGS = {
-    "anthropic": "ANTHROPIC_API_KEY",
-    "cartesia": "CARTESIA_API_KEY",
-    "together": "TOGETHER_API_KEY",
-    "groq": "GROQ_API_KEY",
-    "openrouter": "OPENROUTER_API_KEY",
-}
-
-
 def extra_provider_keys(lookup: Any) -> dict[str, Any]:
     """``ProviderKeys`` keyword arguments for the extra providers: ``lookup(name) -> key``
     for the keys, the environment's settings for their endpoints."""
@@ -105,9 +96,11 @@ class AgentFactory:
         return self.keys.deepgram
 
     def _key(self, credential: str, what: str) -> str:
+        from tenants.secrets import ENVIRONMENT_KEYS
+
         key = self.keys.for_credential(credential)
         if not key:
-            setting = KEY_SETTINGS.get(credential, credential.upper())
+            setting = ENVIRONMENT_KEYS.get(credential, credential.upper())
             raise ProviderConfigError(
                 f"{what}: no {credential} API key (set a tenant credential or {setting})"
             )
