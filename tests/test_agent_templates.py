@@ -207,3 +207,13 @@ def test_admin_new_agent_from_template(admin_client, tenant):
     )
     assert duplicate.status_code == 200
     assert "already exists" in duplicate.content.decode()
+
+
+def test_interview_template_is_the_demo_agent():
+    """The interview template is the demo's visa officer (kept in step with agents_config.demo)."""
+    from agents_config.demo import demo_document
+
+    demo = parse_document(demo_document()).to_dict()
+    template = agent_templates()["interview"].document
+    for section in ("prompt_config", "schema_config", "tts_config", "pipeline_config"):
+        assert template[section] == demo[section], section
