@@ -53,6 +53,7 @@ class ProviderKeys:
 EXTRA_PROVIDER_KEYS = ("anthropic", "cartesia", "together", "groq", "openrouter")
 """Provider keys beyond OpenAI and Deepgram, looked up like them (tenant, then environment)."""
 
+
 def extra_provider_keys(lookup: Any) -> dict[str, Any]:
     """``ProviderKeys`` keyword arguments for the extra providers: ``lookup(name) -> key``
     for the keys, the environment's settings for their endpoints."""
