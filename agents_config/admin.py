@@ -27,6 +27,7 @@ from agents_config.forms import (
     FORM_SECTIONS,
     AgentAdminForm,
     DuplicateForm,
+    FromTemplateForm,
     ImportAgentForm,
     PublishForm,
     RollbackForm,
@@ -63,6 +64,14 @@ def json_download(document: Any, filename: str) -> HttpResponse:
     response = JsonResponse(document, safe=False, json_dumps_params={"indent": 2})
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def report_warnings(
+    modeladmin: admin.ModelAdmin, request: HttpRequest, agent_id: str, warnings: Any
+) -> None:
+    """Show the contracts' warnings (inferred settings, options without effect)."""
+    for warning in warnings:
+        modeladmin.message_user(request, f"{agent_id}: {warning}", messages.WARNING)
 
 
 def _report_errors(
@@ -272,6 +281,10 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
         services.agent_touch_draft(agent=form.instance, actor=request.user, created=not change)
+        for formset in formsets:
+            report_warnings(
+                self, request, form.instance.agent_id, getattr(formset, "contract_warnings", [])
+            )
 
     def save_model(self, request: HttpRequest, obj: Agent, form: Any, change: bool) -> None:
         if not change:
@@ -320,6 +333,11 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
         view = self.admin_site.admin_view
         return [
             path("import/", view(self.import_view), name="agents_config_agent_import"),
+            path(
+                "from-template/",
+                view(self.from_template_view),
+                name="agents_config_agent_from_template",
+            ),
             path("<int:pk>/publish/", view(self.publish_view), name="agents_config_agent_publish"),
             path(
                 "<int:pk>/rollback/", view(self.rollback_view), name="agents_config_agent_rollback"
@@ -437,14 +455,55 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
         agent = self._agent_for(request, pk, change=False)
         return json_download(agent_draft_document(agent), f"{agent.agent_id}.json")
 
-    def import_view(self, request: HttpRequest) -> HttpResponse:
-        if not self.has_add_permission(request):
-            raise PermissionDenied
-        tenants = (
+    def _creatable_tenants(self, request: HttpRequest) -> QuerySet[Tenant]:
+        """Tenants the user may create agents in (add permission, or any as superuser)."""
+        return (
             Tenant.objects.all()
             if is_platform_operator(request)
             else Tenant.objects.filter(pk__in=self.tenant_ids_for(request, "add"))
         )
+
+    def from_template_view(self, request: HttpRequest) -> HttpResponse:
+        from agents_config.agent_templates import agent_templates
+
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+
+        templates = agent_templates()
+        form = FromTemplateForm(
+            request.POST or None,
+            tenants=self._creatable_tenants(request),
+            templates=templates.values(),
+            initial={"template": request.GET.get("template", "generic")},
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                agent = services.agent_create_from_template(
+                    tenant=form.cleaned_data["tenant"],
+                    template_id=form.cleaned_data["template"],
+                    agent_id=form.cleaned_data["agent_id"],
+                    name=form.cleaned_data["name"] or None,
+                    actor=request.user,
+                )
+            except ContractError as exc:
+                for path_, msgs in exc.errors.items():
+                    form.add_error(None, f"{path_ or 'document'}: {' '.join(msgs)}")
+            except services.AgentConflict as exc:
+                form.add_error("agent_id", str(exc))
+            else:
+                self.message_user(
+                    request,
+                    f"Created {agent.agent_id} from the {form.cleaned_data['template']} "
+                    "template (a draft: review it, then publish).",
+                )
+                report_warnings(self, request, agent.agent_id, agent.config_warnings)
+                return HttpResponseRedirect(self._change_url(agent))
+        return self._page(request, None, "New agent from template", form)
+
+    def import_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        tenants = self._creatable_tenants(request)
         form = ImportAgentForm(request.POST or None, request.FILES or None, tenants=tenants)
         if request.method == "POST" and form.is_valid():
             try:
@@ -464,6 +523,7 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
                 form.add_error(None, str(exc))
             else:
                 self.message_user(request, f"Imported {agent.agent_id}.")
+                report_warnings(self, request, agent.agent_id, agent.config_warnings)
                 return HttpResponseRedirect(self._change_url(agent))
         return self._page(request, None, "Import agent", form)
 

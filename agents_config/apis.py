@@ -21,6 +21,7 @@ from rest_framework.exceptions import NotFound, PermissionDenied, ValidationErro
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from agents_config.agent_templates import agent_templates
 from agents_config.contracts import SEMVER_PATTERN, SLUG_PATTERN
 from agents_config.demo import demo_document
 from agents_config.diff import document_diff
@@ -39,8 +40,11 @@ from agents_config.serializers import (
     AgentListQuerySerializer,
     AgentStatusSerializer,
     AgentSummarySerializer,
+    AgentTemplateListSerializer,
     AgentUpdatedSerializer,
     ConfigQuerySerializer,
+    CreateQuerySerializer,
+    FromTemplateBodySerializer,
     ImportedSerializer,
     ImportQuerySerializer,
     PublishedSerializer,
@@ -56,8 +60,10 @@ from agents_config.serializers import (
 )
 from agents_config.services import (
     SchemaFieldMissing,
+    UnknownTemplate,
     agent_add_schema_field,
     agent_create,
+    agent_create_from_template,
     agent_delete_if_idle,
     agent_import,
     agent_publish,
@@ -131,6 +137,11 @@ SEED_FIELD = {
 }
 
 
+def config_warnings(agent: Agent) -> list[dict[str, str]]:
+    """The contract warnings of the agent's last write (``services._write_document``)."""
+    return [warning.as_dict() for warning in getattr(agent, "config_warnings", [])]
+
+
 def agent_etag(agent: Agent) -> str:
     return f'"{agent.pk}-{agent.revision}"'
 
@@ -194,23 +205,84 @@ class AgentConfigCreateApi(TenantAPIView):
             201: OpenApiResponse(AgentCreatedSerializer, description="Created."),
             **error_responses(*BODY_ERRORS, 409),
         },
-        parameters=[ETAG_HEADER],
-        description=DOCUMENT_DESCRIPTION + " Admin role only; a duplicate agent_id is a 409.",
-        examples=[OpenApiExample("Demo agent", value=demo_document(), request_only=True)],
+        parameters=[CreateQuerySerializer, ETAG_HEADER],
+        description=DOCUMENT_DESCRIPTION
+        + " Admin role only; a duplicate agent_id is a 409. With `?template=<id>` the body is "
+        "`agent_id`, optional `name` and any section overrides (deep-merged into the "
+        "template's document).",
+        examples=[
+            OpenApiExample("Demo agent", value=demo_document(), request_only=True),
+            OpenApiExample(
+                "From the sales template (?template=sales)",
+                value={
+                    "agent_id": "sales-agent",
+                    "name": "Acme sales",
+                    "prompt_config": {"dynamic_vars": {"company_name": "Acme"}},
+                },
+                request_only=True,
+            ),
+        ],
     )
     def post(self, request: Request) -> Response:
-        agent = agent_create(
-            tenant=self.tenant, data=request.data, role=self.context.role, **self.actor_kwargs()
-        )
+        query = parse_query(CreateQuerySerializer, request)
+        if query.get("template"):
+            agent = self._create_from_template(request, query["template"])
+        else:
+            agent = agent_create(
+                tenant=self.tenant, data=request.data, role=self.context.role,
+                **self.actor_kwargs(),
+            )
         data = AgentCreatedSerializer(
             {
                 "status": "created",
                 "config_id": str(agent.pk),
                 "agent_id": agent.agent_id,
                 "revision": agent.revision,
+                "warnings": config_warnings(agent),
             }
         ).data
         return _with_etag(Response(data, status=status.HTTP_201_CREATED), agent)
+
+    def _create_from_template(self, request: Request, template_id: str) -> Agent:
+        identity = parse_body(FromTemplateBodySerializer, request)
+        overrides = {k: v for k, v in request.data.items() if k not in ("agent_id", "name")}
+        try:
+            return agent_create_from_template(
+                tenant=self.tenant,
+                template_id=template_id,
+                agent_id=identity["agent_id"],
+                name=identity.get("name") or None,
+                overrides=overrides,
+                role=self.context.role,
+                **self.actor_kwargs(),
+            )
+        except UnknownTemplate:
+            raise ValidationError(
+                {"template": [f"Unknown template; known: {', '.join(sorted(agent_templates()))}."]}
+            ) from None
+
+
+class AgentTemplateListApi(TenantAPIView):
+    """The agent templates new agents can start from (any role)."""
+
+    @extend_schema(
+        operation_id="agent_template_list",
+        tags=["agents"],
+        summary="Agent templates (built-in and the deployment's AGENT_TEMPLATE_DIRS)",
+        responses={200: AgentTemplateListSerializer, **error_responses(404)},
+    )
+    def get(self, request: Request) -> Response:
+        templates = [
+            {
+                "template_id": t.template_id,
+                "title": t.title,
+                "description": t.description,
+                "agent_type": t.agent_type,
+                "document": t.document,
+            }
+            for t in sorted(agent_templates().values(), key=lambda t: t.template_id)
+        ]
+        return Response(AgentTemplateListSerializer({"templates": templates}).data)
 
 
 class AgentConfigApi(AgentObjectAPIView):
@@ -261,7 +333,12 @@ class AgentConfigApi(AgentObjectAPIView):
             role=self.context.role,
             **self.actor_kwargs(),
         )
-        data = {"status": "updated", "agent_id": updated.agent_id, "revision": updated.revision}
+        data = {
+            "status": "updated",
+            "agent_id": updated.agent_id,
+            "revision": updated.revision,
+            "warnings": config_warnings(updated),
+        }
         return _with_etag(Response(AgentUpdatedSerializer(data).data), updated)
 
     @extend_schema(
@@ -306,6 +383,7 @@ class SchemaFieldCreateApi(AgentObjectAPIView):
             "agent_id": updated.agent_id,
             "revision": updated.revision,
             "field_name": field["field_name"],
+            "warnings": config_warnings(updated),
         }
         return _with_etag(Response(SchemaFieldStatusSerializer(data).data), updated)
 
@@ -349,6 +427,7 @@ class SchemaFieldApi(AgentObjectAPIView):
             "agent_id": updated.agent_id,
             "revision": updated.revision,
             "field_name": field_name,
+            "warnings": config_warnings(updated),
         }
         return _with_etag(Response(SchemaFieldStatusSerializer(data).data), updated)
 
@@ -389,6 +468,7 @@ class TracingToggleApi(AgentObjectAPIView):
             "agent_id": updated.agent_id,
             "revision": updated.revision,
             "enabled": enabled,
+            "warnings": config_warnings(updated),
         }
         return _with_etag(Response(TracingStatusSerializer(data).data), updated)
 
@@ -646,6 +726,7 @@ class ImportApi(TenantAPIView):
             "agent_id": agent.agent_id,
             "revision": agent.revision,
             "published_version": published,
+            "warnings": config_warnings(agent),
         }
         code = status.HTTP_200_OK if existing is not None else status.HTTP_201_CREATED
         return Response(ImportedSerializer(body).data, status=code)

@@ -6,6 +6,7 @@ class AgentsConfigConfig(AppConfig):
     verbose_name = "Agents"
 
     def ready(self) -> None:
+        from agents_config import checks  # noqa: F401  (registers the system checks)
         from agents_config.events import agent_config_changed
         from agents_config.reload import publish_change
 

@@ -5,6 +5,12 @@ so every rule about a configuration lives here (the schema engine owns the field
 and is called from ``SchemaConfig``). ``parse_document`` / ``parse_section`` return validated
 models or raise ``ContractError`` whose ``errors`` map a field path such as
 ``schema_config.fields[2].field_type`` to readable messages.
+
+Seed-shaped documents leave some settings implicit: each contract's ``inferred()`` fills them in
+before the cross-field rules run (the spoken field of an unmarked schema), and
+``AgentDocument.warnings()`` reports what was inferred plus settings accepted without effect
+(voice instructions for a TTS that cannot take them). The providers' facts (wire format, key
+name, preset endpoint, defaults, options) live in ``LLM_PROVIDERS`` / ``TTS_PROVIDERS``.
 """
 
 from __future__ import annotations
@@ -16,7 +22,16 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlparse
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from agents_config import json_input
 from agents_config.schema import (
@@ -53,6 +68,91 @@ OPENAI_TTS_VOICES = frozenset(
         "cedar",
     }
 )
+
+
+CARTESIA_VOICE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+DEEPGRAM_TTS_MODEL = re.compile(r"^aura(-2)?-[a-z]+-[a-z]{2}$")
+
+
+@dataclass(frozen=True)
+class LLMProvider:
+    """How the worker reaches an LLM provider: its wire format, key and (preset) endpoint."""
+
+    wire: Literal["openai", "anthropic"]
+    credential: str
+    """Tenant credential / environment key name (``tenants.secrets.ENVIRONMENT_KEYS``)."""
+    default_model: str
+    base_url: str = ""
+    """A preset's fixed OpenAI-compatible endpoint ("" for the provider's own client)."""
+    json_schema_output: bool = True
+    """Whether the API takes a JSON-schema ``response_format`` (else the prompt fallback)."""
+
+
+LLM_PROVIDERS: dict[str, LLMProvider] = {
+    "openai": LLMProvider(wire="openai", credential="openai", default_model="gpt-4o-mini"),
+    "anthropic": LLMProvider(
+        wire="anthropic",
+        credential="anthropic",
+        default_model="claude-haiku-4-5",
+        json_schema_output=False,
+    ),
+    # OpenAI-compatible presets: only the endpoint and the key's name differ.
+    "together": LLMProvider(
+        wire="openai",
+        credential="together",
+        default_model="meta-llama/Llama-3.3-70B-Instruct-Turbo",
+        base_url="https://api.together.xyz/v1",
+    ),
+    "groq": LLMProvider(
+        wire="openai",
+        credential="groq",
+        default_model="llama-3.3-70b-versatile",
+        base_url="https://api.groq.com/openai/v1",
+    ),
+    "openrouter": LLMProvider(
+        wire="openai",
+        credential="openrouter",
+        default_model="openai/gpt-4o-mini",
+        base_url="https://openrouter.ai/api/v1",
+    ),
+}
+
+
+@dataclass(frozen=True)
+class TTSProvider:
+    credential: str
+    default_model: str
+    default_voice: str
+    takes_instructions: bool
+    """Whether per-turn voice instructions reach the synthesizer."""
+
+
+TTS_PROVIDERS: dict[str, TTSProvider] = {
+    "openai": TTSProvider("openai", "gpt-4o-mini-tts", "ash", takes_instructions=True),
+    "deepgram": TTSProvider(
+        "deepgram", "aura-2-andromeda-en", "andromeda", takes_instructions=False
+    ),
+    "cartesia": TTSProvider(
+        "cartesia",
+        "sonic-3",
+        "f786b574-daa5-4673-aa0c-cbe3e8534c02",  # the plugin's default voice
+        takes_instructions=False,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ContractWarning:
+    """Something accepted but worth telling: an inferred setting or an option with no effect."""
+
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "message": self.message}
+
+    def __str__(self) -> str:
+        return f"{self.field or 'document'}: {self.message}"
 
 
 def format_loc(loc: Iterable[str | int]) -> str:
@@ -122,6 +222,11 @@ class Contract(BaseModel):
     def cross_check(self) -> list[tuple[Loc, str]]:
         """Rules spanning several fields of the section; empty when valid."""
         return []
+
+    def inferred(self) -> tuple[Contract, list[tuple[Loc, str]]]:
+        """The section with settings a seed document leaves implicit filled in, and what was
+        inferred (as warnings). Runs before ``cross_check``."""
+        return self, []
 
 
 def _check_http_url(value: str | None) -> str | None:
@@ -217,6 +322,10 @@ class SchemaFieldConfig(Contract):
         )
 
 
+INFERRED_SPOKEN_NAME = "system_response"
+"""The seed's spoken field: chosen by name when several fields could be the spoken one."""
+
+
 class SchemaConfig(Contract):
     schema_id: str = Field(default="", max_length=100)
     schema_version: str = Field(default="1.0.0", max_length=20)
@@ -229,6 +338,50 @@ class SchemaConfig(Contract):
     def compile(self) -> CompiledSchema:
         """The compiled schema, built once per process per content (registry cache)."""
         return default_registry.get_or_compile(self.schema_id or "schema", self.field_specs())
+
+    def spoken_candidates(self, instruction_field: str | None = None) -> list[int]:
+        """Indexes of the fields that could be the spoken one: required, plain ``str``, not
+        hidden and not the TTS-instructions field."""
+        return [
+            index
+            for index, f in enumerate(self.fields)
+            if f.required
+            and f.field_type.strip() == "str"
+            and not f.metadata.hidden
+            and not f.metadata.tts_instructions
+            and f.field_name != instruction_field
+        ]
+
+    def with_inferred_spoken(
+        self, instruction_field: str | None = None
+    ) -> tuple[SchemaConfig, list[tuple[Loc, str]]]:
+        """Seed documents mark no spoken field: pick the single candidate (``system_response``
+        by name when several qualify). Unchanged when a field is marked or none qualifies."""
+        if any(f.metadata.spoken for f in self.fields):
+            return self, []
+        candidates = self.spoken_candidates(instruction_field)
+        if len(candidates) > 1:
+            candidates = [
+                i for i in candidates if self.fields[i].field_name == INFERRED_SPOKEN_NAME
+            ]
+        if len(candidates) != 1:
+            return self, []
+        index = candidates[0]
+        chosen = self.fields[index]
+        fields = list(self.fields)
+        fields[index] = chosen.model_copy(
+            update={"metadata": chosen.metadata.model_copy(update={"spoken": True})}
+        )
+        message = (
+            f"no field was marked spoken; {chosen.field_name!r} (the required str field) is "
+            "spoken and will be exported with metadata.spoken=true"
+        )
+        return self.model_copy(update={"fields": fields}), [
+            (("fields", index, "metadata", "spoken"), message)
+        ]
+
+    def inferred(self) -> tuple[Contract, list[tuple[Loc, str]]]:
+        return self.with_inferred_spoken()
 
     def cross_check(self) -> list[tuple[Loc, str]]:
         issues: list[tuple[Loc, str]] = [
@@ -247,8 +400,29 @@ class SchemaConfig(Contract):
         return issues
 
 
+class OpenAIOptions(Contract):
+    """Options of OpenAI and the OpenAI-compatible presets (livekit-plugins-openai)."""
+
+    top_p: float | None = Field(default=None, ge=0.0, le=1.0)
+    parallel_tool_calls: bool | None = None
+
+
+class AnthropicOptions(Contract):
+    """Options of the Anthropic Messages API (livekit-plugins-anthropic)."""
+
+    top_k: int | None = Field(default=None, ge=1, le=500)
+    caching: Literal["ephemeral"] | None = Field(
+        default=None, description="Prompt caching of the system prompt, tools and history."
+    )
+    parallel_tool_calls: bool | None = None
+
+
+LLM_OPTIONS: dict[str, type[Contract]] = {"openai": OpenAIOptions, "anthropic": AnthropicOptions}
+"""Option contracts by wire format (``LLMProvider.wire``)."""
+
+
 class LLMConfig(Contract):
-    provider: Literal["openai"] = "openai"
+    provider: Literal["openai", "anthropic", "together", "groq", "openrouter"] = "openai"
     model: str = Field(default="gpt-4o-mini", min_length=1, max_length=100)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     max_tokens: int | None = Field(default=None, ge=1, le=128_000)
@@ -257,8 +431,69 @@ class LLMConfig(Contract):
     base_url: str | None = Field(
         default=None, description="OpenAI-compatible endpoint; empty for the provider's own."
     )
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Provider-specific options (see README Providers)."
+    )
 
     _url = field_validator("base_url")(_check_http_url)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_defaults(cls, data: Any) -> Any:
+        """A provider chosen without a model (or structured-output flag) gets its own."""
+        if isinstance(data, Mapping) and data.get("provider") in LLM_PROVIDERS:
+            spec = LLM_PROVIDERS[data["provider"]]
+            data = dict(data)
+            data.setdefault("model", spec.default_model)
+            if not spec.json_schema_output:
+                data.setdefault("supports_structured_output", False)
+        return data
+
+    @property
+    def spec(self) -> LLMProvider:
+        return LLM_PROVIDERS[self.provider]
+
+    def cross_check(self) -> list[tuple[Loc, str]]:
+        issues: list[tuple[Loc, str]] = []
+        spec = self.spec
+        if self.supports_structured_output and not spec.json_schema_output:
+            issues.append(
+                (
+                    ("supports_structured_output",),
+                    f"{self.provider} has no JSON-schema response format; set it to false "
+                    "(the schema is then asked for in the prompt)",
+                )
+            )
+        if spec.wire != "openai" and self.base_url:
+            issues.append(
+                (
+                    ("base_url",),
+                    f"base_url is for OpenAI-compatible endpoints; {self.provider} uses its own "
+                    f"API (a deployment may point it elsewhere with "
+                    f"{spec.credential.upper()}_BASE_URL)",
+                )
+            )
+        if spec.base_url and self.base_url and self.base_url.rstrip("/") != spec.base_url:
+            issues.append(
+                (
+                    ("base_url",),
+                    f"the {self.provider} preset uses {spec.base_url}; leave base_url empty "
+                    "(or use provider openai with a base_url)",
+                )
+            )
+        try:
+            LLM_OPTIONS[spec.wire].model_validate(self.options)
+        except ValidationError as exc:
+            issues += [
+                (("options", *loc), message)
+                for loc, message in _issues(ContractError.from_pydantic(exc))
+            ]
+        return issues
+
+    def provider_options(self) -> dict[str, Any]:
+        """The validated provider options that are set (for the plugin's constructor)."""
+        options = LLM_OPTIONS[self.spec.wire].model_validate(self.options)
+        return options.model_dump(exclude_none=True)
 
 
 class STTConfig(Contract):
@@ -267,8 +502,32 @@ class STTConfig(Contract):
     language: str = Field(default="en", min_length=2, max_length=16)
 
 
+class CartesiaOptions(Contract):
+    """Generation controls of Cartesia's sonic models (livekit-plugins-cartesia)."""
+
+    speed: float | None = Field(default=None, ge=0.6, le=2.0)
+    emotion: str | None = Field(default=None, min_length=1, max_length=50)
+    volume: float | None = Field(default=None, ge=0.5, le=2.0)
+    language: str | None = Field(default=None, min_length=2, max_length=16)
+
+
+class OpenAITTSOptions(Contract):
+    speed: float | None = Field(default=None, ge=0.25, le=4.0)
+
+
+class NoOptions(Contract):
+    pass
+
+
+TTS_OPTIONS: dict[str, type[Contract]] = {
+    "openai": OpenAITTSOptions,
+    "deepgram": NoOptions,
+    "cartesia": CartesiaOptions,
+}
+
+
 class TTSConfig(Contract):
-    provider: Literal["openai", "deepgram"] = "openai"
+    provider: Literal["openai", "deepgram", "cartesia"] = "openai"
     model: str = Field(default="gpt-4o-mini-tts", min_length=1, max_length=100)
     voice: str = Field(default="ash", min_length=1, max_length=100)
     default_instructions: str = Field(default="", max_length=4000)
@@ -276,17 +535,76 @@ class TTSConfig(Contract):
         default=None, description="Schema field holding per-turn voice instructions."
     )
     streaming: bool = True
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Provider-specific options (see README Providers)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _provider_defaults(cls, data: Any) -> Any:
+        """A provider chosen without model or voice (as in the seed) gets its own defaults."""
+        if isinstance(data, Mapping) and data.get("provider") in TTS_PROVIDERS:
+            spec = TTS_PROVIDERS[data["provider"]]
+            data = dict(data)
+            data.setdefault("model", spec.default_model)
+            data.setdefault("voice", spec.default_voice)
+        return data
+
+    @property
+    def spec(self) -> TTSProvider:
+        return TTS_PROVIDERS[self.provider]
 
     def cross_check(self) -> list[tuple[Loc, str]]:
+        issues: list[tuple[Loc, str]] = []
         if self.provider == "openai" and self.voice not in OPENAI_TTS_VOICES:
-            return [
+            issues.append(
                 (
                     ("voice",),
                     f"unknown OpenAI voice {self.voice!r}; expected one of "
                     f"{', '.join(sorted(OPENAI_TTS_VOICES))}",
                 )
+            )
+        if self.provider == "cartesia":
+            if not CARTESIA_VOICE_ID.match(self.voice):
+                issues.append((("voice",), "a Cartesia voice is a voice id (a UUID)"))
+            if not self.model.startswith("sonic"):
+                issues.append((("model",), f"unknown Cartesia model {self.model!r} (sonic-*)"))
+        if self.provider == "deepgram" and not DEEPGRAM_TTS_MODEL.match(self.model):
+            issues.append(
+                (
+                    ("model",),
+                    f"unknown Deepgram voice model {self.model!r}; expected "
+                    "aura-2-<voice>-<language> (the voice is part of the model)",
+                )
+            )
+        try:
+            TTS_OPTIONS[self.provider].model_validate(self.options)
+        except ValidationError as exc:
+            issues += [
+                (("options", *loc), message)
+                for loc, message in _issues(ContractError.from_pydantic(exc))
             ]
-        return []
+        return issues
+
+    def provider_options(self) -> dict[str, Any]:
+        options = TTS_OPTIONS[self.provider].model_validate(self.options)
+        return options.model_dump(exclude_none=True)
+
+    def advisories(self) -> list[tuple[Loc, str]]:
+        """Accepted settings that have no effect with this provider."""
+        if self.spec.takes_instructions:
+            return []
+        unused = [
+            name for name in ("instruction_field", "default_instructions") if getattr(self, name)
+        ]
+        return [
+            (
+                (name,),
+                f"{self.provider} TTS cannot take voice instructions: they are produced and "
+                "stored with each turn but do not change the voice",
+            )
+            for name in unused
+        ]
 
 
 class TracingConfig(Contract):
@@ -404,6 +722,23 @@ class AgentDocument(Contract):
     updated_at: datetime | None = Field(default=None, exclude=True)
 
     SECTIONS: ClassVar[tuple[str, ...]] = tuple(SECTION_CONTRACTS)
+    _inferences: list[ContractWarning] = PrivateAttr(default_factory=list)
+
+    def inferred(self) -> tuple[Contract, list[tuple[Loc, str]]]:
+        schema, notes = self.schema_config.with_inferred_spoken(self.tts_config.instruction_field)
+        if not notes:
+            return self, []
+        document = self.model_copy(update={"schema_config": schema})
+        return document, [(("schema_config", *loc), message) for loc, message in notes]
+
+    def warnings(self) -> list[ContractWarning]:
+        """What parsing inferred, plus settings accepted that have no effect (for the API's
+        ``warnings`` list and the admin's warning messages)."""
+        advisories = [
+            ContractWarning(format_loc(("tts_config", *loc)), message)
+            for loc, message in self.tts_config.advisories()
+        ]
+        return [*self._inferences, *advisories]
 
     def cross_check(self) -> list[tuple[Loc, str]]:
         issues: list[tuple[Loc, str]] = []
@@ -500,6 +835,11 @@ def outbound_urls(llm_config: LLMConfig, tracing_config: TracingConfig) -> list[
     ]
 
 
+def _issues(error: ContractError) -> list[tuple[Loc, str]]:
+    """A ContractError's messages as (location, message) pairs relative to its root."""
+    return [((path,) if path else (), m) for path, msgs in error.errors.items() for m in msgs]
+
+
 def _validated(model: type[Contract], data: Any, prefix: Loc) -> Contract:
     if not isinstance(data, Mapping):
         raise ContractError({format_loc(prefix): ["Expected a JSON object."]})
@@ -514,9 +854,14 @@ def _validated(model: type[Contract], data: Any, prefix: Loc) -> Contract:
         if model is AgentDocument:
             _add_section_checks(error, data)
         raise error from None
+    instance, inferences = instance.inferred()
     issues = instance.cross_check()
     if issues:
         raise ContractError.from_issues(issues, prefix)
+    if isinstance(instance, AgentDocument):
+        instance._inferences = [
+            ContractWarning(format_loc((*prefix, *loc)), message) for loc, message in inferences
+        ]
     return instance
 
 
@@ -533,6 +878,7 @@ def _add_section_checks(error: ContractError, data: Mapping[str, Any]) -> None:
             instance = contract.model_validate(dict(data[section]))
         except ValidationError:
             continue
+        instance, _ = instance.inferred()
         for loc, message in instance.cross_check():
             error.errors.setdefault(format_loc((section, *loc)), []).append(message)
 
@@ -541,7 +887,9 @@ def parse_document(data: Any) -> AgentDocument:
     """Validate a whole configuration document and return it in canonical form."""
     document = _validated(AgentDocument, data, ())
     assert isinstance(document, AgentDocument)
-    return document.normalized()
+    normalized = document.normalized()
+    normalized._inferences = list(document._inferences)
+    return normalized
 
 
 def parse_section(section: str, data: Any) -> Contract:

@@ -20,6 +20,7 @@ from pydantic.fields import FieldInfo
 from agents_config import json_input
 from agents_config.contracts import (
     SECTION_CONTRACTS,
+    SLUG_PATTERN,
     ContractError,
     outbound_urls,
     parse_document,
@@ -323,9 +324,15 @@ class SchemaFieldInlineFormSet(forms.BaseInlineFormSet):
             if unplaced:
                 raise ValidationError(unplaced) from None
             return
-        # Store the rows as the contract normalised them (a textarea's CRLF becomes LF).
+        # Store the rows as the contract normalised them (a textarea's CRLF becomes LF) and
+        # what it inferred (the spoken field) so the draft exports it marked; an inferred row
+        # is saved even if the user did not touch it.
         for form, parsed in zip(rows, document.schema_config.fields, strict=True):
             form.instance.description = parsed.description
+            if parsed.metadata.spoken and not form.instance.spoken:
+                form.instance.spoken = True
+                form.has_changed = lambda: True  # type: ignore[method-assign]
+        self.contract_warnings = document.warnings()
 
 
 class ImportAgentForm(forms.Form):
@@ -360,6 +367,25 @@ class ImportAgentForm(forms.Form):
         except ValueError as exc:
             raise ValidationError(f"Not valid JSON: {exc}") from None
         return cleaned
+
+
+class FromTemplateForm(forms.Form):
+    """New agent from a template: where, which template, and the new agent's identity."""
+
+    tenant = forms.ModelChoiceField(queryset=None)
+    template = forms.ChoiceField(choices=(), widget=forms.RadioSelect)
+    agent_id = forms.RegexField(
+        regex=SLUG_PATTERN, max_length=64, help_text="Lowercase letters, digits, - and _."
+    )
+    name = forms.CharField(required=False, max_length=200)
+
+    def __init__(self, *args: Any, tenants: Any, templates: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["tenant"].queryset = tenants
+        self.fields["template"].choices = [
+            (t.template_id, f"{t.title} ({t.template_id}): {t.description}")
+            for t in sorted(templates, key=lambda t: t.template_id)
+        ]
 
 
 class PublishForm(forms.Form):

@@ -10,7 +10,7 @@ from typing import Any
 
 from rest_framework import serializers
 
-from agents_config.contracts import SEMVER_PATTERN
+from agents_config.contracts import SEMVER_PATTERN, SLUG_PATTERN
 from tenants.api import StrictInputSerializer
 
 # --- inputs ---------------------------------------------------------------------------------
@@ -57,6 +57,36 @@ class RollbackInputSerializer(StrictInputSerializer):
     note = serializers.CharField(required=False, default="", allow_blank=True, max_length=2000)
 
 
+class CreateQuerySerializer(StrictInputSerializer):
+    template = serializers.CharField(
+        required=False,
+        max_length=64,
+        help_text="Start from this agent template (see `GET /api/v1/agents/templates`); the "
+        "body then needs only `agent_id`, optionally `name` and section overrides.",
+    )
+
+
+class FromTemplateBodySerializer(serializers.Serializer):
+    """The identity part of a from-template body; every other key is a section override."""
+
+    agent_id = serializers.RegexField(SLUG_PATTERN, max_length=64)
+    name = serializers.CharField(required=False, max_length=200, allow_blank=True)
+
+
+class AgentTemplateSerializer(serializers.Serializer):
+    template_id = serializers.CharField()
+    title = serializers.CharField()
+    description = serializers.CharField()
+    agent_type = serializers.CharField()
+    document = serializers.JSONField(
+        help_text="The template's configuration (validated; without `agent_id`)."
+    )
+
+
+class AgentTemplateListSerializer(serializers.Serializer):
+    templates = AgentTemplateSerializer(many=True)
+
+
 class ImportQuerySerializer(StrictInputSerializer):
     replace = serializers.BooleanField(
         required=False, default=False, help_text="Update the draft if the agent exists."
@@ -69,11 +99,23 @@ class ImportQuerySerializer(StrictInputSerializer):
 # --- outputs --------------------------------------------------------------------------------
 
 
+class ContractWarningSerializer(serializers.Serializer):
+    field = serializers.CharField(help_text="Path in the document, e.g. `tts_config.voice`.")
+    message = serializers.CharField()
+
+
+WARNINGS_HELP = (
+    "What the contracts inferred or accepted without effect (e.g. the spoken field of a seed "
+    "document, voice instructions a TTS provider cannot take). Empty when there is nothing."
+)
+
+
 class AgentCreatedSerializer(serializers.Serializer):
     status = serializers.CharField()
     config_id = serializers.CharField(help_text="Stable id of the agent (its database key).")
     agent_id = serializers.CharField()
     revision = serializers.IntegerField()
+    warnings = ContractWarningSerializer(many=True, help_text=WARNINGS_HELP)
 
 
 class AgentStatusSerializer(serializers.Serializer):
@@ -83,6 +125,7 @@ class AgentStatusSerializer(serializers.Serializer):
 
 class AgentUpdatedSerializer(AgentStatusSerializer):
     revision = serializers.IntegerField()
+    warnings = ContractWarningSerializer(many=True, help_text=WARNINGS_HELP)
 
 
 class SchemaFieldStatusSerializer(AgentUpdatedSerializer):

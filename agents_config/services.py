@@ -114,7 +114,12 @@ def agent_outbound_check(
 
 
 def _write_document(agent: Agent, document: AgentDocument) -> None:
-    """Store a validated document as the agent's draft (fields replaced in order)."""
+    """Store a validated document as the agent's draft (fields replaced in order).
+
+    The document's contract warnings stay on the instance as ``config_warnings`` (not stored)
+    so the API and the admin can show what was inferred.
+    """
+    agent.config_warnings = document.warnings()
     agent.agent_type = document.agent_type
     agent.name = document.name
     agent.enabled = document.enabled
@@ -203,6 +208,34 @@ def _stored_document(agent: Agent) -> AgentDocument | None:
         return parse_document(agent_draft_document(agent))
     except ContractError:
         return None
+
+
+class UnknownTemplate(LookupError):
+    """No agent template has that id."""
+
+
+def agent_create_from_template(
+    *,
+    tenant: Tenant,
+    template_id: str,
+    agent_id: str,
+    name: str | None = None,
+    overrides: dict[str, Any] | None = None,
+    role: str | None = None,
+    actor: AbstractBaseUser | None = None,
+    actor_label: str = "",
+) -> Agent:
+    """A new draft from an agent template (``agents_config.agent_templates``), with section
+    ``overrides`` deep-merged; created by :func:`agent_create` like any other document."""
+    from agents_config.agent_templates import agent_template
+
+    template = agent_template(template_id)
+    if template is None:
+        raise UnknownTemplate(template_id)
+    document = template.new_document(agent_id=agent_id, name=name, overrides=overrides)
+    return agent_create(
+        tenant=tenant, data=document, role=role, actor=actor, actor_label=actor_label
+    )
 
 
 def _user(actor: AbstractBaseUser | None) -> AbstractBaseUser | None:

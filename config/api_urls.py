@@ -13,6 +13,7 @@ config = "agents/config/<str:agent_id>"
 urlpatterns = [
     path("agents/config", agents.AgentConfigCreateApi.as_view(), name="api-agent-create"),
     path("agents/list", agents.AgentListApi.as_view(), name="api-agent-list"),
+    path("agents/templates", agents.AgentTemplateListApi.as_view(), name="api-agent-templates"),
     path("agents/import", agents.ImportApi.as_view(), name="api-agent-import"),
     path(config, agents.AgentConfigApi.as_view(), name="api-agent-config"),
     path(

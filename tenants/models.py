@@ -147,6 +147,11 @@ class CredentialProvider(models.TextChoices):
     OPENAI = "openai", "OpenAI (and OpenAI-compatible)"
     DEEPGRAM = "deepgram", "Deepgram"
     LANGFUSE = "langfuse", "Langfuse"
+    ANTHROPIC = "anthropic", "Anthropic"
+    CARTESIA = "cartesia", "Cartesia"
+    TOGETHER = "together", "Together AI"
+    GROQ = "groq", "Groq"
+    OPENROUTER = "openrouter", "OpenRouter"
 
 
 class ProviderCredential(models.Model):

@@ -26,6 +26,11 @@ ENVIRONMENT_KEYS: dict[str, str] = {
     "openai": "OPENAI_API_KEY",
     "deepgram": "DEEPGRAM_API_KEY",
     "langfuse": "LANGFUSE_SECRET_KEY",
+    "anthropic": "ANTHROPIC_API_KEY",
+    "cartesia": "CARTESIA_API_KEY",
+    "together": "TOGETHER_API_KEY",
+    "groq": "GROQ_API_KEY",
+    "openrouter": "OPENROUTER_API_KEY",
 }
 
 

@@ -32,7 +32,7 @@ def test_demo_document_is_valid_and_canonical():
 @pytest.mark.parametrize(
     ("mutate", "path", "fragment"),
     [
-        (lambda d: d["llm_config"].update(provider="anthropic"), "llm_config.provider", "openai"),
+        (lambda d: d["llm_config"].update(provider="cohere"), "llm_config.provider", "openai"),
         (lambda d: d["llm_config"].update(temperature=3.5), "llm_config.temperature", "2"),
         (lambda d: d["llm_config"].update(max_tokens=0), "llm_config.max_tokens", "1"),
         (lambda d: d["llm_config"].update(base_url="ftp://x"), "llm_config.base_url", "http"),
@@ -48,7 +48,7 @@ def test_demo_document_is_valid_and_canonical():
             "tracing_config.metadata_fields[0]",
             "not a schema field",
         ),
-        (lambda d: d["tts_config"].update(provider="cartesia"), "tts_config.provider", "openai"),
+        (lambda d: d["tts_config"].update(provider="elevenlabs"), "tts_config.provider", "openai"),
         (lambda d: d["tts_config"].update(voice="robot"), "tts_config.voice", "unknown OpenAI"),
         (
             lambda d: d["tts_config"].update(instruction_field="credibility_score"),
@@ -124,7 +124,9 @@ def test_constraint_errors_point_at_the_constraint():
 
 def test_spoken_field_is_required_exactly_once():
     def drop_spoken(d):
+        # Unmarked and with no required str field left, nothing can be inferred.
         d["schema_config"]["fields"][1]["metadata"]["spoken"] = False
+        d["schema_config"]["fields"][1]["required"] = False
 
     errors = errors_for(drop_spoken)
     assert any("spoken" in " ".join(m) for p, m in errors.items() if p.startswith("schema_config"))

@@ -77,7 +77,12 @@ async def entrypoint(ctx: JobContext) -> None:
     from agents_config.contracts import ContractError, parse_document
     from config.logging import set_log_context
     from worker import store
-    from worker.factory import AgentFactory, ProviderConfigError, ProviderKeys
+    from worker.factory import (
+        AgentFactory,
+        ProviderConfigError,
+        ProviderKeys,
+        extra_provider_keys,
+    )
     from worker.publisher import RoomTurnPublisher
 
     started_ns = time.time_ns()
@@ -115,6 +120,7 @@ async def entrypoint(ctx: JobContext) -> None:
                 deepgram=keys["deepgram"].value,
                 openai_base_url=settings.OPENAI_BASE_URL,
                 openai_own=keys["openai"].own,
+                **extra_provider_keys(lambda name: keys[name].value),
             ),
             vad=ctx.proc.userdata.get("vad"),
         )

@@ -41,6 +41,19 @@ class ProviderKeys:
     openai_own: bool = False
     """``openai`` is the tenant's own key (else the platform's: it only goes to the
     endpoints ``tenants.secrets.platform_key_refusal`` allows)."""
+    anthropic: str = ""
+    cartesia: str = ""
+    together: str = ""
+    groq: str = ""
+    openrouter: str = ""
+    anthropic_base_url: str = ""
+    """Environment endpoint for the Anthropic API (a proxy or a test server); "" for its own."""
+    cartesia_base_url: str = ""
+    """Environment endpoint for the Cartesia API; "" for its own."""
+
+    def for_credential(self, credential: str) -> str:
+        """The key named by a provider's ``credential`` (``agents_config.contracts``)."""
+        return getattr(self, credential, "") if credential in EXTRA_PROVIDER_KEYS else ""
 
     @classmethod
     def for_tenant(cls, tenant_id: int | None) -> ProviderKeys:
@@ -55,7 +68,26 @@ class ProviderKeys:
             deepgram=provider_key(tenant_id=tenant_id, provider="deepgram").value,
             openai_base_url=settings.OPENAI_BASE_URL,
             openai_own=openai_key.own,
+            **extra_provider_keys(
+                lambda name: provider_key(tenant_id=tenant_id, provider=name).value
+            ),
         )
+
+
+EXTRA_PROVIDER_KEYS = ("anthropic", "cartesia", "together", "groq", "openrouter")
+"""Provider keys beyond OpenAI and Deepgram, looked up like them (tenant, then environment)."""
+
+
+def extra_provider_keys(lookup: Any) -> dict[str, Any]:
+    """``ProviderKeys`` keyword arguments for the extra providers: ``lookup(name) -> key``
+    for the keys, the environment's settings for their endpoints."""
+    from django.conf import settings
+
+    return {
+        **{name: lookup(name) or "" for name in EXTRA_PROVIDER_KEYS},
+        "anthropic_base_url": getattr(settings, "ANTHROPIC_BASE_URL", ""),
+        "cartesia_base_url": getattr(settings, "CARTESIA_BASE_URL", ""),
+    }
 
 
 def openai_client(*, api_key: str, base_url: str) -> Any:
@@ -121,8 +153,23 @@ class AgentFactory:
             )
         return self.keys.deepgram
 
+    def _key(self, credential: str, what: str) -> str:
+        from tenants.secrets import ENVIRONMENT_KEYS
+
+        key = self.keys.for_credential(credential)
+        if not key:
+            setting = ENVIRONMENT_KEYS.get(credential, credential.upper())
+            raise ProviderConfigError(
+                f"{what}: no {credential} API key (set a tenant credential or {setting})"
+            )
+        return key
+
     def build_llm(self) -> llm.LLM:
         config = self.document.llm_config
+        if config.provider == "anthropic":
+            return self._build_anthropic_llm()
+        if config.provider in ("together", "groq", "openrouter"):
+            return self._build_preset_llm()
         if config.provider != "openai":
             raise ProviderConfigError(f"llm_config.provider: unknown provider {config.provider!r}")
         from livekit.plugins import openai
@@ -137,12 +184,60 @@ class AgentFactory:
                 options["base_url"] = self.keys.openai_base_url
         if config.max_tokens is not None:
             options["max_completion_tokens"] = config.max_tokens
+        options.update(config.provider_options())
         try:
             model = openai.LLM(**options)
         except Exception as exc:
             raise ProviderConfigError(f"llm_config: {exc}") from exc
         model._owns_client = True  # close our policy client with the LLM
         return model
+
+    def _build_preset_llm(self) -> llm.LLM:
+        """An OpenAI-compatible preset: the OpenAI plugin on the preset's fixed endpoint with
+        the preset's own key (never the OpenAI key, never another host)."""
+        from livekit.plugins import openai
+
+        config = self.document.llm_config
+        spec = config.spec
+        options: dict[str, Any] = {
+            "model": config.model,
+            "api_key": self._key(spec.credential, "llm_config"),
+            "base_url": spec.base_url,
+            "temperature": config.temperature,
+            **config.provider_options(),
+        }
+        if config.max_tokens is not None:
+            options["max_completion_tokens"] = config.max_tokens
+        try:
+            return openai.LLM(**options)
+        except Exception as exc:
+            raise ProviderConfigError(f"llm_config: {exc}") from exc
+
+    def _build_anthropic_llm(self) -> llm.LLM:
+        """Anthropic's Messages API (livekit-plugins-anthropic). It has no JSON-schema response
+        format, so the contract makes the agent ask for the schema in the prompt."""
+        try:
+            from livekit.plugins import anthropic
+        except ImportError as exc:  # pragma: no cover - pinned in requirements.txt
+            raise ProviderConfigError(f"llm_config: {exc}") from exc
+
+        config = self.document.llm_config
+        options: dict[str, Any] = {
+            "model": config.model,
+            "api_key": self._key("anthropic", "llm_config"),
+            "temperature": config.temperature,
+            **config.provider_options(),
+        }
+        if self.keys.anthropic_base_url:
+            options["base_url"] = self.keys.anthropic_base_url
+        if config.max_tokens is not None:
+            options["max_tokens"] = config.max_tokens
+        if config.tool_choice != "auto":
+            options["tool_choice"] = config.tool_choice
+        try:
+            return anthropic.LLM(**options)
+        except Exception as exc:
+            raise ProviderConfigError(f"llm_config: {exc}") from exc
 
     def build_stt(self) -> stt.STT | None:
         if self.text_only:
@@ -187,6 +282,7 @@ class AgentFactory:
                 }
                 if config.default_instructions:
                     options["instructions"] = config.default_instructions
+                options.update(config.provider_options())
                 client = self._custom_openai_client("tts_config")
                 if client is not None:
                     options["client"] = client
@@ -201,11 +297,30 @@ class AgentFactory:
                 from livekit.plugins import deepgram
 
                 return deepgram.TTS(model=config.model, api_key=self._deepgram_key("tts_config"))
+            if config.provider == "cartesia":
+                return self._build_cartesia_tts()
         except ProviderConfigError:
             raise
         except Exception as exc:
             raise ProviderConfigError(f"tts_config: {exc}") from exc
         raise ProviderConfigError(f"tts_config.provider: unknown provider {config.provider!r}")
+
+    def _build_cartesia_tts(self) -> tts.TTS:
+        """Cartesia sonic over its websocket (streaming; ``/tts/bytes`` for one-shot)."""
+        from livekit.plugins import cartesia
+
+        config = self.document.tts_config
+        options: dict[str, Any] = {
+            "model": config.model,
+            "voice": config.voice,
+            "api_key": self._key("cartesia", "tts_config"),
+            **config.provider_options(),
+        }
+        language = options.pop("language", None) or self.document.stt_config.language
+        options["language"] = language.split("-")[0]
+        if self.keys.cartesia_base_url:
+            options["base_url"] = self.keys.cartesia_base_url
+        return cartesia.TTS(**options)
 
     def build_vad(self) -> vad.VAD | None:
         if self.text_only or not self.document.pipeline_config.vad_enabled:

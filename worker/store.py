@@ -79,11 +79,12 @@ load_session = sync_to_async(_load_session, thread_sensitive=True)
 def _provider_keys(tenant_id: int | None) -> dict[str, ProviderKey]:
     """The tenant's keys per provider, each saying whether it is the tenant's own."""
     from tenants.secrets import provider_key
+    from worker.factory import EXTRA_PROVIDER_KEYS
 
     close_old_connections()
     return {
         provider: provider_key(tenant_id=tenant_id, provider=provider)
-        for provider in ("openai", "deepgram", "langfuse")
+        for provider in ("openai", "deepgram", "langfuse", *EXTRA_PROVIDER_KEYS)
     }
 
 

@@ -110,6 +110,7 @@ def test_seed_tracing_toggle(
         "agent_id": SEED_AGENT,
         "revision": 2,
         "enabled": expected,
+        "warnings": [],
     }
     document = admin_api.get(f"/api/v1/agents/config/{SEED_AGENT}").json()
     assert document["tracing_config"]["enabled"] is expected

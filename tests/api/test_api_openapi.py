@@ -24,6 +24,7 @@ API_PATHS = {
     "/api/v1/agents/config/{agent_id}/tests/cases": {"get", "post"},
     "/api/v1/agents/import": {"post"},
     "/api/v1/agents/list": {"get"},
+    "/api/v1/agents/templates": {"get"},
     "/api/v1/tenants/me": {"get"},
     "/api/v1/sessions": {"get", "post"},
     "/api/v1/sessions/{session_id}": {"get"},

@@ -25,6 +25,22 @@ def test_tenant_key_is_encrypted_at_rest_and_preferred(tenant, other_tenant, set
     assert provider_api_key(tenant_id=other_tenant.id, provider="openai") == "sk-environment"
 
 
+@pytest.mark.parametrize("provider", ["anthropic", "cartesia", "together", "groq", "openrouter"])
+def test_every_named_provider_has_per_tenant_keys(provider, tenant, other_tenant, settings):
+    from worker.factory import ProviderKeys, extra_provider_keys
+
+    setattr(settings, f"{provider.upper()}_API_KEY", f"{provider}-environment")
+    credential_set(tenant=tenant, provider=provider, value=f"{provider}-tenant")
+    ProviderCredential.objects.get(tenant=tenant, provider=provider).full_clean()  # a choice
+    for tenant_id, expected in ((tenant.id, "tenant"), (other_tenant.id, "environment")):
+        built = ProviderKeys(
+            **extra_provider_keys(
+                lambda name, tid=tenant_id: provider_api_key(tenant_id=tid, provider=name)
+            )
+        )
+        assert built.for_credential(provider) == f"{provider}-{expected}"
+
+
 def test_storing_without_encryption_key_names_the_setting(tenant, settings):
     settings.SECRETS_ENCRYPTION_KEY = ""
     with pytest.raises(ImproperlyConfigured, match="SECRETS_ENCRYPTION_KEY"):
