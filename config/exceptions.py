@@ -2,7 +2,8 @@
 
 ``fields`` maps a field path (``schema_config.fields[2].field_type``, ``""`` for the whole
 document) to messages. Domain errors raised by services (``ContractError``,
-``AgentConflict``, ``StaleRevision``, ``SessionRejected``, ``QuotaExceeded``) are translated
+``AgentConflict``, ``StaleRevision``, ``SessionRejected``, ``QuotaExceeded``,
+``ProvisioningUnavailable``) are translated
 here, so views do not catch them. A quota error also carries ``quota`` and ``Retry-After``.
 """
 
@@ -20,7 +21,7 @@ from rest_framework.response import Response
 
 from agents_config.contracts import ContractError
 from agents_config.services import AgentConflict, StaleRevision
-from sessions_app.services import QuotaExceeded, SessionRejected
+from sessions_app.services import ProvisioningUnavailable, QuotaExceeded, SessionRejected
 
 
 class Conflict(APIException):
@@ -69,6 +70,10 @@ class QuotaExceededError(APIException):
         self.wait = (
             max(1, int((quota.reset_at - timezone.now()).total_seconds())) if quota.reset_at else 1
         )
+
+
+# Retry-After of a 503 when the task broker is down (it usually comes back within seconds).
+PROVISIONING_RETRY_AFTER_SECONDS = 5
 
 
 class ServiceUnavailable(APIException):
@@ -134,6 +139,10 @@ def _translate(exc: Exception) -> Exception:
         return PayloadTooLarge()
     if isinstance(exc, QuotaExceeded):
         return QuotaExceededError(exc)
+    if isinstance(exc, ProvisioningUnavailable):
+        unavailable = ServiceUnavailable(str(exc))
+        unavailable.wait = PROVISIONING_RETRY_AFTER_SECONDS
+        return unavailable
     if isinstance(exc, SessionRejected):
         return NotFound(str(exc)) if exc.status == 404 else Conflict(str(exc))
     return exc

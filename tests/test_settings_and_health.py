@@ -64,10 +64,43 @@ def test_health_probes(client, settings):
     assert client.get("/healthz").json() == {"status": "ok"}
     ready = client.get("/readyz")
     assert ready.status_code == 200
-    assert ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert ready.json()["checks"] == {"database": "ok", "redis": "ok", "broker": "ok"}
     settings.REDIS_URL = "redis://127.0.0.1:1/0"
     broken = client.get("/readyz")
     assert broken.status_code == 503 and broken.json()["checks"]["redis"].startswith("error")
+
+
+@pytest.mark.django_db
+def test_readyz_names_an_unreachable_broker(client):
+    from config.celery import app
+
+    old_url = app.conf.broker_url
+    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    try:
+        response = client.get("/readyz")
+    finally:
+        app.conf.broker_url = old_url
+    assert response.status_code == 503
+    assert response.json()["checks"]["broker"].startswith("error")
+    assert response.json()["checks"]["database"] == "ok"
+
+
+@pytest.mark.django_db
+def test_probes_answer_plain_http_on_any_host_while_the_rest_redirects(client, settings):
+    """Cluster probes reach the pod by IP over HTTP: no SSL redirect, no host check for them."""
+    settings.SECURE_SSL_REDIRECT = True
+    settings.ALLOWED_HOSTS = ["agents.example.com"]
+    for path in ("/healthz", "/readyz"):
+        response = client.get(path, HTTP_HOST="10.1.2.3:8000")
+        assert response.status_code == 200, (path, response.content)
+    assert client.head("/healthz", HTTP_HOST="10.1.2.3").status_code == 200
+    # Everything else keeps the redirect and the host check.
+    redirected = client.get("/api/v1/me", HTTP_HOST="agents.example.com")
+    assert redirected.status_code == 301
+    assert redirected["Location"].startswith("https://agents.example.com/")
+    assert client.get("/admin/", HTTP_HOST="10.1.2.3", secure=True).status_code == 400
+    # A look-alike path is not a probe.
+    assert client.get("/healthz/x", HTTP_HOST="10.1.2.3").status_code == 400
 
 
 @pytest.mark.django_db
