@@ -191,8 +191,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # another worker after this many seconds. It must exceed the longest task run and the longest
 # retry countdown (tasks waiting for their countdown are held unacknowledged by a worker).
 CELERY_VISIBILITY_TIMEOUT: int = env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
-CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # Each worker looks for such messages every few seconds (kombu's default, 10 s × a
+    # throttle of 10, would add up to 100 s to the visibility timeout).
+    "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 3)),
+    "unacked_restore_throttle": 1,
+}
 # Publishing a task gives up quickly when the broker is down (the API then answers 503).
 CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
@@ -222,8 +227,14 @@ TASK_TIME_LIMITS: dict[str, tuple[int, int]] = {
         env.int("PROVISIONING_SOFT_TIME_LIMIT", default=60),
         env.int("PROVISIONING_TIME_LIMIT", default=90),
     ),
-    "reports": (env.int("REPORT_SOFT_TIME_LIMIT", default=120), env.int("REPORT_TIME_LIMIT", default=180)),
-    "webhooks": (env.int("WEBHOOK_SOFT_TIME_LIMIT", default=60), env.int("WEBHOOK_TIME_LIMIT", default=90)),
+    "reports": (
+        env.int("REPORT_SOFT_TIME_LIMIT", default=120),
+        env.int("REPORT_TIME_LIMIT", default=180),
+    ),
+    "webhooks": (
+        env.int("WEBHOOK_SOFT_TIME_LIMIT", default=60),
+        env.int("WEBHOOK_TIME_LIMIT", default=90),
+    ),
     "test_runs": (
         env.int("TEST_RUN_SOFT_TIME_LIMIT", default=1800),
         env.int("TEST_RUN_TIME_LIMIT", default=1860),

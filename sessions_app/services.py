@@ -395,9 +395,7 @@ def sessions_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
             Session.objects.select_for_update(skip_locked=True)
             .filter(status__in=stuck_statuses, created_at__lt=fail_before)
             .order_by("created_at")
-            .only("pk", "status", "tenant_id", "agent_slug", "version_label")[
-                :RECONCILE_BATCH_SIZE
-            ]
+            .only("pk", "status", "tenant_id", "agent_slug", "version_label")[:RECONCILE_BATCH_SIZE]
         )
         for status in stuck_statuses:
             Session.objects.filter(pk__in=[s.pk for s in stuck if s.status == status]).update(
@@ -428,7 +426,9 @@ def sessions_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
     for session_id in lost:
         provision_session_room.delay(session_id)
     if stuck or lost:
-        logger.warning("reconciler: failed %d stuck session(s), re-queued %d", len(stuck), len(lost))
+        logger.warning(
+            "reconciler: failed %d stuck session(s), re-queued %d", len(stuck), len(lost)
+        )
     return {"failed": len(stuck), "requeued": len(lost)}
 
 

@@ -84,7 +84,9 @@ def celery_worker_args():
 
 
 @pytest.fixture
-def celery_worker_process(request, celery_worker_env, celery_worker_args, settings, tmp_path_factory):
+def celery_worker_process(
+    request, celery_worker_env, celery_worker_args, settings, tmp_path_factory
+):
     """A real Celery worker subprocess on the real Redis broker, on queues of its own.
 
     Every queue name gets a test-specific prefix (``CELERY_QUEUE_PREFIX``) in this process and
@@ -122,18 +124,29 @@ def celery_worker_process(request, celery_worker_env, celery_worker_args, settin
         **celery_worker_env,
         **getattr(request, "param", {}),
     }
-    # Output goes to a file (a pipe nobody reads could fill up and block the worker);
-    # ``worker.output()`` returns it for failure messages.
-    log_path = tmp_path_factory.mktemp("celery-worker") / "worker.log"
-    with log_path.open("w") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", *celery_worker_args,
-             "-Q", ",".join(worker_queues()), "--hostname", f"{prefix}worker@%h",
-             "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=Path(__file__).resolve().parent.parent, env=env,
-            stdout=log, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-    worker.output = log_path.read_text
+    workers: list[subprocess.Popen] = []
+    log_dir = tmp_path_factory.mktemp("celery-worker")
+
+    def spawn() -> subprocess.Popen:
+        """Start a worker; ``worker.spawn_another()`` starts one more on the same queues."""
+        # Output goes to a file (a pipe nobody reads could fill up and block the worker);
+        # ``worker.output()`` returns it for failure messages.
+        log_path = log_dir / f"worker-{len(workers)}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", *celery_worker_args,
+                 "-Q", ",".join(worker_queues()),
+                 "--hostname", f"{prefix}worker{len(workers)}@%h", "--loglevel=INFO",
+                 "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                cwd=Path(__file__).resolve().parent.parent, env=env,
+                stdout=log, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+        process.output = log_path.read_text
+        process.spawn_another = spawn
+        workers.append(process)
+        return process
+
+    worker = spawn()
     app.conf.task_always_eager = False
     app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
     try:
@@ -141,10 +154,12 @@ def celery_worker_process(request, celery_worker_env, celery_worker_args, settin
     finally:
         app.conf.task_always_eager = True
         app.conf.task_default_queue = "celery"
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
+        for process in workers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in workers:
             try:
-                worker.wait(timeout=20)
+                process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+                process.kill()
+                process.wait()
