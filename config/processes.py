@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 USAGE = "usage: python -m config.processes {web|worker [QUEUE...]|beat|agent [ARGS...]|migrate}"
 
@@ -35,7 +36,7 @@ def _setup_django() -> None:
 def _exec(argv: list[str]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
-    os.execv(argv[0], argv)
+    os.execv(argv[0], argv)  # noqa: S606 - argv is built here, never from user input
 
 
 def gunicorn_argv() -> list[str]:
@@ -46,7 +47,8 @@ def gunicorn_argv() -> list[str]:
     without the monkey-patching of gevent/eventlet, and a long-lived stream holds one thread,
     not a whole worker process.
     """
-    bind = f"{_env('WEB_HOST', '0.0.0.0')}:{_env('PORT', '8000')}"
+    host = _env("WEB_HOST", "0.0.0.0")  # noqa: S104 - a container listens on all interfaces
+    bind = f"{host}:{_env('PORT', '8000')}"
     return [
         sys.executable, "-m", "gunicorn", "config.wsgi:application",
         "--bind", bind,
@@ -128,7 +130,7 @@ def beat() -> None:
 
 
 def agent(args: Sequence[str]) -> None:
-    manage = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "manage.py")
+    manage = str(Path(__file__).resolve().parent.parent / "manage.py")
     health_port = _env("AGENT_HEALTH_PORT", "8081")
     _exec([sys.executable, manage, "run_agent_worker", "--health-port", health_port, *args])
 

@@ -329,7 +329,7 @@ _longest_countdown = max(
     WEBHOOK_RETRY_BASE_SECONDS * 2 ** max(WEBHOOK_MAX_ATTEMPTS - 2, 0),
     SESSION_PROVISION_RETRY_BASE_SECONDS * 2**4,
 )
-if CELERY_VISIBILITY_TIMEOUT <= _longest_countdown:
+if _longest_countdown >= CELERY_VISIBILITY_TIMEOUT:
     raise ImproperlyConfigured(
         f"CELERY_VISIBILITY_TIMEOUT ({CELERY_VISIBILITY_TIMEOUT}s) must be longer than the "
         f"longest retry countdown ({_longest_countdown:.0f}s, from WEBHOOK_RETRY_BASE_SECONDS "

@@ -1,4 +1,4 @@
-"""Static files storage: WhiteNoise's compressed, hashed manifest, tolerant of absent source maps."""
+"""Static files: WhiteNoise's compressed, hashed manifest, tolerant of absent source maps."""
 
 from __future__ import annotations
 

@@ -19,9 +19,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 # Templates link unhashed static names without a collectstatic run (the web process entry and
 # tests/test_processes.py exercise the hashed, compressed manifest storage).
 STORAGES = {
-    **STORAGES,
+    **STORAGES,  # noqa: F405
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}  # noqa: F405
+}
 WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = True  # served from the apps, no STATIC_ROOT
 
 # The cache (rate-limit counters; tests clear it) must not share a Redis database with the

@@ -42,8 +42,11 @@ def test_reconciler_requeues_lost_provisioning_and_fails_stuck_sessions(
     assert status[lost.pk] == SessionStatus.PROVISIONED  # re-queued, provisioned by the fake
     assert lost.room_name in livekit_server.state.rooms
     assert status[active.pk] == SessionStatus.ACTIVE
-    for session, reason in ((stuck_pending, "Provisioning did not complete within 600 s"),
-                            (stuck_provisioned, "No agent joined the room within 600 s")):  # fmt: skip
+    expected = {
+        stuck_pending: "Provisioning did not complete within 600 s",
+        stuck_provisioned: "No agent joined the room within 600 s",
+    }
+    for session, reason in expected.items():
         session.refresh_from_db()
         assert session.status == SessionStatus.FAILED and session.ended_at is not None
         assert session.failure_reason.startswith(reason)
