@@ -131,8 +131,10 @@ def beat() -> None:
 
 def agent(args: Sequence[str]) -> None:
     manage = str(Path(__file__).resolve().parent.parent / "manage.py")
-    health_port = _env("AGENT_HEALTH_PORT", "8081")
-    _exec([sys.executable, manage, "run_agent_worker", "--health-port", health_port, *args])
+    options = ["--health-port", _env("AGENT_HEALTH_PORT", "8081")]
+    if os.environ.get("AGENT_NUM_IDLE_PROCESSES"):
+        options += ["--num-idle-processes", os.environ["AGENT_NUM_IDLE_PROCESSES"]]
+    _exec([sys.executable, manage, "run_agent_worker", *options, *args])
 
 
 def migrate() -> None:
