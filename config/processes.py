@@ -152,7 +152,7 @@ def main(argv: Sequence[str]) -> None:
         # Celery pool processes and agent jobs run one task at a time: one persistent
         # connection each (CONN_MAX_AGE) is already bounded, and a psycopg pool's threads
         # would not survive the fork into pool processes.
-        os.environ.setdefault("DATABASE_POOL", "0")
+        os.environ["DATABASE_POOL"] = "0"
     if kind == "web":
         web()
     elif kind == "worker":

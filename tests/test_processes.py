@@ -148,7 +148,10 @@ def test_procfile_processes_start_healthy_under_honcho(tmp_path, settings):
             result = app.send_task(
                 "sessions_app.tasks.reconcile_sessions", queue=f"{prefix}provisioning"
             )
-            assert result.get(timeout=60) == {"failed": 0, "requeued": 0}
+            assert result.get(timeout=60, disable_sync_subtasks=False) == {
+                "failed": 0,
+                "requeued": 0,
+            }
         finally:
             app.conf.task_always_eager = True
 
