@@ -179,7 +179,8 @@ X_FRAME_OPTIONS = "DENY"
 # --- Celery ---
 CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# No broker at all (the quick start): tasks run in-process.
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
 # Eager mode (quick start): a failing task is logged, never turned into a failed request.
 CELERY_TASK_EAGER_PROPAGATES = False
 # A message is acknowledged after its task finished, and a task whose process died (kill -9,

@@ -107,3 +107,29 @@ def test_probes_answer_plain_http_on_any_host_while_the_rest_redirects(client, s
 def test_openapi_schema_builds(client):
     response = client.get("/api/schema/", HTTP_ACCEPT="application/json")
     assert response.status_code == 200
+
+
+def test_visibility_timeout_shorter_than_a_retry_countdown_is_refused():
+    env = {**PRODUCTION_ENV, "CELERY_VISIBILITY_TIMEOUT": "100"}  # webhook backoff reaches 160 s
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "CELERY_VISIBILITY_TIMEOUT (100s) must be longer" in result.stderr
+
+
+def test_production_settings_bound_connections_and_queue_work():
+    env = {**PRODUCTION_ENV, "CELERY_BROKER_URL": "redis://broker:6379/1",
+           "DISABLE_SERVER_SIDE_CURSORS": "1", "DATABASE_POOL_MAX_SIZE": "5"}  # fmt: skip
+    code = (
+        "from django.conf import settings as s; d = s.DATABASES['default']; "
+        "print(d['OPTIONS']['pool']['max_size'], d['CONN_MAX_AGE'], "
+        "d['DISABLE_SERVER_SIDE_CURSORS'], s.CELERY_BROKER_URL, s.CELERY_TASK_ALWAYS_EAGER, "
+        "s.STORAGES['staticfiles']['BACKEND'])"
+    )
+    result = manage("shell", "-c", code, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[-1].split() == [
+        "5", "0", "True", "redis://broker:6379/1", "False", "config.storage.StaticFilesStorage",
+    ]  # fmt: skip
+    without_pool = code.replace("d['OPTIONS']['pool']['max_size']", "d.get('OPTIONS')")
+    no_pool = manage("shell", "-c", without_pool, env={**env, "DATABASE_POOL": "0"})
+    assert no_pool.stdout.splitlines()[-1].split()[:2] == ["{}", "60"], no_pool.stderr
