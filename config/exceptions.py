@@ -3,7 +3,7 @@
 ``fields`` maps a field path (``schema_config.fields[2].field_type``, ``""`` for the whole
 document) to messages. Domain errors raised by services (``ContractError``,
 ``AgentConflict``, ``StaleRevision``, ``OutboundURLForbidden``, ``SessionRejected``,
-``QuotaExceeded``) are translated
+``QuotaExceeded``, ``ProvisioningUnavailable``) are translated
 here, so views do not catch them. A quota error also carries ``quota`` and ``Retry-After``.
 """
 
@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from agents_config.contracts import ContractError
 from agents_config.json_input import UnsafeJSON
 from agents_config.services import AgentConflict, OutboundURLForbidden, StaleRevision
-from sessions_app.services import QuotaExceeded, SessionRejected
+from sessions_app.services import ProvisioningUnavailable, QuotaExceeded, SessionRejected
 
 
 class Conflict(APIException):
@@ -98,6 +98,10 @@ class QuotaExceededError(APIException):
         )
 
 
+# Retry-After of a 503 when the task broker is down (it usually comes back within seconds).
+PROVISIONING_RETRY_AFTER_SECONDS = 5
+
+
 class ServiceUnavailable(APIException):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_detail = "A required service is not configured."
@@ -163,6 +167,10 @@ def _translate(exc: Exception) -> Exception:
         return PayloadTooLarge()
     if isinstance(exc, QuotaExceeded):
         return QuotaExceededError(exc)
+    if isinstance(exc, ProvisioningUnavailable):
+        unavailable = ServiceUnavailable(str(exc))
+        unavailable.wait = PROVISIONING_RETRY_AFTER_SECONDS
+        return unavailable
     if isinstance(exc, SessionRejected):
         return NotFound(str(exc)) if exc.status == 404 else Conflict(str(exc))
     return exc

@@ -55,7 +55,11 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "config.middleware.RequestContextMiddleware",
+    # Probes answer before the SSL redirect and the host check (plain HTTP, any Host).
+    "config.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (admin CSS, the playground's JavaScript, Swagger UI) from the web process.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -87,9 +91,32 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
-# runserver opens a thread (and a connection) per request: persistent ones pile up under load.
-DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if DEBUG else 60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Behind pgbouncer in transaction mode, server-side cursors (``.iterator()``, the admin's
+# paginator) fail with InvalidCursorName: each statement may land on another server connection.
+DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+    "DISABLE_SERVER_SIDE_CURSORS", default=False
+)
+# Connections are bounded per process: on PostgreSQL a psycopg pool (each web worker process
+# holds at most DATABASE_POOL_MAX_SIZE connections), else one persistent connection per thread.
+# The process entry (config/processes.py) turns the pool off for Celery and the agent worker,
+# whose processes run one task at a time.
+DATABASE_POOL: bool = env.bool("DATABASE_POOL", default=True) and DATABASES["default"][
+    "ENGINE"
+].endswith("postgresql")
+if DATABASE_POOL:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections, not Django
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("DATABASE_POOL_MIN_SIZE", default=1),
+        "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=8),
+        # A request waits this long for a free connection, then fails (PoolTimeout) instead of
+        # opening one more: PostgreSQL's max_connections is never exceeded.
+        "timeout": env.float("DATABASE_POOL_TIMEOUT", default=10.0),
+        "max_idle": env.float("DATABASE_POOL_MAX_IDLE", default=300.0),
+    }
+else:
+    # runserver opens a thread (and a connection) per request: persistent ones pile up there.
+    DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0 if DEBUG else 60)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL: str = env.str("REDIS_URL", default="")
@@ -126,6 +153,16 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"] if (BASE_DIR / "static").is_dir() else []
+# collectstatic (run by the web process entry) writes hashed, gzip/brotli-compressed copies that
+# WhiteNoise serves with far-future cache headers. With DEBUG, names stay unhashed and WhiteNoise
+# serves straight from the apps' static folders (WHITENOISE_USE_FINDERS defaults to DEBUG).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "config.storage.StaticFilesStorage"},
+}
+# A file missing from the manifest (the playground's npm bundle when npm was unavailable) is
+# linked unhashed instead of failing the whole page.
+WHITENOISE_MANIFEST_STRICT = False
 
 # Request bodies: the API limits JSON documents to this size (bytes).
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1_048_576)
@@ -142,13 +179,75 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 # --- Celery ---
-CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_BROKER_URL: str = env.str("CELERY_BROKER_URL", default="") or REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
-CELERY_TASK_ALWAYS_EAGER = not REDIS_URL
+# No broker at all (the quick start): tasks run in-process.
+CELERY_TASK_ALWAYS_EAGER = CELERY_BROKER_URL == "memory://"
 # Eager mode (quick start): a failing task is logged, never turned into a failed request.
 CELERY_TASK_EAGER_PROPAGATES = False
+# A message is acknowledged after its task finished, and a task whose process died (kill -9,
+# OOM) goes back to the queue instead of being acknowledged: nothing is lost with a worker.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# On Redis, a message taken by a worker that vanished (its main process killed) is handed to
+# another worker after this many seconds. It must exceed the longest task run and the longest
+# retry countdown (tasks waiting for their countdown are held unacknowledged by a worker).
+CELERY_VISIBILITY_TIMEOUT: int = env.int("CELERY_VISIBILITY_TIMEOUT", default=600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # Each worker looks for such messages every few seconds (kombu's default, 10 s × a
+    # throttle of 10, would add up to 100 s to the visibility timeout).
+    "unacked_restore_interval": max(1, min(10, CELERY_VISIBILITY_TIMEOUT // 3)),
+    "unacked_restore_throttle": 1,
+}
+# Publishing a task gives up quickly when the broker is down (the API then answers 503).
+CELERY_BROKER_CONNECTION_TIMEOUT = env.float("CELERY_BROKER_CONNECTION_TIMEOUT", default=2.0)
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.5,
+}
+# Every queue name gets this prefix (tests give each real worker queues of their own).
+CELERY_QUEUE_PREFIX: str = env.str("CELERY_QUEUE_PREFIX", default="")
+# One queue per kind of work, so a slow webhook receiver never delays provisioning. Tasks not
+# listed go to CELERY_TASK_DEFAULT_QUEUE. Routing: config.celery.route_task.
+TASK_QUEUES: dict[str, str] = {
+    "sessions_app.tasks.provision_session_room": "provisioning",
+    "sessions_app.tasks.delete_session_room": "provisioning",
+    "sessions_app.tasks.expire_sessions": "provisioning",
+    "sessions_app.tasks.reconcile_sessions": "provisioning",
+    "sessions_app.tasks.reset_monthly_quotas": "provisioning",
+    "sessions_app.tasks.build_session_report": "reports",
+    "tenants.tasks.deliver_webhook": "webhooks",
+    "agents_config.tasks.run_agent_test_run": "test_runs",
+}
+# (soft, hard) time limits in seconds per queue: the soft limit raises SoftTimeLimitExceeded in
+# the task (it can fail the session cleanly), the hard one kills the pool process.
+TASK_TIME_LIMITS: dict[str, tuple[int, int]] = {
+    "provisioning": (
+        env.int("PROVISIONING_SOFT_TIME_LIMIT", default=60),
+        env.int("PROVISIONING_TIME_LIMIT", default=90),
+    ),
+    "reports": (
+        env.int("REPORT_SOFT_TIME_LIMIT", default=120),
+        env.int("REPORT_TIME_LIMIT", default=180),
+    ),
+    "webhooks": (
+        env.int("WEBHOOK_SOFT_TIME_LIMIT", default=60),
+        env.int("WEBHOOK_TIME_LIMIT", default=90),
+    ),
+    "test_runs": (
+        env.int("TEST_RUN_SOFT_TIME_LIMIT", default=1800),
+        env.int("TEST_RUN_TIME_LIMIT", default=1860),
+    ),
+}
+CELERY_TASK_ROUTES = ("config.celery.route_task",)
+CELERY_TASK_ANNOTATIONS = {
+    task: {"soft_time_limit": TASK_TIME_LIMITS[queue][0], "time_limit": TASK_TIME_LIMITS[queue][1]}
+    for task, queue in TASK_QUEUES.items()
+}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
@@ -218,6 +317,10 @@ LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 SESSION_PROVISION_RETRY_BASE_SECONDS: float = env.float(
     "SESSION_PROVISION_RETRY_BASE_SECONDS", default=2.0
 )
+# The reconciler (beat, every minute) re-queues sessions still pending this long after their
+# last change and fails sessions stuck pending/provisioned for SESSION_STUCK_FAIL_SECONDS.
+SESSION_STUCK_REQUEUE_SECONDS: int = env.int("SESSION_STUCK_REQUEUE_SECONDS", default=120)
+SESSION_STUCK_FAIL_SECONDS: int = env.int("SESSION_STUCK_FAIL_SECONDS", default=600)
 
 LOGIN_URL = "/accounts/login/"
 
@@ -266,3 +369,19 @@ def _check_outbound_settings() -> None:
 
 
 _check_outbound_settings()
+# A task waiting for its retry countdown is held unacknowledged by a worker: a visibility timeout
+# shorter than the longest countdown would hand the same message to a second worker meanwhile.
+_longest_countdown = max(
+    WEBHOOK_RETRY_BASE_SECONDS * 2 ** max(WEBHOOK_MAX_ATTEMPTS - 2, 0),
+    SESSION_PROVISION_RETRY_BASE_SECONDS * 2**4,
+)
+if _longest_countdown >= CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"CELERY_VISIBILITY_TIMEOUT ({CELERY_VISIBILITY_TIMEOUT}s) must be longer than the "
+        f"longest retry countdown ({_longest_countdown:.0f}s, from WEBHOOK_RETRY_BASE_SECONDS "
+        "and WEBHOOK_MAX_ATTEMPTS)."
+    )
+if SESSION_STUCK_FAIL_SECONDS <= SESSION_STUCK_REQUEUE_SECONDS:
+    raise ImproperlyConfigured(
+        "SESSION_STUCK_FAIL_SECONDS must be greater than SESSION_STUCK_REQUEUE_SECONDS."
+    )

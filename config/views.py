@@ -1,10 +1,14 @@
-"""Liveness and readiness probes."""
+"""Liveness and readiness probes (answered by ``config.middleware.ProbeMiddleware``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+
+PROBE_TIMEOUT_SECONDS = 2.0
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -12,24 +16,52 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
-def readyz(request: HttpRequest) -> JsonResponse:
-    """Database and (when configured) Redis reachable; 503 naming what failed."""
-    checks: dict[str, str] = {}
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-        checks["database"] = "ok"
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        checks["database"] = f"error: {type(exc).__name__}"
-    if settings.REDIS_URL:
-        try:
-            import redis
+def _check_database() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
 
-            redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2).ping()
-            checks["redis"] = "ok"
-        except Exception as exc:  # noqa: BLE001
-            checks["redis"] = f"error: {type(exc).__name__}"
+
+def _check_redis() -> None:
+    import redis
+
+    client = redis.Redis.from_url(
+        settings.REDIS_URL,
+        socket_timeout=PROBE_TIMEOUT_SECONDS,
+        socket_connect_timeout=PROBE_TIMEOUT_SECONDS,
+    )
+    try:
+        client.ping()
+    finally:
+        client.close()
+
+
+def _check_broker() -> None:
+    """Open (and release) a connection to the Celery broker, without retrying."""
+    from config.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, interval_start=0, timeout=PROBE_TIMEOUT_SECONDS)
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Database, Redis and the Celery broker reachable (those configured); 503 naming what
+    failed. Without a broker (quick start, eager tasks) only the database is checked."""
+    checks_to_run: dict[str, Callable[[], None]] = {"database": _check_database}
+    if settings.REDIS_URL:
+        checks_to_run["redis"] = _check_redis
+    if not settings.CELERY_BROKER_URL.startswith("memory://"):
+        checks_to_run["broker"] = _check_broker
+    checks: dict[str, str] = {}
+    for name, check in checks_to_run.items():
+        try:
+            check()
+            checks[name] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            checks[name] = f"error: {type(exc).__name__}"
     ready = all(value == "ok" for value in checks.values())
     return JsonResponse(
         {"status": "ok" if ready else "unavailable", "checks": checks}, status=200 if ready else 503
     )
+
+
+PROBES: dict[str, Callable[[HttpRequest], HttpResponse]] = {"/healthz": healthz, "/readyz": readyz}

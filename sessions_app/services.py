@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import logging
 import uuid
 import zoneinfo
 from dataclasses import dataclass
@@ -33,7 +34,11 @@ from sessions_app.models import (
 )
 from tenants.models import IsolationLevel, Tenant
 
+logger = logging.getLogger(__name__)
+
 USER_DETAILS_MAX_KEYS = 50
+# Sessions the reconciler fails in one transaction (the rest wait for its next run).
+RECONCILE_BATCH_SIZE = 500
 
 # Which statuses each status may be entered from.
 ALLOWED_FROM: dict[str, tuple[str, ...]] = {
@@ -51,6 +56,11 @@ class SessionRejected(Exception):
         super().__init__(message)
         self.status = status
         self.code = code
+
+
+class ProvisioningUnavailable(Exception):
+    """The provisioning task could not be queued (broker down); the session was failed and
+    its quota released, so the client may simply retry."""
 
 
 @dataclass(frozen=True)
@@ -190,10 +200,10 @@ def session_create(
     """Start a session on the agent's live version, within the tenant's quotas.
 
     Raises ``SessionRejected`` (404/409), ``ContractError`` (bad overrides or details) or
-    ``QuotaExceeded``; nothing is stored or counted then. Provisioning is queued on commit.
+    ``QuotaExceeded``; nothing is stored or counted then. Provisioning is queued on commit; if
+    the broker refuses it, the session is failed, its quota given back and
+    ``ProvisioningUnavailable`` raised (after the commit).
     """
-    from sessions_app.tasks import provision_session_room
-
     user_id = (user_id or "").strip()
     if not user_id or len(user_id) > 200:
         raise ContractError({"user_id": ["Required, at most 200 characters."]})
@@ -238,8 +248,33 @@ def session_create(
         )
         _record(session, "", SessionStatus.PENDING)
         _emit_status_change(session, "", SessionStatus.PENDING, "")
-        transaction.on_commit(lambda: provision_session_room.delay(str(session_id)))
+        counter_ids = [c.pk for c in counters]
+        transaction.on_commit(lambda: _queue_provisioning(session, counter_ids))
     return session
+
+
+def _queue_provisioning(session: Session, counter_ids: list[int]) -> None:
+    """Publish the provisioning task; when the broker is unreachable, undo the session's
+    claims (concurrent slot, monthly counts) rather than leave it pending with no task."""
+    from kombu.exceptions import OperationalError
+
+    from sessions_app.tasks import provision_session_room
+
+    try:
+        provision_session_room.delay(str(session.pk))
+    except OperationalError as exc:
+        logger.error("could not queue provisioning of session %s: %s", session.pk, exc)
+        with transaction.atomic():
+            UsageCounter.objects.filter(pk__in=counter_ids, sessions_started__gt=0).update(
+                sessions_started=F("sessions_started") - 1
+            )
+            session_fail(
+                session=session,
+                reason="Provisioning could not be queued: the task broker is unavailable.",
+            )
+        raise ProvisioningUnavailable(
+            "The task queue is unavailable, so the session could not start; retry shortly."
+        ) from exc
 
 
 def _emit_status_change(session: Session, from_status: str, to_status: str, reason: str) -> None:
@@ -252,7 +287,11 @@ def _emit_status_change(session: Session, from_status: str, to_status: str, reas
         "to_status": to_status,
         "reason": reason,
     }
-    transaction.on_commit(lambda: session_status_changed.send(sender=Session, **payload))
+    # robust: a failing receiver (e.g. a webhook that cannot be queued) is logged and never
+    # undoes or hides the committed change.
+    transaction.on_commit(
+        lambda: session_status_changed.send(sender=Session, **payload), robust=True
+    )
 
 
 def session_transition(*, session: Session, to_status: str, reason: str = "") -> bool:
@@ -273,7 +312,7 @@ def session_transition(*, session: Session, to_status: str, reason: str = "") ->
             from sessions_app.tasks import build_session_report
 
             session_id = str(session.pk)
-            transaction.on_commit(lambda: build_session_report.delay(session_id))
+            transaction.on_commit(lambda: build_session_report.delay(session_id), robust=True)
     for field, value in updates.items():
         setattr(session, field, value)
     return True
@@ -324,7 +363,7 @@ def session_end(*, session: Session, reason: str = "") -> bool:
     ended = session_transition(session=session, to_status=SessionStatus.ENDED, reason=reason)
     if ended and session.room_name:
         room_name = session.room_name
-        transaction.on_commit(lambda: delete_session_room.delay(room_name))
+        transaction.on_commit(lambda: delete_session_room.delay(room_name), robust=True)
     return ended
 
 
@@ -339,6 +378,69 @@ def sessions_expire(*, now: dt.datetime | None = None) -> int:
         "tenant"
     )
     return sum(session_end(session=session, reason="expired") for session in expired)
+
+
+def sessions_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Repair sessions whose provisioning was lost (worker killed, broker restarted…).
+
+    A session still ``pending`` ``SESSION_STUCK_REQUEUE_SECONDS`` after creation gets its
+    provisioning task queued again (the task is idempotent); one still ``pending`` or
+    ``provisioned`` (no agent joined) after ``SESSION_STUCK_FAIL_SECONDS`` is failed with a
+    reason, freeing its slot. Rows are found and failed with set-based queries; rows locked by
+    a running transition are skipped until the next run.
+    """
+    from sessions_app.tasks import provision_session_room
+
+    now = now or timezone.now()
+    fail_before = now - dt.timedelta(seconds=settings.SESSION_STUCK_FAIL_SECONDS)
+    requeue_before = now - dt.timedelta(seconds=settings.SESSION_STUCK_REQUEUE_SECONDS)
+    stuck_statuses = (SessionStatus.PENDING, SessionStatus.PROVISIONED)
+    reasons = {
+        SessionStatus.PENDING: "Provisioning did not complete within "
+        f"{settings.SESSION_STUCK_FAIL_SECONDS} s (its task was lost or kept failing).",
+        SessionStatus.PROVISIONED: "No agent joined the room within "
+        f"{settings.SESSION_STUCK_FAIL_SECONDS} s (is an agent worker running?).",
+    }
+    with transaction.atomic():
+        stuck = list(
+            Session.objects.select_for_update(skip_locked=True)
+            .filter(status__in=stuck_statuses, created_at__lt=fail_before)
+            .order_by("created_at")
+            .only("pk", "status", "tenant_id", "agent_slug", "version_label")[:RECONCILE_BATCH_SIZE]
+        )
+        for status in stuck_statuses:
+            Session.objects.filter(pk__in=[s.pk for s in stuck if s.status == status]).update(
+                status=SessionStatus.FAILED, ended_at=now, failure_reason=reasons[status]
+            )
+        SessionTransition.objects.bulk_create(
+            SessionTransition(
+                session=s, from_status=s.status, to_status=SessionStatus.FAILED,
+                reason=reasons[s.status], created_at=now,
+            )
+            for s in stuck
+        )  # fmt: skip
+        for s in stuck:
+            _emit_status_change(s, s.status, SessionStatus.FAILED, reasons[s.status])
+        stuck_ids = [str(s.pk) for s in stuck]
+        if stuck_ids:
+            from sessions_app.tasks import build_session_report
+
+            transaction.on_commit(
+                lambda: [build_session_report.delay(sid) for sid in stuck_ids], robust=True
+            )
+    lost = [
+        str(pk)
+        for pk in Session.objects.filter(
+            status=SessionStatus.PENDING, created_at__lt=requeue_before, created_at__gte=fail_before
+        ).values_list("pk", flat=True)
+    ]
+    for session_id in lost:
+        provision_session_room.delay(session_id)
+    if stuck or lost:
+        logger.warning(
+            "reconciler: failed %d stuck session(s), re-queued %d", len(stuck), len(lost)
+        )
+    return {"failed": len(stuck), "requeued": len(lost)}
 
 
 def usage_open_month(*, now: dt.datetime | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from config.logging import set_log_context
@@ -40,8 +41,9 @@ def provision_session_room(self, session_id: str) -> str:
     )
     try:
         done = services.session_provision(session=session)
-    except LiveKitError as exc:
-        if exc.transient and self.request.retries < self.max_retries:
+    except (LiveKitError, SoftTimeLimitExceeded) as exc:
+        transient = isinstance(exc, SoftTimeLimitExceeded) or exc.transient
+        if transient and self.request.retries < self.max_retries:
             logger.warning("provisioning %s failed, will retry: %s", session_id, exc)
             raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
         services.session_fail(session=session, reason=f"Provisioning failed: {exc}")
@@ -67,6 +69,12 @@ def delete_session_room(self, room_name: str) -> None:
 def expire_sessions() -> int:
     """Beat: end sessions past their expiry time (their rooms are deleted, slots freed)."""
     return services.sessions_expire()
+
+
+@shared_task
+def reconcile_sessions() -> dict[str, int]:
+    """Beat (every minute): re-queue or fail sessions stuck pending/provisioned."""
+    return services.sessions_reconcile()
 
 
 @shared_task

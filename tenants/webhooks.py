@@ -214,7 +214,8 @@ def _enqueue(delivery_ids: list[str]) -> None:
         for delivery_id in delivery_ids:
             deliver_webhook.delay(delivery_id)
 
-    transaction.on_commit(send)
+    # robust: with the broker down the rows stay pending (logged), the caller's change stands.
+    transaction.on_commit(send, robust=True)
 
 
 def webhook_event_emit(

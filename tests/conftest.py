@@ -78,15 +78,20 @@ def celery_worker_env():
 
 
 @pytest.fixture
-def celery_worker_pool():
-    """Pool options for ``celery_worker_process``; time limits need ``--pool=prefork``."""
+def celery_worker_args():
+    """Worker options for ``celery_worker_process`` (override for a prefork pool, etc.)."""
     return ["--pool=solo"]
 
 
 @pytest.fixture
-def celery_worker_process(request, celery_worker_env, celery_worker_pool, tmp_path_factory):
-    """A real Celery worker subprocess on the real Redis broker, on a queue of its own.
+def celery_worker_process(
+    request, celery_worker_env, celery_worker_args, settings, tmp_path_factory
+):
+    """A real Celery worker subprocess on the real Redis broker, on queues of its own.
 
+    Every queue name gets a test-specific prefix (``CELERY_QUEUE_PREFIX``) in this process and
+    in the worker, which consumes all of them: routed tasks (provisioning, reports, webhooks,
+    test runs) and the default queue reach this worker and no other worker on this Redis.
     The worker uses ``config.settings`` (not ``config.test_settings``, which forces eager
     tasks, so retries would run inline instead of through the broker); the environment the
     test settings filled in is inherited. Parametrize indirectly with a dict to add variables.
@@ -99,45 +104,62 @@ def celery_worker_process(request, celery_worker_env, celery_worker_pool, tmp_pa
     import uuid
     from pathlib import Path
 
-    from django.conf import settings
     from django.db import connection
 
-    from config.celery import app
+    from config.celery import app, worker_queues
 
     db = connection.settings_dict
-    queue = f"test-{uuid.uuid4().hex}"  # no other worker on this Redis takes our tasks
+    prefix = f"test-{uuid.uuid4().hex}-"  # no other worker on this Redis takes our tasks
+    settings.CELERY_QUEUE_PREFIX = prefix
+    settings.CELERY_TASK_DEFAULT_QUEUE = f"{prefix}celery"
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
         "REDIS_URL": settings.REDIS_URL,
-        # Tasks the worker enqueues itself (a report, then its webhook) stay on our queue.
-        "CELERY_TASK_DEFAULT_QUEUE": queue,
+        # Tasks the worker enqueues itself (a report, then its webhook) stay on our queues.
+        "CELERY_QUEUE_PREFIX": prefix,
+        "CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
         "PYTHONUNBUFFERED": "1",  # the log file is complete when a test reads it
         **celery_worker_env,
         **getattr(request, "param", {}),
     }
-    # Output goes to a file (a pipe nobody reads could fill up and block the worker);
-    # ``worker.output()`` returns it for failure messages.
-    log_path = tmp_path_factory.mktemp("celery-worker") / "worker.log"
-    with log_path.open("w") as log:
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "config", "worker", *celery_worker_pool,
-             "-Q", queue, "--loglevel=INFO", "--without-gossip", "--without-mingle",
-             "--without-heartbeat"],
-            cwd=Path(__file__).resolve().parent.parent, env=env,
-            stdout=log, stderr=subprocess.STDOUT, text=True,
-        )  # fmt: skip
-    worker.output = log_path.read_text
+    workers: list[subprocess.Popen] = []
+    log_dir = tmp_path_factory.mktemp("celery-worker")
+
+    def spawn() -> subprocess.Popen:
+        """Start a worker; ``worker.spawn_another()`` starts one more on the same queues."""
+        # Output goes to a file (a pipe nobody reads could fill up and block the worker);
+        # ``worker.output()`` returns it for failure messages.
+        log_path = log_dir / f"worker-{len(workers)}.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "celery", "-A", "config", "worker", *celery_worker_args,
+                 "-Q", ",".join(worker_queues()),
+                 "--hostname", f"{prefix}worker{len(workers)}@%h", "--loglevel=INFO",
+                 "--without-gossip", "--without-mingle", "--without-heartbeat"],
+                cwd=Path(__file__).resolve().parent.parent, env=env,
+                stdout=log, stderr=subprocess.STDOUT, text=True,
+            )  # fmt: skip
+        process.output = log_path.read_text
+        process.spawn_another = spawn
+        workers.append(process)
+        return process
+
+    worker = spawn()
     app.conf.task_always_eager = False
-    app.conf.task_default_queue = queue
+    app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
     try:
         yield worker
     finally:
         app.conf.task_always_eager = True
         app.conf.task_default_queue = "celery"
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            worker.kill()
+        for process in workers:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in workers:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

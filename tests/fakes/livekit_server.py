@@ -2,7 +2,8 @@
 
 It serves the RoomService and AgentDispatchService calls our provisioning makes, checks each
 request's bearer JWT against the configured secret and the grants each call needs, records
-rooms and dispatches, and can be told to fail the next requests to exercise retries.
+rooms and dispatches, and can be told to fail the next requests to exercise retries, or to
+stall the next CreateRoom calls (so a test can kill the worker while provisioning is in flight).
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ class FakeLiveKitState:
     auth_errors: list[str] = field(default_factory=list)
     fail_next: int = 0
     fail_status: int = 503
+    # The next ``stall_create_room`` CreateRoom calls hold until ``release`` is set (then answer
+    # normally); ``stalled`` is set when one of them has arrived.
+    stall_create_room: int = 0
+    stalled: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -77,6 +83,12 @@ def _handler(state: FakeLiveKitState) -> type[BaseHTTPRequestHandler]:
                     state.fail_next -= 1
                     self._error(state.fail_status, "unavailable", "injected failure")
                     return
+                stall = method == "RoomService/CreateRoom" and state.stall_create_room > 0
+                if stall:
+                    state.stall_create_room -= 1
+            if stall:
+                state.stalled.set()
+                state.release.wait(timeout=30)
             if method not in REQUIRED_GRANT:
                 self._error(404, "bad_route", f"no handler for {self.path}")
                 return
@@ -149,5 +161,6 @@ class FakeLiveKitServer:
         return self
 
     def __exit__(self, *exc: Any) -> None:
+        self.state.release.set()
         self._server.shutdown()
         self._server.server_close()

@@ -34,7 +34,7 @@ def celery_worker_env():
 
 
 @pytest.fixture
-def celery_worker_pool():
+def celery_worker_args():
     return ["--pool=prefork", "--concurrency=1"]  # the solo pool has no time limits
 
 
