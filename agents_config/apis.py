@@ -269,9 +269,11 @@ class AgentTemplateListApi(TenantAPIView):
         operation_id="agent_template_list",
         tags=["agents"],
         summary="Agent templates (built-in and the deployment's AGENT_TEMPLATE_DIRS)",
-        responses={200: AgentTemplateListSerializer, **error_responses(404)},
+        parameters=[NoQuerySerializer],
+        responses={200: AgentTemplateListSerializer, **error_responses(400, 404)},
     )
     def get(self, request: Request) -> Response:
+        parse_query(NoQuerySerializer, request)
         templates = [
             {
                 "template_id": t.template_id,

@@ -33,7 +33,7 @@ def _setup_django() -> None:
     django.setup()
 
 
-def _exec(argv: list[str]) -> None:
+def _replace_process(argv: list[str]) -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os.execv(argv[0], argv)  # noqa: S606 - argv is built here, never from user input
@@ -86,7 +86,7 @@ def web() -> None:
     if not settings.DEBUG:
         # Hashed, compressed copies for WhiteNoise; with DEBUG WhiteNoise reads the app folders.
         call_command("collectstatic", interactive=False, verbosity=0)
-    _exec(gunicorn_argv())
+    _replace_process(gunicorn_argv())
 
 
 def celery_worker_argv(kinds: Sequence[str]) -> list[str]:
@@ -118,12 +118,12 @@ def worker(kinds: Sequence[str]) -> None:
     unknown = set(kinds) - set(settings.TASK_QUEUES.values()) - {"default"}
     if unknown:
         sys.exit(f"Unknown queue(s) {', '.join(sorted(unknown))}; see settings.TASK_QUEUES.")
-    _exec(celery_worker_argv(kinds))
+    _replace_process(celery_worker_argv(kinds))
 
 
 def beat() -> None:
     _setup_django()
-    _exec(
+    _replace_process(
         [sys.executable, "-m", "celery", "-A", "config", "beat",
          "--loglevel", _env("CELERY_LOG_LEVEL", "INFO")]
     )  # fmt: skip
@@ -134,7 +134,7 @@ def agent(args: Sequence[str]) -> None:
     options = ["--health-port", _env("AGENT_HEALTH_PORT", "8081")]
     if os.environ.get("AGENT_NUM_IDLE_PROCESSES"):
         options += ["--num-idle-processes", os.environ["AGENT_NUM_IDLE_PROCESSES"]]
-    _exec([sys.executable, manage, "run_agent_worker", *options, *args])
+    _replace_process([sys.executable, manage, "run_agent_worker", *options, *args])
 
 
 def migrate() -> None:

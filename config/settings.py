@@ -223,6 +223,11 @@ TASK_QUEUES: dict[str, str] = {
     "tenants.tasks.deliver_webhook": "webhooks",
     "agents_config.tasks.run_agent_test_run": "test_runs",
 }
+# A test run past its soft limit ends `error` ("time limit"); the hard limit kills it outright.
+TEST_RUN_SOFT_TIME_LIMIT: int = env.int("TEST_RUN_SOFT_TIME_LIMIT", default=1800)
+TEST_RUN_TIME_LIMIT: int = env.int("TEST_RUN_TIME_LIMIT", default=TEST_RUN_SOFT_TIME_LIMIT + 60)
+if TEST_RUN_TIME_LIMIT <= TEST_RUN_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured("TEST_RUN_TIME_LIMIT must be greater than TEST_RUN_SOFT_TIME_LIMIT.")
 # (soft, hard) time limits in seconds per queue: the soft limit raises SoftTimeLimitExceeded in
 # the task (it can fail the session cleanly), the hard one kills the pool process.
 TASK_TIME_LIMITS: dict[str, tuple[int, int]] = {
@@ -238,10 +243,7 @@ TASK_TIME_LIMITS: dict[str, tuple[int, int]] = {
         env.int("WEBHOOK_SOFT_TIME_LIMIT", default=60),
         env.int("WEBHOOK_TIME_LIMIT", default=90),
     ),
-    "test_runs": (
-        env.int("TEST_RUN_SOFT_TIME_LIMIT", default=1800),
-        env.int("TEST_RUN_TIME_LIMIT", default=1860),
-    ),
+    "test_runs": (TEST_RUN_SOFT_TIME_LIMIT, TEST_RUN_TIME_LIMIT),
 }
 CELERY_TASK_ROUTES = ("config.celery.route_task",)
 CELERY_TASK_ANNOTATIONS = {
@@ -253,11 +255,6 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# A test run past its soft limit ends `error` ("time limit"); the hard limit kills it outright.
-TEST_RUN_SOFT_TIME_LIMIT: int = env.int("TEST_RUN_SOFT_TIME_LIMIT", default=1800)
-TEST_RUN_TIME_LIMIT: int = env.int("TEST_RUN_TIME_LIMIT", default=TEST_RUN_SOFT_TIME_LIMIT + 60)
-if TEST_RUN_TIME_LIMIT <= TEST_RUN_SOFT_TIME_LIMIT:
-    raise ImproperlyConfigured("TEST_RUN_TIME_LIMIT must be greater than TEST_RUN_SOFT_TIME_LIMIT.")
 
 # --- External services (secrets only from the environment) ---
 LIVEKIT_URL: str = env.str("LIVEKIT_URL", default="")

@@ -343,6 +343,7 @@ def test_conn_max_age_defaults_to_zero_in_debug(debug, expected):
         "DEBUG": debug,
         "SECRET_KEY": "x" * 60,
         "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/postgres",
+        "DATABASE_POOL": "0",  # with the web pool on, the pool keeps the connections instead
     }
     code = "from django.conf import settings; print(settings.DATABASES['default']['CONN_MAX_AGE'])"
     result = manage("shell", "-c", code, env=env)
