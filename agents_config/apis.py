@@ -269,7 +269,6 @@ class AgentTemplateListApi(TenantAPIView):
         operation_id="agent_template_list",
         tags=["agents"],
         summary="Agent templates (built-in and the deployment's AGENT_TEMPLATE_DIRS)",
-        parameters=[NoQuerySerializer],
         responses={200: AgentTemplateListSerializer, **error_responses(400, 404)},
     )
     def get(self, request: Request) -> Response:

@@ -429,10 +429,13 @@ class DrainingAgentSession(AgentSession):
         self._running = True
         return result
 
-    async def aclose(self) -> None:
+    async def aclose(self, *, drain: bool = True) -> None:
+        """Close the session; ``drain=False`` (the caller was stopped, e.g. a task time limit)
+        closes at once instead of letting the current reply finish."""
         import asyncio
 
-        if not self._running:
+        if not self._running or not drain:
+            self._running = False
             await super().aclose()
             return
         self._running = False

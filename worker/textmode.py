@@ -14,7 +14,7 @@ from livekit.agents import AgentSession
 
 from agents_config.contracts import AgentDocument
 from worker.agent import AgentBlueprint, DynamicAgent
-from worker.factory import AgentFactory, ProviderKeys
+from worker.factory import AgentFactory, DrainingAgentSession, ProviderKeys
 from worker.publisher import MemoryTurnPublisher
 from worker.turns import TurnRecord
 
@@ -57,7 +57,10 @@ class TextConversation:
         tb: TracebackType | None,
     ) -> None:
         try:
-            await self.session.aclose()
+            if exc is not None and isinstance(self.session, DrainingAgentSession):
+                await self.session.aclose(drain=False)  # stopped: nothing left to wait for
+            else:
+                await self.session.aclose()
         finally:
             await self.agent.turns.flush()
 
