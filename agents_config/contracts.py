@@ -20,6 +20,7 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from agents_config.schema import (
     CompiledSchema,
     FieldSpec,
+    InstructionsTiming,
     SchemaDefinitionError,
     default_registry,
 )
@@ -200,9 +201,11 @@ class SchemaConfig(Contract):
     def field_specs(self) -> tuple[FieldSpec, ...]:
         return tuple(f.to_spec() for f in self.fields)
 
-    def compile(self) -> CompiledSchema:
+    def compile(self, instructions_timing: InstructionsTiming = "this_turn") -> CompiledSchema:
         """The compiled schema, built once per process per content (registry cache)."""
-        return default_registry.get_or_compile(self.schema_id or "schema", self.field_specs())
+        return default_registry.get_or_compile(
+            self.schema_id or "schema", self.field_specs(), instructions_timing
+        )
 
     def cross_check(self) -> list[tuple[Loc, str]]:
         issues: list[tuple[Loc, str]] = [
@@ -250,6 +253,14 @@ class TTSConfig(Contract):
         default=None, description="Schema field holding per-turn voice instructions."
     )
     streaming: bool = True
+    instructions_timing: InstructionsTiming = Field(
+        default="this_turn",
+        description=(
+            "this_turn: the instructions field is generated before the spoken one and shapes "
+            "this turn's audio (first audio waits for it); next_turn: it is generated after "
+            "the spoken one and applies from the next turn (lowest latency)."
+        ),
+    )
 
     def cross_check(self) -> list[tuple[Loc, str]]:
         if self.provider == "openai" and self.voice not in OPENAI_TTS_VOICES:
@@ -379,13 +390,17 @@ class AgentDocument(Contract):
 
     SECTIONS: ClassVar[tuple[str, ...]] = tuple(SECTION_CONTRACTS)
 
+    def compiled_schema(self) -> CompiledSchema:
+        """The schema as sent to the LLM: speech-first, instructions ordered by their timing."""
+        return self.schema_config.compile(self.tts_config.instructions_timing)
+
     def cross_check(self) -> list[tuple[Loc, str]]:
         issues: list[tuple[Loc, str]] = []
         for section in self.SECTIONS:
             issues += [((section, *loc), msg) for loc, msg in getattr(self, section).cross_check()]
         if any(loc[0] == "schema_config" for loc, _ in issues):
             return issues  # the rules below need a valid schema
-        compiled = self.schema_config.compile()
+        compiled = self.compiled_schema()
         field_types = {f.field_name: f.field_type.strip() for f in self.schema_config.fields}
         instruction_field = self.tts_config.instruction_field
         if instruction_field is not None:

@@ -39,7 +39,14 @@ class TurnState:
     started_at: float = field(default_factory=time.perf_counter)
     first_token_at: float | None = None
     first_spoken_at: float | None = None
+    spoken_flushed_at: float | None = None
+    """When the spoken string closed and the speech segment was ended (TTS released)."""
     tts_instructions: str | None = None
+    """The voice instructions this turn's audio is spoken with."""
+    next_tts_instructions: str | None = None
+    """With ``next_turn`` timing: the instructions this turn wrote for the next one."""
+    instructions_settled: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once this turn's instructions are known (or known to be absent): the TTS waits."""
     data: dict[str, Any] = field(default_factory=dict)
     spoken_text: str = ""
     raw_text: str = ""
@@ -57,9 +64,14 @@ class TurnState:
     def mark_spoken(self) -> None:
         if self.first_spoken_at is None:
             self.first_spoken_at = time.perf_counter()
+            self.instructions_settled.set()  # speech started: no instructions will precede it
 
-    def set_tts_instructions(self, value: str) -> None:
-        self.tts_instructions = value.strip() or None
+    def set_tts_instructions(self, value: str | None) -> None:
+        self.tts_instructions = (value or "").strip() or None
+        self.instructions_settled.set()
+
+    def set_next_tts_instructions(self, value: str) -> None:
+        self.next_tts_instructions = value.strip() or None
 
     def _ms(self, at: float | None) -> float | None:
         return None if at is None else round((at - self.started_at) * 1000, 2)
