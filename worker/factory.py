@@ -7,7 +7,9 @@ Provider keys come from the tenant's encrypted credentials, falling back to the 
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +25,15 @@ from worker.turns import TurnStore
 logger = logging.getLogger(__name__)
 
 OPENAI_TTS_FORMAT = "pcm"  # raw 24 kHz 16-bit mono: no decoder work, lowest first byte
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verified TLS context per process (built in prewarm): loading the CA bundle for each
+    provider client costs ~100 ms of the session's start on its event loop."""
+    import httpx2
+
+    return httpx2.create_ssl_context()
 
 
 class ProviderConfigError(Exception):
@@ -50,6 +61,37 @@ class AgentFactory:
     llm_retries: int = 1
     notes: list[str] = field(default_factory=list)
     """What was degraded while building (logged; useful in tests)."""
+    _openai_clients: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def openai_client(self, what: str, base_url: str) -> Any:
+        """One OpenAI client per endpoint for this session's LLM, TTS and STT (the plugins'
+        own settings), on the process's shared TLS context; closed by :meth:`aclose`."""
+        client = self._openai_clients.get(base_url)
+        if client is None:
+            import httpx2
+            import openai
+
+            client = openai.AsyncClient(
+                api_key=self._openai_key(what),
+                base_url=base_url or None,
+                max_retries=0,
+                http_client=httpx2.AsyncClient(
+                    verify=tls_context(),
+                    timeout=httpx2.Timeout(connect=15.0, read=5.0, write=5.0, pool=5.0),
+                    follow_redirects=True,
+                    limits=httpx2.Limits(
+                        max_connections=50, max_keepalive_connections=50, keepalive_expiry=120
+                    ),
+                ),
+            )
+            self._openai_clients[base_url] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Close the provider clients this factory made (the plugins do not own them)."""
+        clients, self._openai_clients = list(self._openai_clients.values()), {}
+        for client in clients:
+            await client.close()
 
     # --- providers -------------------------------------------------------------------------
 
@@ -75,12 +117,11 @@ class AgentFactory:
 
         options: dict[str, Any] = {
             "model": config.model,
-            "api_key": self._openai_key("llm_config"),
+            "client": self.openai_client(
+                "llm_config", config.base_url or self.keys.openai_base_url
+            ),
             "temperature": config.temperature,
         }
-        base_url = config.base_url or self.keys.openai_base_url
-        if base_url:
-            options["base_url"] = base_url
         if config.max_tokens is not None:
             options["max_completion_tokens"] = config.max_tokens
         try:
@@ -104,14 +145,11 @@ class AgentFactory:
             if config.provider == "openai":
                 from livekit.plugins import openai
 
-                options: dict[str, Any] = {
-                    "model": config.model,
-                    "language": config.language,
-                    "api_key": self._openai_key("stt_config"),
-                }
-                if self.keys.openai_base_url:
-                    options["base_url"] = self.keys.openai_base_url
-                return openai.STT(**options)
+                return openai.STT(
+                    model=config.model,
+                    language=config.language,
+                    client=self.openai_client("stt_config", self.keys.openai_base_url),
+                )
         except ProviderConfigError:
             raise
         except Exception as exc:
@@ -124,17 +162,15 @@ class AgentFactory:
             if config.provider == "openai":
                 from livekit.plugins import openai
 
+                base_url = self.document.llm_config.base_url or self.keys.openai_base_url
                 options: dict[str, Any] = {
                     "model": config.model,
                     "voice": config.voice,
-                    "api_key": self._openai_key("tts_config"),
+                    "client": self.openai_client("tts_config", base_url),
                     "response_format": OPENAI_TTS_FORMAT,
                 }
                 if config.default_instructions:
                     options["instructions"] = config.default_instructions
-                base_url = self.document.llm_config.base_url or self.keys.openai_base_url
-                if base_url:
-                    options["base_url"] = base_url
                 return openai.TTS(**options)
             if config.provider == "deepgram":
                 from livekit.plugins import deepgram
