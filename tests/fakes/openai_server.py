@@ -55,6 +55,8 @@ class FakeOpenAI:
         self.chat_requests: list[dict[str, Any]] = []
         self.speech_requests: list[dict[str, Any]] = []
         self.speech_times: list[float] = []
+        self.chat_done_times: list[float] = []
+        """When each chat stream's last byte was sent."""
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -177,5 +179,7 @@ class FakeOpenAI:
                 self._send_chunked(f"data: {json.dumps(usage)}\n\n".encode())
                 self._send_chunked(b"data: [DONE]\n\n")
                 self._send_chunked(b"")
+                with fake._lock:
+                    fake.chat_done_times.append(time.perf_counter())
 
         return Handler
