@@ -98,6 +98,7 @@ async def entrypoint(ctx: JobContext) -> None:
         logger.error("job %s has no session_id in its metadata; leaving", ctx.job.id)
         ctx.shutdown("no session id")
         return
+    logger.info("job %s started for session %s", ctx.job.id, session_id)
     try:
         loaded = await store.load_session(session_id)
     except store.SessionUnavailable as exc:
