@@ -17,11 +17,7 @@ its event loop for seconds. So:
 from __future__ import annotations
 
 import gc
-import importlib
-import logging
 import time
-
-logger = logging.getLogger("worker")
 
 FORKSERVER_MODULES: tuple[str, ...] = (
     "livekit.plugins.openai",
@@ -39,7 +35,7 @@ FORKSERVER_MODULES: tuple[str, ...] = (
     "anyio.abc",
     "anyio.streams.stapled",
     "anyio._backends._asyncio",
-    "livekit.agents.room_io",
+    "livekit.agents.voice.room_io",
     "agents_config.contracts",
     "worker.agent",
     "worker.factory",
@@ -58,19 +54,41 @@ DJANGO_MODULES: tuple[str, ...] = (
 """Imported in ``prewarm``, after ``django.setup()``."""
 
 
-def import_modules(names: tuple[str, ...]) -> None:
-    for name in names:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # noqa: BLE001 - a missing optional plugin fails in its job
-            logger.warning("could not preload %s: %s", name, exc)
+def _import_job_modules() -> None:
+    """The same modules as :data:`FORKSERVER_MODULES` and :data:`DJANGO_MODULES`, imported
+    by name (a test checks the lists and these imports agree)."""
+    import anyio._backends._asyncio
+    import anyio.abc
+    import anyio.streams.stapled  # noqa: F401
+    import cryptography.fernet  # noqa: F401
+    import livekit.agents.voice.room_io
+    import livekit.plugins.deepgram
+    import livekit.plugins.openai
+    import livekit.plugins.silero  # noqa: F401
+    import openai.pagination
+    import openai.resources.audio
+    import openai.resources.beta
+    import openai.resources.chat
+    import openai.resources.models
+    import openai.resources.realtime
+    import openai.types.realtime  # noqa: F401
+
+    import agents_config.contracts
+    import agents_config.reload  # noqa: F401
+    import config.logging  # noqa: F401
+    import sessions_app.services  # noqa: F401
+    import worker.agent
+    import worker.factory
+    import worker.publisher
+    import worker.store
+    import worker.tracing
+    import worker.turns  # noqa: F401
 
 
 def warm_process() -> float:
     """Everything a job needs, before the job; returns the seconds it took (Django is set up)."""
     started = time.perf_counter()
-    import_modules(FORKSERVER_MODULES)
-    import_modules(DJANGO_MODULES)
+    _import_job_modules()
     from agents_config.schema import DEMO_FIELDS, SchemaRegistry
 
     SchemaRegistry(max_size=1).get_or_compile("warm-up", DEMO_FIELDS)

@@ -15,16 +15,19 @@ from worker.server import ServerSettings, build_server
 ROOT = Path(__file__).resolve().parents[2]
 
 JOB_AFTER_PREWARM = """
-import asyncio, json, sys
-from worker.preload import FORKSERVER_MODULES, import_modules
+import asyncio, importlib, json, sys
+from worker.preload import DJANGO_MODULES, FORKSERVER_MODULES
 
-import_modules(FORKSERVER_MODULES)  # what the forkserver imported, before Django
+for name in FORKSERVER_MODULES:  # what the forkserver imports, before Django
+    importlib.import_module(name)
 from worker.entrypoint import setup_django
 
 setup_django()  # prewarm, minus the local models
 from worker.preload import warm_process
 
+forkserver = set(sys.modules)
 warm_process()
+assert set(DJANGO_MODULES) <= set(sys.modules)
 from livekit.plugins import silero
 
 from agents_config.demo import demo_document  # the session's document, loaded by the test
@@ -81,6 +84,32 @@ def test_building_a_session_after_prewarm_imports_nothing_heavy():
     assert result.returncode == 0, result.stderr[-3000:]
     imported_in_job = json.loads(result.stdout.strip().splitlines()[-1])
     assert imported_in_job == []
+
+
+WARM_ALONE = """
+import json, sys
+from worker.entrypoint import setup_django
+from worker.preload import DJANGO_MODULES, FORKSERVER_MODULES, warm_process
+
+setup_django()
+warm_process()
+print(json.dumps(sorted(set(FORKSERVER_MODULES + DJANGO_MODULES) - set(sys.modules))))
+"""
+
+
+def test_prewarm_alone_imports_the_whole_list():
+    """Without a forkserver (spawn, thread executor) prewarm imports every listed module."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings"}
+    result = subprocess.run(
+        [sys.executable, "-c", WARM_ALONE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
 def test_the_forkserver_preloads_the_plugins_and_agent_modules():
