@@ -160,6 +160,19 @@ class Run:
     tts_request_ms: float
     last_tts_request_ms: float
     first_spoken_ms: float | None
+    stored: dict[str, float | None]
+    """Ours: the latency breakdown stored on the turn (livekit-agents' metrics)."""
+
+
+STORED = (
+    "e2e_latency_ms",
+    "end_of_turn_delay_ms",
+    "transcription_delay_ms",
+    "llm_ttft_ms",
+    "first_spoken_ms",
+    "spoken_complete_ms",
+    "tts_ttfb_ms",
+)
 
 
 def turn_json(spoken: str, timing: str) -> str:
@@ -248,6 +261,7 @@ async def one_run(fake: FakeOpenAI, vad, speech, *, sentences: int, timing: str 
         tts_request_ms=(fake.speech_times[0] - end) * 1000,
         last_tts_request_ms=(fake.speech_times[-1] - end) * 1000,
         first_spoken_ms=record.first_spoken_ms if record else None,
+        stored={name: getattr(record, name, None) for name in STORED},
     )
 
 
@@ -288,6 +302,18 @@ async def main_async(repeat: int) -> int:
                 f"{median(name, sentences, 'last_tts_request_ms'):>11.0f} ms "
                 f"{first:>9.0f} ms {first / plain:>8.2f}x"
             )
+    print("\nstored on our turns (medians, ms; livekit's e2e is from VAD end of speech):")
+    for sentences in (1, 3):
+        for name in ("this_turn", "next_turn"):
+            values = []
+            for field in STORED:
+                got = [r.stored[field] for r in results[(name, sentences)] if r.stored[field]]
+                values.append(
+                    f"{field.removesuffix('_ms')} {statistics.median(got):.0f}"
+                    if got
+                    else f"{field.removesuffix('_ms')} -"
+                )
+            print(f"  {name}, {sentences} sentence(s): " + ", ".join(values))
     met_all = True
     print()
     for sentences in (1, 3):

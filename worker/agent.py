@@ -121,11 +121,11 @@ class AgentBlueprint:
         return ctx
 
 
-def _last_user_text(chat_ctx: llm.ChatContext) -> str:
+def _last_user_message(chat_ctx: llm.ChatContext) -> llm.ChatMessage | None:
     for item in reversed(chat_ctx.items):
         if isinstance(item, llm.ChatMessage) and item.role == "user":
-            return item.text_content or ""
-    return ""
+            return item
+    return None
 
 
 class DynamicAgent(Agent):
@@ -246,7 +246,10 @@ class DynamicAgent(Agent):
             return
         item.extra[STRUCTURED_EXTRA_KEY] = json.dumps(turn.data, ensure_ascii=False, default=str)
         self.turns.finish(
-            turn, interrupted=item.interrupted, tts_ttfb_s=item.metrics.get("tts_node_ttfb")
+            turn,
+            interrupted=item.interrupted,
+            tts_ttfb_s=item.metrics.get("tts_node_ttfb"),
+            e2e_latency_s=item.metrics.get("e2e_latency"),
         )
 
     # --- LLM -------------------------------------------------------------------------------
@@ -288,7 +291,11 @@ class DynamicAgent(Agent):
     ) -> AsyncIterator[str | FlushSentinel]:
         if self._pending is not None:
             await self._apply_pending()
-        turn = self.turns.begin(user_text=_last_user_text(chat_ctx))
+        user = _last_user_message(chat_ctx)
+        turn = self.turns.begin(
+            user_text=(user.text_content or "") if user else "",
+            user_metrics=dict(user.metrics) if user else None,
+        )
         # Spans are started and ended by hand: this is a generator, resumed across awaits.
         # With tracing off the tracer is a no-op, so this costs nothing.
         span = tracer.start_span(

@@ -151,6 +151,30 @@ async def test_truncated_json_does_not_speak_a_cut_off_word(fake_openai, streami
     assert any("invalid JSON" in e for e in record.errors)
 
 
+async def test_turn_records_livekits_latency_metrics():
+    """End of speech -> first audio and the user message's delays land on the record."""
+    from worker.turns import TurnTracker
+
+    factory = build_factory("http://127.0.0.1:9/v1")
+    tracker = TurnTracker(
+        schema=factory.document.compiled_schema(),
+        version="1.0.0",
+        custom_nodes=[],
+        publisher=MemoryTurnPublisher(),
+    )
+    turn = tracker.begin(
+        user_text="Hi", user_metrics={"end_of_turn_delay": 0.512, "transcription_delay": 0.2}
+    )
+    turn.mark_spoken()
+    turn.spoken_flushed_at = turn.first_spoken_at
+    record = tracker.finish(turn, tts_ttfb_s=0.05, e2e_latency_s=0.9876)
+    await tracker.flush()
+    assert record.e2e_latency_ms == 987.6
+    assert record.end_of_turn_delay_ms == 512.0
+    assert record.transcription_delay_ms == 200.0
+    assert record.spoken_complete_ms == record.first_spoken_ms
+
+
 def test_word_gate_holds_the_word_being_written():
     gate = WordGate()
     assert gate.push("Your pass") == "Your "
