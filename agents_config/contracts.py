@@ -37,6 +37,7 @@ from agents_config import json_input
 from agents_config.schema import (
     CompiledSchema,
     FieldSpec,
+    InstructionsTiming,
     SchemaDefinitionError,
     default_registry,
 )
@@ -335,9 +336,11 @@ class SchemaConfig(Contract):
     def field_specs(self) -> tuple[FieldSpec, ...]:
         return tuple(f.to_spec() for f in self.fields)
 
-    def compile(self) -> CompiledSchema:
+    def compile(self, instructions_timing: InstructionsTiming = "this_turn") -> CompiledSchema:
         """The compiled schema, built once per process per content (registry cache)."""
-        return default_registry.get_or_compile(self.schema_id or "schema", self.field_specs())
+        return default_registry.get_or_compile(
+            self.schema_id or "schema", self.field_specs(), instructions_timing
+        )
 
     def spoken_candidates(self, instruction_field: str | None = None) -> list[int]:
         """Indexes of the fields that could be the spoken one: required, plain ``str``, not
@@ -553,6 +556,14 @@ class TTSConfig(Contract):
     @property
     def spec(self) -> TTSProvider:
         return TTS_PROVIDERS[self.provider]
+    instructions_timing: InstructionsTiming = Field(
+        default="this_turn",
+        description=(
+            "this_turn: the instructions field is generated before the spoken one and shapes "
+            "this turn's audio (first audio waits for it); next_turn: it is generated after "
+            "the spoken one and applies from the next turn (lowest latency)."
+        ),
+    )
 
     def cross_check(self) -> list[tuple[Loc, str]]:
         issues: list[tuple[Loc, str]] = []
@@ -740,13 +751,17 @@ class AgentDocument(Contract):
         ]
         return [*self._inferences, *advisories]
 
+    def compiled_schema(self) -> CompiledSchema:
+        """The schema as sent to the LLM: speech-first, instructions ordered by their timing."""
+        return self.schema_config.compile(self.tts_config.instructions_timing)
+
     def cross_check(self) -> list[tuple[Loc, str]]:
         issues: list[tuple[Loc, str]] = []
         for section in self.SECTIONS:
             issues += [((section, *loc), msg) for loc, msg in getattr(self, section).cross_check()]
         if any(loc[0] == "schema_config" for loc, _ in issues):
             return issues  # the rules below need a valid schema
-        compiled = self.schema_config.compile()
+        compiled = self.compiled_schema()
         field_types = {f.field_name: f.field_type.strip() for f in self.schema_config.fields}
         instruction_field = self.tts_config.instruction_field
         if instruction_field is not None:

@@ -50,6 +50,10 @@ class TurnInline(ReadOnlyInline):
         "llm_ttft_ms",
         "first_spoken_ms",
         "tts_ttfb_ms",
+        "e2e_latency_ms",
+        "end_of_turn_delay_ms",
+        "transcription_delay_ms",
+        "spoken_complete_ms",
     ]
     readonly_fields = fields
 

@@ -89,6 +89,20 @@ class Turn(models.Model):
         null=True, blank=True, help_text="Time to first spoken text."
     )
     tts_ttfb_ms = models.FloatField(null=True, blank=True, help_text="TTS time to first byte.")
+    e2e_latency_ms = models.FloatField(
+        null=True, blank=True, help_text="End of user speech to the first audio frame."
+    )
+    end_of_turn_delay_ms = models.FloatField(
+        null=True, blank=True, help_text="End of user speech to the end-of-turn decision."
+    )
+    transcription_delay_ms = models.FloatField(
+        null=True, blank=True, help_text="End of user speech to the final transcript."
+    )
+    spoken_complete_ms = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Turn start to the spoken text complete (its speech segment flushed).",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

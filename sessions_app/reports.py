@@ -87,8 +87,12 @@ def build_report(session: Session) -> dict[str, Any]:
                 "structured_output": t.structured_output,
                 "validation_errors": t.validation_errors,
                 "latency_ms": {
+                    "end_of_speech_to_first_audio": t.e2e_latency_ms,
+                    "end_of_turn_delay": t.end_of_turn_delay_ms,
+                    "transcription_delay": t.transcription_delay_ms,
                     "llm_first_token": t.llm_ttft_ms,
                     "first_spoken_text": t.first_spoken_ms,
+                    "spoken_text_complete": t.spoken_complete_ms,
                     "tts_first_byte": t.tts_ttfb_ms,
                 },
             }
@@ -108,6 +112,10 @@ def build_report(session: Session) -> dict[str, Any]:
             "llm_first_token": _latency_summary(timings("llm_ttft_ms")),
             "first_spoken_text": _latency_summary(timings("first_spoken_ms")),
             "tts_first_byte": _latency_summary(timings("tts_ttfb_ms")),
+            "end_of_speech_to_first_audio": _latency_summary(timings("e2e_latency_ms")),
+            "end_of_turn_delay": _latency_summary(timings("end_of_turn_delay_ms")),
+            "transcription_delay": _latency_summary(timings("transcription_delay_ms")),
+            "spoken_text_complete": _latency_summary(timings("spoken_complete_ms")),
         },
     }
 

@@ -79,6 +79,10 @@ class TurnSerializer(serializers.Serializer):
     llm_ttft_ms = serializers.FloatField(allow_null=True)
     first_spoken_ms = serializers.FloatField(allow_null=True)
     tts_ttfb_ms = serializers.FloatField(allow_null=True)
+    e2e_latency_ms = serializers.FloatField(allow_null=True)
+    end_of_turn_delay_ms = serializers.FloatField(allow_null=True)
+    transcription_delay_ms = serializers.FloatField(allow_null=True)
+    spoken_complete_ms = serializers.FloatField(allow_null=True)
     created_at = serializers.DateTimeField()
 
     def get_structured_output(self, turn: Any) -> dict[str, Any]:

@@ -477,6 +477,10 @@ def turn_record(
     llm_ttft_ms: float | None = None,
     first_spoken_ms: float | None = None,
     tts_ttfb_ms: float | None = None,
+    e2e_latency_ms: float | None = None,
+    end_of_turn_delay_ms: float | None = None,
+    transcription_delay_ms: float | None = None,
+    spoken_complete_ms: float | None = None,
     version_label: str | None = None,
 ) -> Any:
     """Store one finished turn with the next index of the session (1-based, gap-free).
@@ -501,4 +505,8 @@ def turn_record(
             llm_ttft_ms=llm_ttft_ms,
             first_spoken_ms=first_spoken_ms,
             tts_ttfb_ms=tts_ttfb_ms,
+            e2e_latency_ms=e2e_latency_ms,
+            end_of_turn_delay_ms=end_of_turn_delay_ms,
+            transcription_delay_ms=transcription_delay_ms,
+            spoken_complete_ms=spoken_complete_ms,
         )

@@ -4,8 +4,13 @@
   provider supports structured output, and feeds the stream to the schema engine's extractor:
   only the spoken field's text leaves the node, as it streams. So the TTS, the room
   transcription and the conversation history the user sees all carry spoken text only.
-- The TTS-instructions field is captured by the extractor before any spoken text (it comes
-  first in the schema) and ``tts_node`` applies it to the TTS before the turn's first audio.
+- The moment the spoken string closes, ``llm_node`` yields a ``FlushSentinel``: livekit-agents
+  ends the speech segment, the TTS's sentence tokenizer releases the last sentence and audio
+  starts while the hidden fields are still streaming. Until the string closes the word being
+  written is held back, so a cut-off reply never speaks half a word.
+- The TTS-instructions field (``tts_config.instructions_timing``): with ``this_turn`` it comes
+  before the spoken field and ``tts_node`` sets it on the TTS before opening the stream; with
+  ``next_turn`` it comes right after the spoken field and applies from the next turn.
 - Each finished turn's full structured JSON is attached to its assistant message; the next
   ``llm_node`` shows the LLM that JSON instead of the spoken text, so stage, score and flags
   carry over between turns.
@@ -18,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
@@ -26,7 +32,7 @@ from typing import Any
 from livekit import rtc
 from livekit.agents import Agent, ModelSettings, llm, stt, tts, vad
 from livekit.agents.telemetry import tracer
-from livekit.agents.types import NOT_GIVEN, NotGivenOr
+from livekit.agents.types import NOT_GIVEN, FlushSentinel, NotGivenOr
 from livekit.agents.voice.agent_session import AgentSession
 from livekit.agents.voice.events import ConversationItemAddedEvent
 
@@ -93,7 +99,7 @@ class AgentBlueprint:
 
     @property
     def schema(self) -> CompiledSchema:
-        return self.document.schema_config.compile()
+        return self.document.compiled_schema()
 
     def instructions(self) -> str:
         return render_template(self.document.prompt_config.instructions, self.variables)
@@ -115,11 +121,11 @@ class AgentBlueprint:
         return ctx
 
 
-def _last_user_text(chat_ctx: llm.ChatContext) -> str:
+def _last_user_message(chat_ctx: llm.ChatContext) -> llm.ChatMessage | None:
     for item in reversed(chat_ctx.items):
         if isinstance(item, llm.ChatMessage) and item.role == "user":
-            return item.text_content or ""
-    return ""
+            return item
+    return None
 
 
 class DynamicAgent(Agent):
@@ -158,6 +164,8 @@ class DynamicAgent(Agent):
         self._listening_to: AgentSession | None = None
         self._pending: AgentBlueprint | None = None
         self._replaced_instructions: tuple[str, str] | None = None
+        self._carried_instructions: str | None = None
+        """``next_turn`` timing: the voice instructions the previous turn wrote."""
 
     def _configure(self, blueprint: AgentBlueprint) -> None:
         """Take everything per-turn from ``blueprint`` (at start, and on an applied reload)."""
@@ -238,7 +246,10 @@ class DynamicAgent(Agent):
             return
         item.extra[STRUCTURED_EXTRA_KEY] = json.dumps(turn.data, ensure_ascii=False, default=str)
         self.turns.finish(
-            turn, interrupted=item.interrupted, tts_ttfb_s=item.metrics.get("tts_node_ttfb")
+            turn,
+            interrupted=item.interrupted,
+            tts_ttfb_s=item.metrics.get("tts_node_ttfb"),
+            e2e_latency_s=item.metrics.get("e2e_latency"),
         )
 
     # --- LLM -------------------------------------------------------------------------------
@@ -277,10 +288,14 @@ class DynamicAgent(Agent):
         chat_ctx: llm.ChatContext,
         tools: list[llm.Tool],
         model_settings: ModelSettings,
-    ) -> AsyncIterator[str]:
+    ) -> AsyncIterator[str | FlushSentinel]:
         if self._pending is not None:
             await self._apply_pending()
-        turn = self.turns.begin(user_text=_last_user_text(chat_ctx))
+        user = _last_user_message(chat_ctx)
+        turn = self.turns.begin(
+            user_text=(user.text_content or "") if user else "",
+            user_metrics=dict(user.metrics) if user else None,
+        )
         # Spans are started and ended by hand: this is a generator, resumed across awaits.
         # With tracing off the tracer is a no-op, so this costs nothing.
         span = tracer.start_span(
@@ -288,11 +303,18 @@ class DynamicAgent(Agent):
             attributes={"agent.version": self.turns.version, "llm.model": self._llm_config.model},
         )
         mark = time.perf_counter()
-        extractor = self._schema.extractor(on_tts_instructions=turn.set_tts_instructions)
+        if self._schema.instructions_timing == "next_turn":
+            turn.set_tts_instructions(self._carried_instructions)
+            on_instructions = turn.set_next_tts_instructions
+        else:
+            on_instructions = turn.set_tts_instructions
+        extractor = self._schema.extractor(on_tts_instructions=on_instructions)
+        gate = WordGate()
         ctx = self._llm_context(chat_ctx)
         model = self.llm if isinstance(self.llm, llm.LLM) else self.session.llm
         turn.overhead_s += time.perf_counter() - mark
-        spoken: list[str] = []
+        emitted: list[str] = []  # everything the extractor returned while streaming
+        flushed = False
         try:
             if not isinstance(model, llm.LLM):
                 raise RuntimeError("no LLM is configured for this agent")
@@ -314,10 +336,22 @@ class DynamicAgent(Agent):
                 mark = time.perf_counter()
                 delta = extractor.feed(content)
                 turn.overhead_s += time.perf_counter() - mark
+                if flushed:  # the rest of the JSON only feeds the structured turn
+                    continue
                 if delta:
                     turn.mark_spoken()
-                    spoken.append(delta)
-                    yield delta
+                    emitted.append(delta)
+                    if ready := gate.push(delta):
+                        yield ready
+                if extractor.spoken_closed and any(part.strip() for part in emitted):
+                    # (An empty string waits for the end: the fallback line is spoken then.)
+                    # The speech is complete: end the segment now, so the sentence tokenizer
+                    # releases the last sentence without waiting for the hidden fields.
+                    if rest := gate.release():
+                        yield rest
+                    flushed = True
+                    turn.spoken_flushed_at = time.perf_counter()
+                    yield FlushSentinel()
         except Exception as exc:  # noqa: BLE001 - provider trouble mid-turn: keep what was said
             logger.warning("LLM failed during the turn: %s", exc)
             turn.errors.append(f"LLM error: {exc}")
@@ -326,7 +360,14 @@ class DynamicAgent(Agent):
             self._complete(turn, extractor)
             span.set_attribute("turn.llm_ttft_ms", turn.llm_ttft_ms or 0.0)
             span.end()
-        tail = turn.spoken_text[len("".join(spoken)) :]
+        if flushed:
+            return
+        # The spoken string never closed. Cut JSON: the word being written may be cut off,
+        # so it is not spoken. A plain-text reply ended normally: its last word is whole.
+        held = gate.release()
+        if held and not turn.structured:
+            yield held
+        tail = turn.spoken_text[len("".join(emitted)) :]
         if tail.strip():  # e.g. a reply that was only an unterminated code fence
             turn.mark_spoken()
             yield tail
@@ -350,6 +391,9 @@ class DynamicAgent(Agent):
                 }
             )
         turn.llm_done = True
+        turn.instructions_settled.set()
+        if self._schema.instructions_timing == "next_turn":
+            self._carried_instructions = turn.next_tts_instructions
         turn.overhead_s += time.perf_counter() - mark
 
     def _validate(self, turn: TurnState, extractor: StreamingExtractor) -> None:
@@ -365,8 +409,7 @@ class DynamicAgent(Agent):
     # --- TTS -------------------------------------------------------------------------------
 
     def _apply_tts_instructions(self, turn: TurnState | None) -> None:
-        if self._tts_config.provider != "openai":
-            return
+        """Set the turn's voice instructions on the TTS (any TTS whose options take them)."""
         engine = self.tts if isinstance(self.tts, tts.TTS) else self.session.tts
         instructions = (turn.tts_instructions if turn else None) or (
             self._tts_config.default_instructions
@@ -390,21 +433,14 @@ class DynamicAgent(Agent):
                 "tts.voice": self._tts_config.voice,
             },
         )
-
-        async def spoken_text() -> AsyncIterator[str]:
-            first = True
-            async for chunk in text:
-                if first:
-                    # Before the first text reaches the TTS, hence before its first audio.
-                    self._apply_tts_instructions(turn)
-                    span.set_attribute(
-                        "tts.instructions_applied", bool(turn and turn.tts_instructions)
-                    )
-                    first = False
-                yield chunk
-
         try:
-            async for frame in Agent.default.tts_node(self, spoken_text(), model_settings):
+            if turn is not None and not turn.instructions_settled.is_set():
+                await turn.instructions_settled.wait()
+            # Before the default node opens the TTS stream: a streaming TTS takes its options
+            # when the stream opens, a non-streaming one at each sentence's request.
+            self._apply_tts_instructions(turn)
+            span.set_attribute("tts.instructions_applied", bool(turn and turn.tts_instructions))
+            async for frame in Agent.default.tts_node(self, text, model_settings):
                 yield frame
         except Exception as exc:  # noqa: BLE001 - the transcript still carries the turn
             logger.warning("TTS failed during the turn: %s", exc)
@@ -413,3 +449,37 @@ class DynamicAgent(Agent):
                 turn.errors.append(f"TTS error: {exc}")
         finally:
             span.end()
+
+
+WORD_END = re.compile(r"\s")
+MAX_HELD_CHARS = 48
+"""A longer run without a space (a language written without them) is released anyway."""
+
+
+class WordGate:
+    """Holds back the word being written until a space ends it or the spoken string closes.
+
+    So a reply cut off mid-string (truncated JSON, a dropped stream) never speaks half a word.
+    """
+
+    __slots__ = ("_held",)
+
+    def __init__(self) -> None:
+        self._held = ""
+
+    def push(self, text: str) -> str:
+        """Add spoken text; return the part that ends in whole words (possibly ``""``)."""
+        text = self._held + text
+        cut = len(text)
+        while cut and not WORD_END.match(text, cut - 1):
+            cut -= 1
+            if len(text) - cut >= MAX_HELD_CHARS:
+                self._held = ""
+                return text
+        self._held = text[cut:]
+        return text[:cut]
+
+    def release(self) -> str:
+        """The held text (the string closed, so its last word is whole)."""
+        held, self._held = self._held, ""
+        return held

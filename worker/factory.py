@@ -10,7 +10,9 @@ with that reason.
 
 from __future__ import annotations
 
+import functools
 import logging
+import ssl
 import sys
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +28,15 @@ from worker.turns import TurnStore
 logger = logging.getLogger(__name__)
 
 OPENAI_TTS_FORMAT = "pcm"  # raw 24 kHz 16-bit mono: no decoder work, lowest first byte
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """One verified TLS context per process (built in prewarm): loading the CA bundle for each
+    provider client costs ~100 ms of the session's start on its event loop."""
+    import httpx2
+
+    return httpx2.create_ssl_context()
 
 
 class ProviderConfigError(Exception):
@@ -116,6 +127,57 @@ class AgentFactory:
     llm_retries: int = 1
     notes: list[str] = field(default_factory=list)
     """What was degraded while building (logged; useful in tests)."""
+    _openai_clients: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def openai_client(self, what: str, base_url: str) -> Any:
+        """One OpenAI client per endpoint for this session's LLM, TTS and STT (the plugins'
+        own settings); closed by :meth:`aclose`.
+
+        A tenant-supplied endpoint (``llm_config.base_url``) gets the outbound-URL policy's
+        client (checked on the resolved address at connect time, no redirects), and the
+        platform's key only where ``platform_key_refusal`` allows: otherwise this raises
+        ``ProviderConfigError`` with the reason and nothing is sent. The operator's endpoint
+        (``OPENAI_BASE_URL`` or OpenAI's own) uses the process's shared TLS context.
+        """
+        client = self._openai_clients.get(base_url)
+        if client is not None:
+            return client
+        api_key = self._openai_key(what)
+        if base_url and base_url == self.document.llm_config.base_url:
+            from tenants.secrets import platform_key_refusal
+
+            if not self.keys.openai_own:
+                refusal = platform_key_refusal(
+                    provider="openai", url=base_url, field="llm_config.base_url"
+                )
+                if refusal is not None:
+                    raise ProviderConfigError(str(refusal))
+            client = openai_client(api_key=api_key, base_url=base_url)
+        else:
+            import httpx2
+            import openai
+
+            client = openai.AsyncClient(
+                api_key=api_key,
+                base_url=base_url or None,
+                max_retries=0,
+                http_client=httpx2.AsyncClient(
+                    verify=tls_context(),
+                    timeout=httpx2.Timeout(connect=15.0, read=5.0, write=5.0, pool=5.0),
+                    follow_redirects=False,
+                    limits=httpx2.Limits(
+                        max_connections=50, max_keepalive_connections=50, keepalive_expiry=120
+                    ),
+                ),
+            )
+        self._openai_clients[base_url] = client
+        return client
+
+    async def aclose(self) -> None:
+        """Close the provider clients this factory made (the plugins do not own them)."""
+        clients, self._openai_clients = list(self._openai_clients.values()), {}
+        for client in clients:
+            await client.close()
 
     # --- providers -------------------------------------------------------------------------
 
@@ -125,26 +187,6 @@ class AgentFactory:
                 f"{what}: no OpenAI API key (set a tenant credential or OPENAI_API_KEY)"
             )
         return self.keys.openai
-
-    def _custom_openai_client(self, what: str) -> Any:
-        """The policy client for ``llm_config.base_url`` (None when it is not set).
-
-        A platform key goes only where ``platform_key_refusal`` allows: otherwise this
-        raises ``ProviderConfigError`` with the reason and nothing is sent.
-        """
-        from tenants.secrets import platform_key_refusal
-
-        base_url = self.document.llm_config.base_url
-        if not base_url:
-            return None
-        api_key = self._openai_key(what)
-        if not self.keys.openai_own:
-            refusal = platform_key_refusal(
-                provider="openai", url=base_url, field="llm_config.base_url"
-            )
-            if refusal is not None:
-                raise ProviderConfigError(str(refusal))
-        return openai_client(api_key=api_key, base_url=base_url)
 
     def _deepgram_key(self, what: str) -> str:
         if not self.keys.deepgram:
@@ -174,23 +216,20 @@ class AgentFactory:
             raise ProviderConfigError(f"llm_config.provider: unknown provider {config.provider!r}")
         from livekit.plugins import openai
 
-        options: dict[str, Any] = {"model": config.model, "temperature": config.temperature}
-        client = self._custom_openai_client("llm_config")
-        if client is not None:
-            options["client"] = client
-        else:
-            options["api_key"] = self._openai_key("llm_config")
-            if self.keys.openai_base_url:
-                options["base_url"] = self.keys.openai_base_url
+        options: dict[str, Any] = {
+            "model": config.model,
+            "client": self.openai_client(
+                "llm_config", config.base_url or self.keys.openai_base_url
+            ),
+            "temperature": config.temperature,
+        }
         if config.max_tokens is not None:
             options["max_completion_tokens"] = config.max_tokens
         options.update(config.provider_options())
         try:
-            model = openai.LLM(**options)
+            return openai.LLM(**options)
         except Exception as exc:
             raise ProviderConfigError(f"llm_config: {exc}") from exc
-        model._owns_client = True  # close our policy client with the LLM
-        return model
 
     def _build_preset_llm(self) -> llm.LLM:
         """An OpenAI-compatible preset: the OpenAI plugin on the preset's fixed endpoint with
@@ -255,14 +294,11 @@ class AgentFactory:
             if config.provider == "openai":
                 from livekit.plugins import openai
 
-                options: dict[str, Any] = {
-                    "model": config.model,
-                    "language": config.language,
-                    "api_key": self._openai_key("stt_config"),
-                }
-                if self.keys.openai_base_url:
-                    options["base_url"] = self.keys.openai_base_url
-                return openai.STT(**options)
+                return openai.STT(
+                    model=config.model,
+                    language=config.language,
+                    client=self.openai_client("stt_config", self.keys.openai_base_url),
+                )
         except ProviderConfigError:
             raise
         except Exception as exc:
@@ -275,24 +311,17 @@ class AgentFactory:
             if config.provider == "openai":
                 from livekit.plugins import openai
 
+                base_url = self.document.llm_config.base_url or self.keys.openai_base_url
                 options: dict[str, Any] = {
                     "model": config.model,
                     "voice": config.voice,
+                    "client": self.openai_client("tts_config", base_url),
                     "response_format": OPENAI_TTS_FORMAT,
                 }
                 if config.default_instructions:
                     options["instructions"] = config.default_instructions
                 options.update(config.provider_options())
-                client = self._custom_openai_client("tts_config")
-                if client is not None:
-                    options["client"] = client
-                else:
-                    options["api_key"] = self._openai_key("tts_config")
-                    if self.keys.openai_base_url:
-                        options["base_url"] = self.keys.openai_base_url
-                speech = openai.TTS(**options)
-                speech._owns_client = True  # close our policy client with the TTS
-                return speech
+                return openai.TTS(**options)
             if config.provider == "deepgram":
                 from livekit.plugins import deepgram
 

@@ -17,6 +17,7 @@ from livekit.agents import AgentServer
 from livekit.agents.job import JobExecutorType
 
 from worker.entrypoint import entrypoint, prewarm
+from worker.preload import FORKSERVER_MODULES
 
 logger = logging.getLogger("worker")
 
@@ -46,6 +47,8 @@ def build_server(options: ServerSettings) -> AgentServer:
         max_retry=options.max_retry,
         setup_fnc=prewarm,
         job_executor_type=options.job_executor_type,
+        # Imported once in the forkserver, inherited by every job process.
+        preload_modules=list(FORKSERVER_MODULES),
     )
     server.rtc_session(entrypoint, agent_name=options.agent_name)
     server.on(

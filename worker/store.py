@@ -141,6 +141,10 @@ def _save_turn(session_id: str, record: TurnRecord) -> None:
         llm_ttft_ms=record.llm_ttft_ms,
         first_spoken_ms=record.first_spoken_ms,
         tts_ttfb_ms=record.tts_ttfb_ms,
+        e2e_latency_ms=record.e2e_latency_ms,
+        end_of_turn_delay_ms=record.end_of_turn_delay_ms,
+        transcription_delay_ms=record.transcription_delay_ms,
+        spoken_complete_ms=record.spoken_complete_ms,
         version_label=record.version,
     )
 

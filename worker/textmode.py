@@ -63,6 +63,7 @@ class TextConversation:
                 await self.session.aclose()
         finally:
             await self.agent.turns.flush()
+            await self.factory.aclose()
 
     async def say(self, text: str) -> TurnRecord | None:
         """Send one user message and wait for the agent's reply; None if no turn finished."""

@@ -110,7 +110,7 @@ def plan_tracing(
         headers["Authorization"] = f"Basic {token}"
     else:
         endpoint = _traces_url(config.endpoint or "")
-    compiled = document.schema_config.compile()
+    compiled = document.compiled_schema()
     named = tuple(config.metadata_fields)
     attributes = {
         "langfuse.session.id": session_id,

@@ -27,6 +27,10 @@ STRUCTURED_EXTRA_KEY = "structured_turn"
 """``ChatMessage.extra`` key holding the turn's full JSON, which the LLM sees in later turns."""
 
 
+def _seconds_to_ms(value: float | None) -> float | None:
+    return None if value is None else round(value * 1000, 2)
+
+
 class TurnStore(Protocol):
     async def save(self, record: TurnRecord) -> None: ...
 
@@ -36,10 +40,19 @@ class TurnState:
     """What one running turn has gathered so far (mutated by the agent's nodes)."""
 
     user_text: str
+    user_metrics: dict[str, Any] = field(default_factory=dict)
+    """livekit-agents' metrics of the user message (end-of-turn and transcription delays)."""
     started_at: float = field(default_factory=time.perf_counter)
     first_token_at: float | None = None
     first_spoken_at: float | None = None
+    spoken_flushed_at: float | None = None
+    """When the spoken string closed and the speech segment was ended (TTS released)."""
     tts_instructions: str | None = None
+    """The voice instructions this turn's audio is spoken with."""
+    next_tts_instructions: str | None = None
+    """With ``next_turn`` timing: the instructions this turn wrote for the next one."""
+    instructions_settled: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once this turn's instructions are known (or known to be absent): the TTS waits."""
     data: dict[str, Any] = field(default_factory=dict)
     spoken_text: str = ""
     raw_text: str = ""
@@ -57,9 +70,14 @@ class TurnState:
     def mark_spoken(self) -> None:
         if self.first_spoken_at is None:
             self.first_spoken_at = time.perf_counter()
+            self.instructions_settled.set()  # speech started: no instructions will precede it
 
-    def set_tts_instructions(self, value: str) -> None:
-        self.tts_instructions = value.strip() or None
+    def set_tts_instructions(self, value: str | None) -> None:
+        self.tts_instructions = (value or "").strip() or None
+        self.instructions_settled.set()
+
+    def set_next_tts_instructions(self, value: str) -> None:
+        self.next_tts_instructions = value.strip() or None
 
     def _ms(self, at: float | None) -> float | None:
         return None if at is None else round((at - self.started_at) * 1000, 2)
@@ -71,6 +89,10 @@ class TurnState:
     @property
     def first_spoken_ms(self) -> float | None:
         return self._ms(self.first_spoken_at)
+
+    @property
+    def spoken_complete_ms(self) -> float | None:
+        return self._ms(self.spoken_flushed_at)
 
 
 @dataclass
@@ -89,6 +111,10 @@ class TurnRecord:
     llm_ttft_ms: float | None
     first_spoken_ms: float | None
     tts_ttfb_ms: float | None
+    e2e_latency_ms: float | None = None
+    end_of_turn_delay_ms: float | None = None
+    transcription_delay_ms: float | None = None
+    spoken_complete_ms: float | None = None
 
     def message(self, *, session_id: str = "", agent_id: str = "") -> dict[str, Any]:
         """The frontend message on ``llm-structured-response`` (no hidden fields)."""
@@ -147,16 +173,21 @@ class TurnTracker:
         """The agent version the next turns run on (changes on an applied reload)."""
         return self._version
 
-    def begin(self, *, user_text: str) -> TurnState:
+    def begin(self, *, user_text: str, user_metrics: dict[str, Any] | None = None) -> TurnState:
         """Start a turn; a previous one that never reached the conversation is finished first."""
         previous = self.current
         if previous is not None and not previous.finished:
             self.finish(previous, interrupted=True)
-        self.current = TurnState(user_text=user_text)
+        self.current = TurnState(user_text=user_text, user_metrics=dict(user_metrics or {}))
         return self.current
 
     def finish(
-        self, turn: TurnState, *, interrupted: bool = False, tts_ttfb_s: float | None = None
+        self,
+        turn: TurnState,
+        *,
+        interrupted: bool = False,
+        tts_ttfb_s: float | None = None,
+        e2e_latency_s: float | None = None,
     ) -> TurnRecord | None:
         """Build the record and hand it to the publisher and store (in a background task)."""
         if turn.finished:
@@ -177,7 +208,11 @@ class TurnTracker:
             interrupted=interrupted,
             llm_ttft_ms=turn.llm_ttft_ms,
             first_spoken_ms=turn.first_spoken_ms,
-            tts_ttfb_ms=None if tts_ttfb_s is None else round(tts_ttfb_s * 1000, 2),
+            tts_ttfb_ms=_seconds_to_ms(tts_ttfb_s),
+            e2e_latency_ms=_seconds_to_ms(e2e_latency_s),
+            end_of_turn_delay_ms=_seconds_to_ms(turn.user_metrics.get("end_of_turn_delay")),
+            transcription_delay_ms=_seconds_to_ms(turn.user_metrics.get("transcription_delay")),
+            spoken_complete_ms=turn.spoken_complete_ms,
         )
         self.records.append(record)
         task = asyncio.get_running_loop().create_task(self._deliver(record))

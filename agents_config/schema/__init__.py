@@ -10,6 +10,7 @@ from .registry import RegistryStats, SchemaRegistry, default_registry
 from .spec import (
     CompiledSchema,
     FieldSpec,
+    InstructionsTiming,
     SchemaDefinitionError,
     SchemaIssue,
     ValidationResult,
@@ -23,6 +24,7 @@ __all__ = [
     "CompiledSchema",
     "FieldSpec",
     "FieldTypeError",
+    "InstructionsTiming",
     "RegistryStats",
     "SchemaDefinitionError",
     "SchemaIssue",

@@ -170,6 +170,8 @@ class StreamingExtractor:
         self._skip_escape = False
         self._seen_spoken = False
         self._seen_tts = False
+        self.spoken_closed = False
+        """True once the spoken string's closing quote is read: the speech is complete."""
         self.result: TurnResult | None = None
 
     def feed(self, chunk: str) -> str:
@@ -230,6 +232,7 @@ class StreamingExtractor:
                     out.append(piece)
                     if closed:
                         state = _AFTER_VALUE
+                        self.spoken_closed = True
                 elif state == _SKIP_STRING:
                     if self._skip_escape:
                         self._skip_escape = False

@@ -1,8 +1,8 @@
 """Process-wide cache of compiled schemas.
 
 Compiling builds a pydantic model and several TypeAdapters (milliseconds), so workers keep
-compiled schemas keyed by ``(schema_id, content checksum)``: editing a schema changes the
-checksum and therefore the key, and stale entries age out of the bounded LRU.
+compiled schemas keyed by ``(schema_id, content checksum, instructions timing)``: editing a
+schema changes the checksum and therefore the key, and stale entries age out of the LRU.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .spec import CompiledSchema, FieldSpec, compile_schema, fields_checksum
+from .spec import CompiledSchema, FieldSpec, InstructionsTiming, compile_schema, fields_checksum
 
-_Key = tuple[str, str]
+_Key = tuple[str, str, str]
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,15 @@ class SchemaRegistry:
         self._building: dict[_Key, _Build] = {}
         self._hits = self._misses = self._builds = 0
 
-    def get_or_compile(self, schema_id: str, fields: Sequence[FieldSpec]) -> CompiledSchema:
+    def get_or_compile(
+        self,
+        schema_id: str,
+        fields: Sequence[FieldSpec],
+        instructions_timing: InstructionsTiming = "this_turn",
+    ) -> CompiledSchema:
         """The compiled schema for these fields; raises ``SchemaDefinitionError`` if invalid."""
         fields = tuple(fields)
-        key = (schema_id, fields_checksum(fields))
+        key = (schema_id, fields_checksum(fields), instructions_timing)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
@@ -75,7 +80,7 @@ class SchemaRegistry:
             assert build.result is not None
             return build.result
         try:
-            build.result = compile_schema(fields)
+            build.result = compile_schema(fields, instructions_timing=instructions_timing)
         except BaseException as exc:
             build.error = exc
             raise

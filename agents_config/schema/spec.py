@@ -11,7 +11,7 @@ import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import pydantic_core
 from pydantic import (
@@ -40,6 +40,11 @@ MAX_FIELDS = 100
 """OpenAI strict mode documents 100 object properties as its long-standing limit."""
 
 PLAIN_TEXT_ERROR = "model returned plain text instead of JSON"
+
+InstructionsTiming = Literal["this_turn", "next_turn"]
+"""When a turn's TTS-instructions field applies: ``this_turn`` orders it before the spoken
+field (its audio waits for it); ``next_turn`` orders it right after the spoken field and applies
+it from the next turn on (speech starts at once)."""
 
 # Names that would shadow pydantic.BaseModel attributes on the generated model.
 _RESERVED_NAMES = frozenset(n for n in dir(BaseModel) if not n.startswith("_"))
@@ -294,13 +299,20 @@ class CompiledSchema:
         defaults: dict[str, Any],
         name: str,
         checksum: str,
+        instructions_timing: InstructionsTiming = "this_turn",
     ) -> None:
         self.fields = fields
         self.checksum = checksum
+        self.instructions_timing = instructions_timing
         self.spoken_field = next(f.name for f in fields if f.spoken)
         self.tts_instructions_field = next((f.name for f in fields if f.tts_instructions), None)
         self.hidden_fields = frozenset(f.name for f in fields if f.hidden)
-        front = [n for n in (self.tts_instructions_field, self.spoken_field) if n is not None]
+        # Speech-first: the spoken field leads, preceded by the voice instructions only when
+        # they shape this turn's audio; everything else streams after the speech is complete.
+        pair = (self.tts_instructions_field, self.spoken_field)
+        if instructions_timing == "next_turn":
+            pair = pair[::-1]
+        front = [n for n in pair if n is not None]
         self.property_order = (*front, *(f.name for f in fields if f.name not in front))
         self._defaults = defaults
 
@@ -418,7 +430,12 @@ def _safe_name(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", name)[:64] or "AgentTurn"
 
 
-def compile_schema(fields: Sequence[FieldSpec], *, name: str = "AgentTurn") -> CompiledSchema:
+def compile_schema(
+    fields: Sequence[FieldSpec],
+    *,
+    name: str = "AgentTurn",
+    instructions_timing: InstructionsTiming = "this_turn",
+) -> CompiledSchema:
     """Check every field definition and build the schema; raise with all issues at once."""
     fields = tuple(fields)
     issues: list[SchemaIssue] = []
@@ -491,6 +508,7 @@ def compile_schema(fields: Sequence[FieldSpec], *, name: str = "AgentTurn") -> C
             defaults=defaults,
             name=_safe_name(name),
             checksum=fields_checksum(fields),
+            instructions_timing=instructions_timing,
         )
     except Exception as exc:  # pydantic refusing something the checks above let through
         issue((), f"could not build the schema: {exc}")

@@ -5,7 +5,8 @@
   :class:`Reply` (or strings), or a function of the request body; an optional per-token delay.
   ``Reply(status=500)`` answers with an error instead.
 - ``POST /v1/audio/speech``: raw 24 kHz 16-bit mono PCM (``audio/pcm``), what the OpenAI TTS
-  plugin asks for with ``response_format="pcm"``.
+  plugin asks for with ``response_format="pcm"``; one non-streaming body per request.
+- ``POST /v1/audio/transcriptions`` (multipart upload): ``{"text": transcript}``.
 
 Every request body is recorded (``chat_requests``, ``speech_requests``), with its arrival time.
 """
@@ -30,6 +31,8 @@ class Reply:
     status: int = 200
     token_size: int = 4
     token_delay: float | None = None
+    token_sizes: tuple[int, ...] = ()
+    """Cycled token lengths (e.g. ``(3, 5, 4, 6)``); ``token_size`` when empty."""
 
 
 ReplyScript = Callable[[dict[str, Any]], "Reply | str"]
@@ -55,6 +58,10 @@ class FakeOpenAI:
         self.chat_requests: list[dict[str, Any]] = []
         self.speech_requests: list[dict[str, Any]] = []
         self.speech_times: list[float] = []
+        self.transcript = "Hello."
+        self.transcription_times: list[float] = []
+        self.chat_done_times: list[float] = []
+        """When each chat stream's last byte was sent."""
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
@@ -112,6 +119,12 @@ class FakeOpenAI:
                 self._json(404, {"error": {"message": "not found"}})
 
             def do_POST(self) -> None:
+                if self.path.endswith("/audio/transcriptions"):
+                    self.rfile.read(int(self.headers.get("content-length") or 0))
+                    with fake._lock:
+                        fake.transcription_times.append(time.perf_counter())
+                    self._json(200, {"text": fake.transcript})
+                    return
                 body = self._body()
                 if self.path.endswith("/chat/completions"):
                     with fake._lock:
@@ -160,11 +173,15 @@ class FakeOpenAI:
                 self.send_header("transfer-encoding", "chunked")
                 self.end_headers()
                 text = reply.text
-                size = max(1, reply.token_size)
-                for start in range(0, len(text), size):
+                sizes = reply.token_sizes or (reply.token_size,)
+                start = index = 0
+                while start < len(text):
+                    size = max(1, sizes[index % len(sizes)])
                     if delay:
                         time.sleep(delay)
                     self._send_chunked(self._chunk(text[start : start + size]))
+                    start += size
+                    index += 1
                 self._send_chunked(self._chunk(None, "stop"))
                 usage = {
                     "id": "chatcmpl-fake",
@@ -177,5 +194,7 @@ class FakeOpenAI:
                 self._send_chunked(f"data: {json.dumps(usage)}\n\n".encode())
                 self._send_chunked(b"data: [DONE]\n\n")
                 self._send_chunked(b"")
+                with fake._lock:
+                    fake.chat_done_times.append(time.perf_counter())
 
         return Handler

@@ -65,10 +65,10 @@ def test_concurrent_threads_build_once(monkeypatch) -> None:
     calls = []
     real = registry_module.compile_schema
 
-    def slow_compile(fields):
+    def slow_compile(fields, **options):
         calls.append(threading.get_ident())
         time.sleep(0.05)
-        return real(fields)
+        return real(fields, **options)
 
     monkeypatch.setattr(registry_module, "compile_schema", slow_compile)
     registry = SchemaRegistry()
@@ -90,7 +90,7 @@ def test_concurrent_threads_build_once(monkeypatch) -> None:
 
 
 def test_concurrent_failure_reaches_all_waiters(monkeypatch) -> None:
-    def failing(fields):
+    def failing(fields, **options):
         time.sleep(0.05)
         raise SchemaDefinitionError([])
 

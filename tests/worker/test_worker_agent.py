@@ -231,3 +231,4 @@ async def test_turn_is_stored_on_the_session(fake_openai, settings):
     assert turn.validation_errors == []
     assert turn.llm_ttft_ms is not None and turn.first_spoken_ms is not None
     assert turn.tts_ttfb_ms is not None
+    assert turn.spoken_complete_ms is not None and turn.spoken_complete_ms >= turn.first_spoken_ms
