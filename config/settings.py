@@ -202,6 +202,8 @@ LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 SESSION_PROVISION_RETRY_BASE_SECONDS: float = env.float(
     "SESSION_PROVISION_RETRY_BASE_SECONDS", default=2.0
 )
+# How long an outbound call rings before it counts as "no answer".
+TELEPHONY_RINGING_TIMEOUT_SECONDS: int = env.int("TELEPHONY_RINGING_TIMEOUT_SECONDS", default=30)
 
 LOGIN_URL = "/accounts/login/"
 

@@ -175,8 +175,15 @@ def session_create(
     user_id: str,
     user_details: Any = None,
     overrides: Any = None,
+    room_name: str | None = None,
+    provision: bool = True,
+    pinned_version: Any = None,
 ) -> Session:
     """Start a session on the agent's live version, within the tenant's quotas.
+
+    ``room_name``/``provision=False`` are for phone calls: an inbound call's room already exists
+    (LiveKit's dispatch rule made it) and an outbound call's task provisions before dialling.
+    ``pinned_version`` (one of the agent's versions) replaces the live version.
 
     Raises ``SessionRejected`` (404/409), ``ContractError`` (bad overrides or details) or
     ``QuotaExceeded``; nothing is stored or counted then. Provisioning is queued on commit.
@@ -201,6 +208,8 @@ def session_create(
         if not agent.enabled:
             raise SessionRejected(f"Agent {agent_id!r} is disabled.")
         version = agent.published_version
+        if pinned_version is not None and pinned_version.agent_id == agent.pk:
+            version = pinned_version
         if version is None:
             raise SessionRejected(f"Agent {agent_id!r} has no published version; publish it first.")
         document = resolve_overrides(version.document, overrides)
@@ -210,7 +219,7 @@ def session_create(
         session_id = uuid.uuid4()
         session = Session.objects.create(
             id=session_id,
-            room_name=f"va-{session_id.hex}",
+            room_name=room_name or f"va-{session_id.hex}",
             tenant=locked_tenant,
             agent=agent,
             agent_version=version,
@@ -227,7 +236,8 @@ def session_create(
         )
         _record(session, "", SessionStatus.PENDING)
         _emit_status_change(session, "", SessionStatus.PENDING, "")
-        transaction.on_commit(lambda: provision_session_room.delay(str(session_id)))
+        if provision:
+            transaction.on_commit(lambda: provision_session_room.delay(str(session_id)))
     return session
 
 
