@@ -23,11 +23,21 @@ class Action(StrEnum):
     CHANGE_OUTBOUND_URLS = "change outbound URLs of"
     """Set or change a URL the platform calls for the tenant (``llm_config.base_url``,
     ``tracing_config.endpoint``; later tools and MCP servers): where requests and keys go."""
+    MANAGE_TELEPHONY = "manage telephony of"
+    """Register phone numbers, set the outbound trunk, run campaigns: these spend the tenant's
+    money with its SIP provider."""
 
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.ADMIN: frozenset(
-        {Action.CREATE, Action.READ, Action.UPDATE, Action.DELETE, Action.CHANGE_OUTBOUND_URLS}
+        {
+            Action.CREATE,
+            Action.READ,
+            Action.UPDATE,
+            Action.DELETE,
+            Action.CHANGE_OUTBOUND_URLS,
+            Action.MANAGE_TELEPHONY,
+        }
     ),
     Role.DEVELOPER: frozenset({Action.READ, Action.UPDATE}),
     Role.VIEWER: frozenset({Action.READ}),
