@@ -82,6 +82,15 @@ async def entrypoint(ctx: JobContext) -> None:
 
     started_ns = time.time_ns()
     metadata = job_metadata(ctx)
+    if not metadata:
+        from worker import telephony
+
+        inbound = telephony.inbound_metadata(ctx)
+        if inbound:  # a phone call: its session is created now, under the quotas
+            claimed = await telephony.answer_inbound_call(ctx, inbound)
+            if claimed is None:
+                return
+            metadata = {"session_id": claimed}
     session_id = str(metadata.get("session_id") or "")
     set_log_context(session_id=session_id or None)
     if not session_id:

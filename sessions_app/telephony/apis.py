@@ -74,7 +74,7 @@ class PhoneNumberListCreateApi(TenantAPIView):
         operation_id="phone_number_list",
         tags=TAGS,
         summary="The tenant's phone numbers and the agent each reaches",
-        responses={200: PhoneNumberSerializer(many=True), **error_responses()},
+        responses={200: PhoneNumberSerializer(many=True), **error_responses(404)},
     )
     def get(self, request: Request) -> Response:
         numbers = PhoneNumber.objects.filter(tenant=self.tenant).select_related(
@@ -251,7 +251,7 @@ class CampaignListCreateApi(TenantAPIView):
         operation_id="campaign_list",
         tags=TAGS,
         summary="The tenant's campaigns with their recipients' outcomes",
-        responses={200: CampaignSerializer(many=True), **error_responses()},
+        responses={200: CampaignSerializer(many=True), **error_responses(404)},
     )
     def get(self, request: Request) -> Response:
         campaigns = Campaign.objects.filter(tenant=self.tenant).select_related("agent")

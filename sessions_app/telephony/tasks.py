@@ -27,6 +27,10 @@ def provision_phone_number(self, phone_number_id: int) -> str:
             raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
         services.provisioning_failed(phone, str(exc))
         return "failed"
+    except Exception as exc:  # configuration errors (e.g. LiveKit not set): record, never loop
+        logger.exception("provisioning %s failed", phone.pk)
+        services.provisioning_failed(phone, f"{type(exc).__name__}: {exc}")
+        return "failed"
     return "provisioned"
 
 
@@ -54,6 +58,10 @@ def provision_outbound_trunk(self, trunk_pk: int) -> str:
             raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
         services.provisioning_failed(trunk, str(exc))
         return "failed"
+    except Exception as exc:  # configuration errors (e.g. LiveKit not set): record, never loop
+        logger.exception("provisioning %s failed", trunk.pk)
+        services.provisioning_failed(trunk, f"{type(exc).__name__}: {exc}")
+        return "failed"
     return "provisioned"
 
 
@@ -73,6 +81,10 @@ def dial_call(self, call_pk: int) -> str:
         if exc.transient and self.request.retries < self.max_retries:
             raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
         services.call_outcome(call=call, status=CallStatus.FAILED, detail=str(exc))
+        return CallStatus.FAILED
+    except Exception as exc:  # configuration errors: fail the call, never loop
+        logger.exception("dialling call %s failed", call_pk)
+        services.call_outcome(call=call, status=CallStatus.FAILED, detail=f"{exc}")
         return CallStatus.FAILED
 
 

@@ -1,0 +1,127 @@
+"""Inbound phone calls in the job: find the SIP caller, claim the session, or say no.
+
+A call's job is dispatched by the number's SIP dispatch rule with the metadata
+``{"kind": "inbound_call", "phone_number_id": ...}`` and no session yet. The job waits for the
+SIP participant, reads its ``sip.phoneNumber`` (caller) and ``sip.trunkPhoneNumber`` (number
+called) attributes and asks ``sessions_app.telephony.services.inbound_call_start`` for a session
+under the tenant's quotas; over quota it says the number's configured message and hangs up.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
+
+logger = logging.getLogger("worker")
+
+INBOUND_KIND = "inbound_call"
+CALLER_ATTRIBUTE = "sip.phoneNumber"
+CALLED_ATTRIBUTE = "sip.trunkPhoneNumber"
+
+
+def inbound_metadata(ctx: Any) -> dict[str, Any]:
+    """The dispatch metadata of an inbound call's job, or {} for any other job."""
+    try:
+        data = json.loads(ctx.job.metadata or "{}")
+    except (TypeError, ValueError):
+        return {}
+    if isinstance(data, dict) and data.get("kind") == INBOUND_KIND:
+        return data
+    return {}
+
+
+def sip_numbers(attributes: dict[str, str]) -> tuple[str, str]:
+    """(caller, number called) from a SIP participant's attributes."""
+    return attributes.get(CALLER_ATTRIBUTE, ""), attributes.get(CALLED_ATTRIBUTE, "")
+
+
+def _claim(phone_number_id: int, caller: str, called: str, room_name: str) -> tuple[str, str]:
+    from sessions_app.telephony.services import inbound_call_start
+
+    close_old_connections()
+    decision = inbound_call_start(
+        phone_number_id=phone_number_id,
+        caller_number=caller,
+        trunk_number=called,
+        room_name=room_name,
+    )
+    return (str(decision.session.pk) if decision.session else "", decision.reject_message)
+
+
+claim = sync_to_async(_claim, thread_sensitive=True)
+
+
+def _rejection_document(phone_number_id: int) -> tuple[int | None, dict[str, Any] | None]:
+    """The tenant and the agent's live document, so the rejection is said in its voice."""
+    from sessions_app.telephony.models import PhoneNumber
+
+    close_old_connections()
+    phone = PhoneNumber.objects.select_related("agent__published_version").filter(
+        pk=phone_number_id
+    )
+    found = phone.first()
+    if found is None or found.agent.published_version is None:
+        return None, None
+    return found.tenant_id, found.agent.published_version.document
+
+
+async def say_and_hang_up(ctx: Any, message: str, phone_number_id: int) -> None:
+    """Speak ``message`` with the agent's TTS, then delete the room (the call hangs up)."""
+    from django.conf import settings
+    from livekit.agents import Agent
+
+    from agents_config.contracts import parse_document
+    from worker import store
+    from worker.factory import AgentFactory, ProviderKeys
+
+    try:
+        tenant_id, raw = await sync_to_async(_rejection_document, thread_sensitive=True)(
+            phone_number_id
+        )
+        if raw is not None:
+            keys = await store.provider_keys(tenant_id)
+            factory = AgentFactory(
+                document=parse_document(raw),
+                keys=ProviderKeys(
+                    openai=keys["openai"].value,
+                    deepgram=keys["deepgram"].value,
+                    openai_base_url=settings.OPENAI_BASE_URL,
+                    openai_own=keys["openai"].own,
+                ),
+                vad=ctx.proc.userdata.get("vad"),
+            )
+            session = factory.build_session()
+            await session.start(agent=Agent(instructions="Say the message."), room=ctx.room)
+            handle = session.say(message, allow_interruptions=False)
+            await handle.wait_for_playout()
+            await session.aclose()
+    except Exception:
+        logger.exception("could not say the rejection message")
+    await ctx.delete_room()
+    ctx.shutdown("call rejected")
+
+
+async def answer_inbound_call(
+    ctx: Any,
+    metadata: dict[str, Any],
+    *,
+    reject: Callable[[Any, str, int], Awaitable[None]] = say_and_hang_up,
+) -> str | None:
+    """The session id for this call, or None once the caller has been told no and hung up."""
+    from livekit import rtc
+
+    await ctx.connect()
+    participant = await ctx.wait_for_participant(kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
+    caller, called = sip_numbers(dict(participant.attributes))
+    phone_number_id = int(metadata["phone_number_id"])
+    session_id, message = await claim(phone_number_id, caller, called, ctx.room.name)
+    if session_id:
+        return session_id
+    logger.info("inbound call from %s to %s rejected: %s", caller, called, message)
+    await reject(ctx, message, phone_number_id)
+    return None
