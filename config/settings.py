@@ -192,6 +192,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "CallStatusEnum": "sessions_app.telephony.models.CallStatus",
+        "CampaignStatusEnum": "sessions_app.telephony.models.CampaignStatus",
+        "RecipientStatusEnum": "sessions_app.telephony.models.RecipientStatus",
+        "SessionStatusEnum": ["pending", "provisioned", "active", "ended", "failed"],
+    },
 }
 
 LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.exceptions import NotFound
 from rest_framework.request import Request
@@ -320,6 +320,15 @@ class CampaignControlApi(CampaignObjectApi):
         operation_id="campaign_control",
         tags=TAGS,
         summary="start, pause, resume or cancel a campaign",
+        parameters=[
+            OpenApiParameter(
+                "action",
+                str,
+                OpenApiParameter.PATH,
+                enum=["start", "pause", "resume", "cancel"],
+                description="start (draft), pause (running), resume (paused), cancel.",
+            )
+        ],
         request=None,
         responses={200: CampaignSerializer, **error_responses(404, 409)},
     )

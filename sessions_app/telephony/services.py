@@ -648,3 +648,17 @@ def recipient_call_result(
     else:
         updates["status"] = RecipientStatus.FAILED
     CampaignRecipient.objects.filter(pk=recipient.pk).update(**updates)
+
+
+def on_session_status_changed(*, session_id: str, to_status: str, reason: str, **_: Any) -> None:
+    """However a call's session ends (the worker's job, the API, expiry), the call records it:
+    an answered call becomes ``completed`` with the reason (caller hung up, agent ended it)."""
+    if to_status not in (SessionStatus.ENDED, SessionStatus.FAILED):
+        return
+    with transaction.atomic():
+        call = PhoneCall.objects.select_for_update().filter(session_id=session_id).first()
+        if call is None or call.call_status != CallStatus.ANSWERED:
+            return
+        call.end_reason = (call.end_reason or reason)[:200]
+        call.save(update_fields=["end_reason", "updated_at"])
+        _call_record(call, CallStatus.COMPLETED, reason)

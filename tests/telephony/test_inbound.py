@@ -175,3 +175,22 @@ def test_an_inbound_call_over_quota_is_rejected_with_the_configured_message(
     assert second.session is None
     assert second.reject_message == "All our lines are busy, call back later."
     assert Session.objects.filter(tenant=tenant).count() == 1
+
+
+def test_however_the_session_ends_the_call_records_it(
+    published_agent, django_capture_on_commit_callbacks
+):
+    from sessions_app.services import session_end
+
+    phone = services.phone_number_create(
+        tenant=published_agent.tenant, number=NUMBER, agent=published_agent
+    )
+    decision = services.inbound_call_start(
+        phone_number_id=phone.pk, caller_number="+33600000001", trunk_number=NUMBER, room_name="a"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        session_end(session=decision.session, reason="participant disconnected")
+    call = decision.session.phone_call
+    call.refresh_from_db()
+    assert call.call_status == CallStatus.COMPLETED
+    assert call.end_reason == "participant disconnected"
