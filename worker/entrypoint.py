@@ -167,6 +167,10 @@ async def entrypoint(ctx: JobContext) -> None:
             audio_input=audio_input, text_output=pipeline.transcription_enabled
         ),
     )
+    from worker import telephony
+
+    if await telephony.is_phone_call(session_id):
+        telephony.DtmfRelay(session).attach(ctx.room)  # keypad presses reach the LLM
     logger.info(
         "session %s running %s@%s for tenant %s",
         session_id,

@@ -125,3 +125,56 @@ async def answer_inbound_call(
     logger.info("inbound call from %s to %s rejected: %s", caller, called, message)
     await reject(ctx, message, phone_number_id)
     return None
+
+
+# --- DTMF: the caller's keypad presses reach the LLM as text ---
+
+DTMF_PAUSE_SECONDS = 1.5
+"""Digits pressed with shorter gaps than this are sent together (e.g. a PIN, then '#')."""
+
+
+def keypad_text(digits: list[str]) -> str:
+    """The user turn the LLM sees for keypad presses."""
+    return f"[The caller pressed on the keypad: {' '.join(digits)}]"
+
+
+class DtmfRelay:
+    """Collects ``sip_dtmf_received`` digits and, after a short pause, asks the agent session
+    for a reply with them as the user's input."""
+
+    def __init__(self, session: Any, *, pause_seconds: float = DTMF_PAUSE_SECONDS):
+        self._session = session
+        self._pause = pause_seconds
+        self._digits: list[str] = []
+        self._timer: Any = None
+
+    def attach(self, room: Any) -> DtmfRelay:
+        room.on("sip_dtmf_received", self.on_dtmf)
+        return self
+
+    def on_dtmf(self, dtmf: Any) -> None:
+        import asyncio
+
+        self._digits.append(str(dtmf.digit))
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(self._pause, self.flush)
+
+    def flush(self) -> None:
+        self._timer = None
+        if not self._digits:
+            return
+        text = keypad_text(self._digits)
+        self._digits = []
+        logger.info("relaying DTMF to the agent: %s", text)
+        self._session.generate_reply(user_input=text)
+
+
+def _is_phone_call(session_id: str) -> bool:
+    from sessions_app.telephony.models import PhoneCall
+
+    close_old_connections()
+    return PhoneCall.objects.filter(session_id=session_id).exists()
+
+
+is_phone_call = sync_to_async(_is_phone_call, thread_sensitive=True)
