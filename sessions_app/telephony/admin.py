@@ -228,7 +228,7 @@ class CampaignAdmin(admin.ModelAdmin):
             else:
                 fields = {
                     name: form.cleaned_data[name]
-                    for name in form.Meta.fields
+                    for name in CampaignForm.Meta.fields
                     if name not in ("tenant", "name", "agent")
                 }
                 created = services.campaign_create(
