@@ -72,6 +72,11 @@ urlpatterns = [
     path("outbound-trunk", telephony.OutboundTrunkApi.as_view(), name="api-outbound-trunk"),
     path("calls", telephony.CallCreateApi.as_view(), name="api-calls"),
     path("calls/<uuid:session_id>", telephony.CallDetailApi.as_view(), name="api-call"),
+    path(
+        "calls/<uuid:session_id>/transfer",
+        telephony.CallTransferApi.as_view(),
+        name="api-call-transfer",
+    ),
     path("campaigns", telephony.CampaignListCreateApi.as_view(), name="api-campaigns"),
     path("campaigns/<int:campaign_id>", telephony.CampaignDetailApi.as_view(), name="api-campaign"),
     path(

@@ -24,6 +24,7 @@ from sessions_app.telephony import services
 from sessions_app.telephony.models import Campaign, OutboundTrunk, PhoneCall, PhoneNumber
 from sessions_app.telephony.serializers import (
     CallCreateInputSerializer,
+    CallTransferInputSerializer,
     CampaignCreateInputSerializer,
     CampaignSerializer,
     OutboundTrunkInputSerializer,
@@ -222,16 +223,10 @@ class CallCreateApi(TenantAPIView):
         return Response(PhoneCallSerializer(call).data, status=status.HTTP_201_CREATED)
 
 
-class CallDetailApi(TenantAPIView):
-    @extend_schema(
-        operation_id="call_retrieve",
-        tags=TAGS,
-        summary="A call's status and status history (by its session id)",
-        responses={200: PhoneCallSerializer, **error_responses(404)},
-    )
-    def get(self, request: Request, session_id: uuid.UUID) -> Response:
+class CallObjectApi(TenantAPIView):
+    def get_call(self, session_id: uuid.UUID) -> PhoneCall:
         call = (
-            PhoneCall.objects.select_related("session")
+            PhoneCall.objects.select_related("session__agent")
             .filter(tenant=self.tenant, session_id=session_id)
             .first()
         )
@@ -240,6 +235,35 @@ class CallDetailApi(TenantAPIView):
             and not has_object_permission(self.context, Action.READ, call.session.agent)
         ):
             raise NotFound("Call not found.")
+        return call
+
+
+class CallDetailApi(CallObjectApi):
+    @extend_schema(
+        operation_id="call_retrieve",
+        tags=TAGS,
+        summary="A call's status and status history (by its session id)",
+        responses={200: PhoneCallSerializer, **error_responses(404)},
+    )
+    def get(self, request: Request, session_id: uuid.UUID) -> Response:
+        return Response(PhoneCallSerializer(self.get_call(session_id)).data)
+
+
+class CallTransferApi(CallObjectApi):
+    method_actions = {"POST": Action.READ}
+
+    @extend_schema(
+        operation_id="call_transfer",
+        tags=TAGS,
+        summary="Transfer an answered call to another number (SIP REFER)",
+        request=CallTransferInputSerializer,
+        responses={200: PhoneCallSerializer, **error_responses(*BODY_ERRORS, 404, 409)},
+    )
+    def post(self, request: Request, session_id: uuid.UUID) -> Response:
+        call = self.get_call(session_id)
+        body = parse_body(CallTransferInputSerializer, request)
+        services.call_transfer(call=call, to=body["to"])
+        call.refresh_from_db()
         return Response(PhoneCallSerializer(call).data)
 
 

@@ -54,6 +54,10 @@ class CallCreateInputSerializer(StrictInputSerializer):
     overrides = serializers.DictField(required=False, default=dict)
 
 
+class CallTransferInputSerializer(StrictInputSerializer):
+    to = serializers.CharField(max_length=32, help_text="E.164 number to hand the call to.")
+
+
 class RecipientInputSerializer(StrictInputSerializer):
     phone = serializers.CharField(max_length=32)
     variables = serializers.DictField(required=False, default=dict)

@@ -278,6 +278,24 @@ def call_ended(*, session: Session, reason: str) -> bool:
         return session_end(session=session, reason=reason)
 
 
+def call_transfer(*, call: PhoneCall, to: str) -> None:
+    """Hand an answered call over to another number (the agent leaves the call)."""
+    _e164("to", to)
+    if call.call_status != CallStatus.ANSWERED:
+        raise SessionRejected(
+            f"Only an answered call can be transferred (it is {call.call_status})."
+        )
+    sip.transfer(
+        room_name=call.session.room_name,
+        identity=call.participant_identity,
+        transfer_to=f"tel:{to}",
+    )
+    with transaction.atomic():
+        call.end_reason = f"transferred to {to}"
+        call.save(update_fields=["end_reason", "updated_at"])
+        _call_record(call, CallStatus.COMPLETED, f"transferred to {to}")
+
+
 # --- Outbound trunk ---
 
 

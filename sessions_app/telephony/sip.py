@@ -237,4 +237,26 @@ def dial(
     return _run(work)
 
 
-__all__ = ["LiveKitError", "delete_inbound", "dial", "ensure_inbound", "ensure_outbound_trunk"]
+def transfer(*, room_name: str, identity: str, transfer_to: str) -> None:
+    """Transfer the SIP participant (SIP REFER) to ``transfer_to`` (``tel:+1...`` or ``sip:``)."""
+    request = sip.TransferSIPParticipantRequest(
+        room_name=room_name, participant_identity=identity, transfer_to=transfer_to
+    )
+
+    async def work(client: api.LiveKitAPI) -> None:
+        try:
+            await client.sip.transfer_sip_participant(request)
+        except api.SipCallError as exc:
+            raise LiveKitError(str(exc), transient=False) from exc
+
+    _run(work)
+
+
+__all__ = [
+    "LiveKitError",
+    "delete_inbound",
+    "dial",
+    "ensure_inbound",
+    "ensure_outbound_trunk",
+    "transfer",
+]

@@ -34,6 +34,7 @@ API_PATHS = {
     "/api/v1/outbound-trunk": {"get", "put"},
     "/api/v1/calls": {"post"},
     "/api/v1/calls/{session_id}": {"get"},
+    "/api/v1/calls/{session_id}/transfer": {"post"},
     "/api/v1/campaigns": {"get", "post"},
     "/api/v1/campaigns/{campaign_id}": {"get"},
     "/api/v1/campaigns/{campaign_id}/recipients": {"post"},

@@ -107,6 +107,12 @@ def test_outbound_trunk_call_and_its_status(
     status = viewer.get(f"/api/v1/calls/{placed.json()['session_id']}").json()
     assert status["call_status"] == "busy" and status["sip_status_code"] == 486
     assert [h["to_status"] for h in status["history"]] == ["queued", "ringing", "busy"]
+    busy = viewer.post(
+        f"/api/v1/calls/{placed.json()['session_id']}/transfer",
+        {"to": "+14155550111"},
+        format="json",
+    )
+    assert busy.status_code == 409  # only an answered call can be transferred
     bad = viewer.post(
         "/api/v1/calls", {"agent_id": published_agent.agent_id, "to": "12"}, format="json"
     )

@@ -138,3 +138,20 @@ def test_calls_are_quota_checked_and_validated(published_agent, trunk):
 def test_a_call_needs_an_outbound_trunk(published_agent):
     with pytest.raises(SessionRejected):
         services.call_place(tenant=published_agent.tenant, agent=published_agent, to=CALLEE)
+
+
+def test_an_answered_call_can_be_transferred(
+    published_agent, trunk, livekit_server, django_capture_on_commit_callbacks
+):
+    call = place(published_agent, django_capture_on_commit_callbacks)
+    services.call_transfer(call=call, to="+14155550111")
+    [transfer] = livekit_server.state.transfers
+    assert transfer.room_name == call.session.room_name
+    assert transfer.participant_identity == f"sip-{CALLEE}"
+    assert transfer.transfer_to == "tel:+14155550111"
+    assert livekit_server.state.auth_errors == []  # sip.call + roomAdmin grants
+    call.refresh_from_db()
+    assert call.call_status == CallStatus.COMPLETED
+    assert call.end_reason == "transferred to +14155550111"
+    with pytest.raises(SessionRejected):
+        services.call_transfer(call=call, to="+14155550111")
