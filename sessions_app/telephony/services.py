@@ -212,6 +212,11 @@ class InboundCallDecision:
     reject_message: str = ""
 
 
+def _digits(number: str) -> str:
+    """A number's digits only (providers differ on ``+`` and spacing in SIP headers)."""
+    return "".join(ch for ch in number if ch.isdigit())
+
+
 def _call_record(call: PhoneCall, to_status: str, detail: str = "") -> None:
     CallStatusChange.objects.create(
         call=call, from_status=call.call_status, to_status=to_status, detail=detail[:2000]
@@ -234,7 +239,7 @@ def inbound_call_start(
         .filter(pk=phone_number_id)
         .first()
     )
-    if phone is None or (trunk_number and trunk_number != phone.number):
+    if phone is None or (trunk_number and _digits(trunk_number) != _digits(phone.number)):
         return InboundCallDecision(None, "Sorry, this number is not in service. Goodbye.")
     existing = Session.objects.filter(tenant=phone.tenant, room_name=room_name).first()
     if existing is not None:
@@ -584,9 +589,20 @@ def campaign_tick(*, campaign: Campaign, now: dt.datetime | None = None) -> int:
     """Place the campaign's due calls: inside its window, up to its concurrency cap and the
     tenant's quota; returns how many calls were placed."""
     now = now or timezone.now()
-    campaign = Campaign.objects.select_related("tenant", "agent").get(pk=campaign.pk)
-    if campaign.status != CampaignStatus.RUNNING:
-        return 0
+    with transaction.atomic():
+        # One tick per campaign at a time: a slow tick and the next one never double-dial.
+        locked = (
+            Campaign.objects.select_for_update(skip_locked=True, of=("self",))
+            .select_related("tenant", "agent")
+            .filter(pk=campaign.pk)
+            .first()
+        )
+        if locked is None or locked.status != CampaignStatus.RUNNING:
+            return 0
+        return _campaign_place_due(locked, now)
+
+
+def _campaign_place_due(campaign: Campaign, now: dt.datetime) -> int:
     recipients = campaign.recipients
     if (
         not recipients.filter(
@@ -617,9 +633,10 @@ def campaign_tick(*, campaign: Campaign, now: dt.datetime | None = None) -> int:
             )
         except QuotaExceeded:
             break  # the tenant's quota is full: try again on a later tick
-        except (SessionRejected, ContractError) as exc:
+        except (SessionRejected, ContractError):
             CampaignRecipient.objects.filter(pk=recipient.pk).update(
-                status=RecipientStatus.FAILED, last_call_status=str(exc)[:10]
+                status=RecipientStatus.FAILED,
+                last_call_status=CallStatus.FAILED,  # e.g. no trunk
             )
             continue
         CampaignRecipient.objects.filter(pk=recipient.pk, status=RecipientStatus.PENDING).update(
