@@ -43,12 +43,13 @@ class PhoneNumber(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="phone_numbers")
     number = models.CharField(max_length=16, unique=True, validators=[validate_e164])
-    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="phone_numbers")
+    # Deleting the agent deletes its numbers; their LiveKit trunk and rule follow (post_delete).
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="phone_numbers")
     pinned_version = models.ForeignKey(
         AgentVersion,
         null=True,
         blank=True,
-        on_delete=models.PROTECT,
+        on_delete=models.SET_NULL,
         related_name="+",
         help_text="Leave empty to answer with the agent's live version.",
     )
@@ -184,7 +185,7 @@ class Campaign(models.Model):
 
     tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="campaigns")
     name = models.CharField(max_length=200)
-    agent = models.ForeignKey(Agent, on_delete=models.PROTECT, related_name="campaigns")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="campaigns")
     from_number = models.CharField(max_length=16, blank=True, validators=[validate_e164])
     status = models.CharField(
         max_length=10, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT

@@ -145,10 +145,8 @@ def phone_number_update(
 
 
 def phone_number_delete(*, phone: PhoneNumber, actor: Any = None, actor_label: str = "") -> None:
-    """Remove a number; its LiveKit dispatch rule and trunk are deleted on commit."""
-    from sessions_app.telephony.tasks import deprovision_phone_number
-
-    trunk_id, rule_id = phone.livekit_trunk_id, phone.livekit_dispatch_rule_id
+    """Remove a number; its LiveKit dispatch rule and trunk are deleted on commit (see
+    ``on_phone_number_deleted``, which also covers numbers deleted with their agent)."""
     with transaction.atomic():
         audit_record(
             tenant=phone.tenant,
@@ -158,8 +156,16 @@ def phone_number_delete(*, phone: PhoneNumber, actor: Any = None, actor_label: s
             actor_label=actor_label,
         )
         phone.delete()
-        if trunk_id or rule_id:
-            transaction.on_commit(lambda: deprovision_phone_number.delay(trunk_id, rule_id))
+
+
+def on_phone_number_deleted(*, instance: PhoneNumber, **_: Any) -> None:
+    """post_delete: however a number goes (API, admin, its agent or tenant deleted), its
+    LiveKit dispatch rule and trunk are deleted after commit."""
+    from sessions_app.telephony.tasks import deprovision_phone_number
+
+    trunk_id, rule_id = instance.livekit_trunk_id, instance.livekit_dispatch_rule_id
+    if trunk_id or rule_id:
+        transaction.on_commit(lambda: deprovision_phone_number.delay(trunk_id, rule_id))
 
 
 def phone_number_job_metadata(phone: PhoneNumber) -> dict[str, Any]:

@@ -194,3 +194,16 @@ def test_however_the_session_ends_the_call_records_it(
     call.refresh_from_db()
     assert call.call_status == CallStatus.COMPLETED
     assert call.end_reason == "participant disconnected"
+
+
+def test_deleting_the_agent_removes_its_numbers_from_livekit(
+    published_agent, livekit_server, django_capture_on_commit_callbacks
+):
+    from agents_config.services import agent_delete
+
+    register(published_agent, django_capture_on_commit_callbacks)
+    assert livekit_server.state.dispatch_rules
+    with django_capture_on_commit_callbacks(execute=True):
+        agent_delete(agent=published_agent)
+    assert not PhoneNumber.objects.exists()
+    assert livekit_server.state.dispatch_rules == {} and livekit_server.state.inbound_trunks == {}
