@@ -169,8 +169,17 @@ async def entrypoint(ctx: JobContext) -> None:
     )
     from worker import telephony
 
-    if await telephony.is_phone_call(session_id):
+    call = await telephony.call_settings(session_id)
+    if call is not None:
         telephony.DtmfRelay(session).attach(ctx.room)  # keypad presses reach the LLM
+
+        async def voicemail_reached() -> None:
+            await telephony.record_voicemail(session_id)
+            await ctx.delete_room()
+
+        telephony.VoicemailDetector(
+            session, action=call[0], message=call[1], on_detected=voicemail_reached
+        ).attach()
     logger.info(
         "session %s running %s@%s for tenant %s",
         session_id,

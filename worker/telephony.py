@@ -170,11 +170,91 @@ class DtmfRelay:
         self._session.generate_reply(user_input=text)
 
 
-def _is_phone_call(session_id: str) -> bool:
-    from sessions_app.telephony.models import PhoneCall
+# --- Voicemail: an answering machine picked up an outbound call ---
+
+VOICEMAIL_PHRASES = (
+    "leave a message",
+    "leave your message",
+    "after the tone",
+    "after the beep",
+    "is not available",
+    "voicemail",
+    "voice mail",
+    "mailbox",
+)
+"""Greeting phrases of answering machines (matched in the first final transcripts)."""
+VOICEMAIL_LISTEN_TURNS = 2
+
+
+def looks_like_voicemail(transcript: str, phrases: tuple[str, ...] = VOICEMAIL_PHRASES) -> bool:
+    text = " ".join(transcript.lower().split())
+    return any(phrase in text for phrase in phrases)
+
+
+class VoicemailDetector:
+    """Watches the callee's first final transcripts; on an answering machine, does the call's
+    configured action (hang up, or leave the message first) and reports it."""
+
+    def __init__(
+        self,
+        session: Any,
+        *,
+        action: str,
+        message: str,
+        on_detected: Callable[[], Awaitable[None]],
+    ):
+        self._session = session
+        self._action = action
+        self._message = message
+        self._on_detected = on_detected
+        self._heard = 0
+        self.task: Any = None
+
+    def attach(self) -> VoicemailDetector:
+        if self._action != "ignore":
+            self._session.on("user_input_transcribed", self.on_transcript)
+        return self
+
+    def on_transcript(self, event: Any) -> None:
+        import asyncio
+
+        if not event.is_final or self.task is not None or self._heard >= VOICEMAIL_LISTEN_TURNS:
+            return
+        self._heard += 1
+        if looks_like_voicemail(event.transcript):
+            self.task = asyncio.get_running_loop().create_task(self._act())
+
+    async def _act(self) -> None:
+        self._session.interrupt()
+        if self._action == "leave_message" and self._message:
+            handle = self._session.say(self._message, allow_interruptions=False)
+            await handle.wait_for_playout()
+        await self._on_detected()
+
+
+def _call_settings(session_id: str) -> tuple[str, str] | None:
+    """(voicemail action, message) of a phone session, or None for other sessions."""
+    from sessions_app.telephony.models import CallDirection, PhoneCall
 
     close_old_connections()
-    return PhoneCall.objects.filter(session_id=session_id).exists()
+    call = PhoneCall.objects.filter(session_id=session_id).first()
+    if call is None:
+        return None
+    if call.direction == CallDirection.INBOUND:
+        return "ignore", ""
+    return call.voicemail_action, call.voicemail_message
 
 
-is_phone_call = sync_to_async(_is_phone_call, thread_sensitive=True)
+call_settings = sync_to_async(_call_settings, thread_sensitive=True)
+
+
+def _record_voicemail(session_id: str) -> bool:
+    from sessions_app.models import Session
+    from sessions_app.telephony.services import call_voicemail
+
+    close_old_connections()
+    session = Session.objects.select_related("tenant").filter(pk=session_id).first()
+    return session is not None and call_voicemail(session=session)
+
+
+record_voicemail = sync_to_async(_record_voicemail, thread_sensitive=True)

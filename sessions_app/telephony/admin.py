@@ -181,6 +181,8 @@ class CampaignForm(forms.ModelForm):
             "max_concurrent_calls",
             "max_attempts",
             "retry_delay_minutes",
+            "voicemail_action",
+            "voicemail_message",
         ]
 
     def clean(self) -> dict[str, Any]:

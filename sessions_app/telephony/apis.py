@@ -218,6 +218,8 @@ class CallCreateApi(TenantAPIView):
             from_number=body["from_number"],
             user_details=body["user_details"],
             overrides=body["overrides"],
+            voicemail_action=body["voicemail_action"],
+            voicemail_message=body["voicemail_message"],
         )
         call.refresh_from_db()
         return Response(PhoneCallSerializer(call).data, status=status.HTTP_201_CREATED)

@@ -112,16 +112,24 @@ class CallStatus(models.TextChoices):
     BUSY = "busy", "Busy"
     FAILED = "failed", "Failed"
     REJECTED = "rejected", "Rejected (over quota)"
+    VOICEMAIL = "voicemail", "Voicemail"
     COMPLETED = "completed", "Completed"
 
 
 FINAL_CALL_STATUSES = (
+    CallStatus.VOICEMAIL,
     CallStatus.NO_ANSWER,
     CallStatus.BUSY,
     CallStatus.FAILED,
     CallStatus.REJECTED,
     CallStatus.COMPLETED,
 )
+
+
+class VoicemailAction(models.TextChoices):
+    IGNORE = "ignore", "Ignore (talk as usual)"
+    HANG_UP = "hang_up", "Hang up"
+    LEAVE_MESSAGE = "leave_message", "Leave a message, then hang up"
 
 
 class PhoneCall(models.Model):
@@ -141,6 +149,10 @@ class PhoneCall(models.Model):
     sip_call_id = models.CharField(max_length=100, blank=True)
     participant_identity = models.CharField(max_length=200, blank=True)
     end_reason = models.CharField(max_length=200, blank=True)
+    voicemail_action = models.CharField(
+        max_length=14, choices=VoicemailAction.choices, default=VoicemailAction.HANG_UP
+    )
+    voicemail_message = models.TextField(blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -200,6 +212,12 @@ class Campaign(models.Model):
         default=3, help_text="Tries per recipient (no answer and busy are retried)."
     )
     retry_delay_minutes = models.PositiveIntegerField(default=30)
+    voicemail_action = models.CharField(
+        max_length=14, choices=VoicemailAction.choices, default=VoicemailAction.HANG_UP
+    )
+    voicemail_message = models.TextField(
+        blank=True, help_text="Left on voicemail when the action is 'leave a message'."
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -216,6 +234,7 @@ class RecipientStatus(models.TextChoices):
     ANSWERED = "answered", "Answered"
     NO_ANSWER = "no_answer", "No answer (attempts used)"
     BUSY = "busy", "Busy (attempts used)"
+    VOICEMAIL = "voicemail", "Voicemail"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
 

@@ -12,6 +12,7 @@ from sessions_app.telephony.models import (
     OutboundTrunk,
     PhoneCall,
     PhoneNumber,
+    VoicemailAction,
 )
 
 # --- inputs ---------------------------------------------------------------------------------
@@ -52,6 +53,14 @@ class CallCreateInputSerializer(StrictInputSerializer):
     )
     user_details = serializers.DictField(required=False, default=dict)
     overrides = serializers.DictField(required=False, default=dict)
+    voicemail_action = serializers.ChoiceField(
+        choices=VoicemailAction.values,
+        default=VoicemailAction.HANG_UP,
+        help_text="What the agent does when an answering machine picks up.",
+    )
+    voicemail_message = serializers.CharField(
+        max_length=2000, required=False, default="", allow_blank=True
+    )
 
 
 class CallTransferInputSerializer(StrictInputSerializer):
@@ -77,6 +86,14 @@ class CampaignCreateInputSerializer(StrictInputSerializer):
     max_concurrent_calls = serializers.IntegerField(min_value=1, max_value=100, default=1)
     max_attempts = serializers.IntegerField(min_value=1, max_value=10, default=3)
     retry_delay_minutes = serializers.IntegerField(min_value=0, max_value=10080, default=30)
+    voicemail_action = serializers.ChoiceField(
+        choices=VoicemailAction.values,
+        default=VoicemailAction.HANG_UP,
+        help_text="What the agent does when an answering machine picks up.",
+    )
+    voicemail_message = serializers.CharField(
+        max_length=2000, required=False, default="", allow_blank=True
+    )
     recipients = RecipientInputSerializer(many=True, required=False, default=list)
 
 
@@ -152,6 +169,7 @@ class PhoneCallSerializer(serializers.ModelSerializer):
             "call_status",
             "sip_status_code",
             "end_reason",
+            "voicemail_action",
             "session_status",
             "history",
             "created_at",
@@ -192,6 +210,8 @@ class CampaignSerializer(serializers.ModelSerializer):
             "max_concurrent_calls",
             "max_attempts",
             "retry_delay_minutes",
+            "voicemail_action",
+            "voicemail_message",
             "recipients",
             "created_at",
         ]

@@ -44,6 +44,7 @@ from sessions_app.telephony.models import (
     PhoneNumber,
     ProvisioningStatus,
     RecipientStatus,
+    VoicemailAction,
     validate_e164,
 )
 from tenants.models import Tenant
@@ -307,6 +308,21 @@ def call_transfer(*, call: PhoneCall, to: str) -> None:
         _call_record(call, CallStatus.COMPLETED, f"transferred to {to}")
 
 
+def call_voicemail(*, session: Session) -> bool:
+    """The agent reached an answering machine: the call is ``voicemail`` and its session ends
+    (a campaign recipient's outcome becomes ``voicemail``). False if not an answered call."""
+    with transaction.atomic():
+        call = PhoneCall.objects.select_for_update().filter(session=session).first()
+        if call is None or call.call_status != CallStatus.ANSWERED:
+            return False
+        call.end_reason = "voicemail"
+        call.save(update_fields=["end_reason", "updated_at"])
+        _call_record(call, CallStatus.VOICEMAIL, "answering machine detected")
+        recipient_call_result(session=session, call_status=CallStatus.VOICEMAIL)
+        session_end(session=session, reason="voicemail")
+    return True
+
+
 # --- Outbound trunk ---
 
 
@@ -398,8 +414,13 @@ def call_place(
     from_number: str = "",
     user_details: Any = None,
     overrides: Any = None,
+    voicemail_action: str = VoicemailAction.HANG_UP,
+    voicemail_message: str = "",
 ) -> PhoneCall:
-    """Start an outbound call: a quota-checked session, then dialling queued on commit."""
+    """Start an outbound call: a quota-checked session, then dialling queued on commit.
+
+    ``voicemail_action`` says what the agent does when an answering machine picks up.
+    """
     from sessions_app.telephony.tasks import dial_call
 
     _e164("to", to)
@@ -425,6 +446,8 @@ def call_place(
             from_number=caller_id,
             to_number=to,
             participant_identity=f"{CALLER_IDENTITY_PREFIX}{to}",
+            voicemail_action=voicemail_action,
+            voicemail_message=voicemail_message,
         )
         CallStatusChange.objects.create(call=call, to_status=CallStatus.QUEUED)
         transaction.on_commit(lambda: dial_call.delay(call.pk))
@@ -636,6 +659,8 @@ def _campaign_place_due(campaign: Campaign, now: dt.datetime) -> int:
                 to=recipient.phone,
                 from_number=campaign.from_number,
                 user_details={**recipient.variables, "campaign": campaign.name},
+                voicemail_action=campaign.voicemail_action,
+                voicemail_message=campaign.voicemail_message,
             )
         except QuotaExceeded:
             break  # the tenant's quota is full: try again on a later tick
@@ -670,10 +695,14 @@ def recipient_call_result(
     recipient = CampaignRecipient.objects.select_related("campaign").filter(session=session).first()
     if recipient is None or call_status not in (*FINAL_CALL_STATUSES, CallStatus.ANSWERED):
         return
+    if call_status == CallStatus.COMPLETED:
+        return
     campaign = recipient.campaign
     updates: dict[str, Any] = {"last_call_status": call_status}
     if call_status == CallStatus.ANSWERED:
         updates["status"] = RecipientStatus.ANSWERED
+    elif call_status == CallStatus.VOICEMAIL:
+        updates["status"] = RecipientStatus.VOICEMAIL
     elif call_status in (CallStatus.NO_ANSWER, CallStatus.BUSY):
         if recipient.attempts < campaign.max_attempts:
             updates["status"] = RecipientStatus.PENDING

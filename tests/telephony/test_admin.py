@@ -29,6 +29,8 @@ def campaign_form(agent, csv: bytes) -> dict:
         "max_concurrent_calls": "2",
         "max_attempts": "3",
         "retry_delay_minutes": "30",
+        "voicemail_action": "hang_up",
+        "voicemail_message": "",
         "recipients_csv": SimpleUploadedFile("list.csv", csv, content_type="text/csv"),
         **MANAGEMENT,
     }

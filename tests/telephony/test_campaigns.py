@@ -179,3 +179,20 @@ def test_sessions_of_campaign_calls_are_open_then_ended(
     tick(campaign, django_capture_on_commit_callbacks, TUESDAY_10)
     open_sessions = Session.objects.filter(status=SessionStatus.PROVISIONED).count()
     assert open_sessions == 2
+
+
+def test_voicemail_is_the_recipients_outcome(campaign, django_capture_on_commit_callbacks):
+    services.campaign_control(campaign=campaign, action="start")
+    tick(campaign, django_capture_on_commit_callbacks, TUESDAY_10)
+    recipient = campaign.recipients.get(phone=NUMBERS[0])
+    assert recipient.session.phone_call.voicemail_action == "hang_up"
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.call_voicemail(session=recipient.session)
+    recipient.refresh_from_db()
+    assert recipient.status == RecipientStatus.VOICEMAIL
+    call = recipient.session.phone_call
+    call.refresh_from_db()
+    assert call.call_status == "voicemail"
+    recipient.session.refresh_from_db()
+    assert recipient.session.status == SessionStatus.ENDED
+    assert not services.call_voicemail(session=recipient.session)
