@@ -196,6 +196,7 @@ SPECTACULAR_SETTINGS = {
         "CallStatusEnum": "sessions_app.telephony.models.CallStatus",
         "CampaignStatusEnum": "sessions_app.telephony.models.CampaignStatus",
         "RecipientStatusEnum": "sessions_app.telephony.models.RecipientStatus",
+        "VoicemailActionEnum": "sessions_app.telephony.models.VoicemailAction",
         "SessionStatusEnum": ["pending", "provisioned", "active", "ended", "failed"],
     },
 }

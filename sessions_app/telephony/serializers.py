@@ -54,7 +54,7 @@ class CallCreateInputSerializer(StrictInputSerializer):
     user_details = serializers.DictField(required=False, default=dict)
     overrides = serializers.DictField(required=False, default=dict)
     voicemail_action = serializers.ChoiceField(
-        choices=VoicemailAction.values,
+        choices=VoicemailAction.choices,
         default=VoicemailAction.HANG_UP,
         help_text="What the agent does when an answering machine picks up.",
     )
@@ -87,7 +87,7 @@ class CampaignCreateInputSerializer(StrictInputSerializer):
     max_attempts = serializers.IntegerField(min_value=1, max_value=10, default=3)
     retry_delay_minutes = serializers.IntegerField(min_value=0, max_value=10080, default=30)
     voicemail_action = serializers.ChoiceField(
-        choices=VoicemailAction.values,
+        choices=VoicemailAction.choices,
         default=VoicemailAction.HANG_UP,
         help_text="What the agent does when an answering machine picks up.",
     )
