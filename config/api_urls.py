@@ -6,6 +6,7 @@ from agents_config import apis as agents
 from agents_config import suite_apis as suites
 from config.exceptions import api_not_found
 from sessions_app import apis as sessions
+from sessions_app.telephony import apis as telephony
 from tenants import apis as tenants
 
 config = "agents/config/<str:agent_id>"
@@ -62,6 +63,32 @@ urlpatterns = [
         "sessions/<uuid:session_id>/report",
         sessions.SessionReportApi.as_view(),
         name="api-session-report",
+    ),
+    path("phone-numbers", telephony.PhoneNumberListCreateApi.as_view(), name="api-phone-numbers"),
+    path(
+        "phone-numbers/<int:number_id>",
+        telephony.PhoneNumberDetailApi.as_view(),
+        name="api-phone-number",
+    ),
+    path("outbound-trunk", telephony.OutboundTrunkApi.as_view(), name="api-outbound-trunk"),
+    path("calls", telephony.CallCreateApi.as_view(), name="api-calls"),
+    path("calls/<uuid:session_id>", telephony.CallDetailApi.as_view(), name="api-call"),
+    path(
+        "calls/<uuid:session_id>/transfer",
+        telephony.CallTransferApi.as_view(),
+        name="api-call-transfer",
+    ),
+    path("campaigns", telephony.CampaignListCreateApi.as_view(), name="api-campaigns"),
+    path("campaigns/<int:campaign_id>", telephony.CampaignDetailApi.as_view(), name="api-campaign"),
+    path(
+        "campaigns/<int:campaign_id>/recipients",
+        telephony.CampaignRecipientsApi.as_view(),
+        name="api-campaign-recipients",
+    ),
+    re_path(
+        r"^campaigns/(?P<campaign_id>[0-9]+)/(?P<action>start|pause|resume|cancel)$",
+        telephony.CampaignControlApi.as_view(),
+        name="api-campaign-control",
     ),
     re_path(r"^.*$", api_not_found, name="api-not-found"),
 ]

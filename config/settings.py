@@ -304,6 +304,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "CallStatusEnum": "sessions_app.telephony.models.CallStatus",
+        "CampaignStatusEnum": "sessions_app.telephony.models.CampaignStatus",
+        "RecipientStatusEnum": "sessions_app.telephony.models.RecipientStatus",
+        "VoicemailActionEnum": "sessions_app.telephony.models.VoicemailAction",
+        "SessionStatusEnum": ["pending", "provisioned", "active", "ended", "failed"],
+    },
 }
 
 LOG_LEVEL: str = env.str("LOG_LEVEL", default="INFO")
@@ -318,6 +325,8 @@ SESSION_PROVISION_RETRY_BASE_SECONDS: float = env.float(
 # last change and fails sessions stuck pending/provisioned for SESSION_STUCK_FAIL_SECONDS.
 SESSION_STUCK_REQUEUE_SECONDS: int = env.int("SESSION_STUCK_REQUEUE_SECONDS", default=120)
 SESSION_STUCK_FAIL_SECONDS: int = env.int("SESSION_STUCK_FAIL_SECONDS", default=600)
+# How long an outbound call rings before it counts as "no answer".
+TELEPHONY_RINGING_TIMEOUT_SECONDS: int = env.int("TELEPHONY_RINGING_TIMEOUT_SECONDS", default=30)
 
 LOGIN_URL = "/accounts/login/"
 

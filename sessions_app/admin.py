@@ -171,3 +171,6 @@ def turn_into_test_case(
 
 
 SessionAdmin.actions = [*(SessionAdmin.actions or []), turn_into_test_case]
+
+
+from sessions_app.telephony import admin as telephony_admin  # noqa: E402, F401  (registers it)

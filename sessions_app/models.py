@@ -156,3 +156,14 @@ class SessionReport(models.Model):
 
     def __str__(self) -> str:
         return f"report for {self.session_id}"
+
+
+# Telephony models live in their own module; imported here so Django registers them.
+from sessions_app.telephony.models import (  # noqa: E402, F401
+    CallStatusChange,
+    Campaign,
+    CampaignRecipient,
+    OutboundTrunk,
+    PhoneCall,
+    PhoneNumber,
+)

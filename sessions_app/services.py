@@ -196,8 +196,15 @@ def session_create(
     user_id: str,
     user_details: Any = None,
     overrides: Any = None,
+    room_name: str | None = None,
+    provision: bool = True,
+    pinned_version: Any = None,
 ) -> Session:
     """Start a session on the agent's live version, within the tenant's quotas.
+
+    ``room_name``/``provision=False`` are for phone calls: an inbound call's room already exists
+    (LiveKit's dispatch rule made it) and an outbound call's task provisions before dialling.
+    ``pinned_version`` (one of the agent's versions) replaces the live version.
 
     Raises ``SessionRejected`` (404/409), ``ContractError`` (bad overrides or details) or
     ``QuotaExceeded``; nothing is stored or counted then. Provisioning is queued on commit; if
@@ -222,6 +229,8 @@ def session_create(
         if not agent.enabled:
             raise SessionRejected(f"Agent {agent_id!r} is disabled.")
         version = agent.published_version
+        if pinned_version is not None and pinned_version.agent_id == agent.pk:
+            version = pinned_version
         if version is None:
             raise SessionRejected(f"Agent {agent_id!r} has no published version; publish it first.")
         document = resolve_overrides(version.document, overrides)
@@ -231,7 +240,7 @@ def session_create(
         session_id = uuid.uuid4()
         session = Session.objects.create(
             id=session_id,
-            room_name=f"va-{session_id.hex}",
+            room_name=room_name or f"va-{session_id.hex}",
             tenant=locked_tenant,
             agent=agent,
             agent_version=version,
@@ -248,8 +257,9 @@ def session_create(
         )
         _record(session, "", SessionStatus.PENDING)
         _emit_status_change(session, "", SessionStatus.PENDING, "")
-        counter_ids = [c.pk for c in counters]
-        transaction.on_commit(lambda: _queue_provisioning(session, counter_ids))
+        if provision:
+            counter_ids = [c.pk for c in counters]
+            transaction.on_commit(lambda: _queue_provisioning(session, counter_ids))
     return session
 
 

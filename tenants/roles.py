@@ -25,6 +25,9 @@ class Action(StrEnum):
     ``tracing_config.endpoint``; later tools and MCP servers): where requests and keys go."""
     # Run the tenant itself: its members, API keys, provider credentials, webhooks, audit log.
     MANAGE = "manage"
+    MANAGE_TELEPHONY = "manage telephony of"
+    """Register phone numbers, set the outbound trunk, run campaigns: these spend the tenant's
+    money with its SIP provider."""
 
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
@@ -36,6 +39,7 @@ ROLE_ACTIONS: dict[str, frozenset[Action]] = {
             Action.DELETE,
             Action.CHANGE_OUTBOUND_URLS,
             Action.MANAGE,
+            Action.MANAGE_TELEPHONY,
         }
     ),
     Role.DEVELOPER: frozenset({Action.READ, Action.UPDATE}),

@@ -97,6 +97,15 @@ async def entrypoint(ctx: JobContext) -> None:
 
     started_ns = time.time_ns()
     metadata = job_metadata(ctx)
+    if not metadata:
+        from worker import telephony
+
+        inbound = telephony.inbound_metadata(ctx)
+        if inbound:  # a phone call: its session is created now, under the quotas
+            claimed = await telephony.answer_inbound_call(ctx, inbound)
+            if claimed is None:
+                return
+            metadata = {"session_id": claimed}
     session_id = str(metadata.get("session_id") or "")
     set_log_context(session_id=session_id or None)
     if not session_id:
@@ -176,6 +185,19 @@ async def entrypoint(ctx: JobContext) -> None:
             audio_input=audio_input, text_output=pipeline.transcription_enabled
         ),
     )
+    from worker import telephony
+
+    call = await telephony.call_settings(session_id)
+    if call is not None:
+        telephony.DtmfRelay(session).attach(ctx.room)  # keypad presses reach the LLM
+
+        async def voicemail_reached() -> None:
+            await telephony.record_voicemail(session_id)
+            await ctx.delete_room()
+
+        telephony.VoicemailDetector(
+            session, action=call[0], message=call[1], on_detected=voicemail_reached
+        ).attach()
     logger.info(
         "session %s running %s@%s for tenant %s",
         session_id,

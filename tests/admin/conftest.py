@@ -19,6 +19,7 @@ from django.db.models import Model
 from agents_config import services as agent_services
 from agents_config.factories import AgentTestRunFactory, make_agent, make_test_case
 from sessions_app.factories import SessionFactory, TurnFactory
+from sessions_app.telephony.models import Campaign, OutboundTrunk, PhoneCall, PhoneNumber
 from tenants.factories import (
     AuditEventFactory,
     MembershipFactory,
@@ -67,6 +68,18 @@ def populate(tenant: Tenant, mark: str) -> TenantObjects:
     membership = MembershipFactory(user=member, tenant=tenant, role="developer")
     endpoint = WebhookEndpointFactory(tenant=tenant, url=f"https://{mark}-hooks.example.com/in")
     delivery = WebhookDeliveryFactory(endpoint=endpoint, payload={"data": {"mark": mark}})
+    digits = "1" if mark == "home" else "2"  # one tenant per number
+    number = PhoneNumber.objects.create(
+        tenant=tenant, number=f"+4420790{digits}0000", agent=agent, over_quota_message=mark
+    )
+    trunk = OutboundTrunk.objects.create(
+        tenant=tenant, address=f"{mark}.sip.example.com", numbers=[number.number]
+    )
+    call = PhoneCall.objects.create(
+        session=session, tenant=tenant, direction="outbound", from_number=number.number,
+        to_number=f"+4420791{digits}0000", end_reason=f"{mark} hung up",
+    )  # fmt: skip
+    campaign = Campaign.objects.create(tenant=tenant, name=f"{mark} campaign", agent=agent)
     objects = {
         "tenants.Tenant": tenant,
         "tenants.ApiKey": make_api_key(tenant=tenant, name=f"{mark}-key", role="admin"),
@@ -80,6 +93,10 @@ def populate(tenant: Tenant, mark: str) -> TenantObjects:
         "agents_config.AgentTestCase": case,
         "agents_config.AgentTestRun": run,
         "sessions_app.Session": session,
+        "sessions_app.PhoneNumber": number,
+        "sessions_app.OutboundTrunk": trunk,
+        "sessions_app.PhoneCall": call,
+        "sessions_app.Campaign": campaign,
     }
     return TenantObjects(tenant=tenant, objects=objects)
 

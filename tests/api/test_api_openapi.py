@@ -30,6 +30,16 @@ API_PATHS = {
     "/api/v1/sessions/{session_id}": {"get"},
     "/api/v1/sessions/{session_id}/end": {"post"},
     "/api/v1/sessions/{session_id}/report": {"get"},
+    "/api/v1/phone-numbers": {"get", "post"},
+    "/api/v1/phone-numbers/{number_id}": {"get", "patch", "delete"},
+    "/api/v1/outbound-trunk": {"get", "put"},
+    "/api/v1/calls": {"post"},
+    "/api/v1/calls/{session_id}": {"get"},
+    "/api/v1/calls/{session_id}/transfer": {"post"},
+    "/api/v1/campaigns": {"get", "post"},
+    "/api/v1/campaigns/{campaign_id}": {"get"},
+    "/api/v1/campaigns/{campaign_id}/recipients": {"post"},
+    "/api/v1/campaigns/{campaign_id}/{action}": {"post"},
 }
 
 

@@ -1,9 +1,13 @@
 """A small fake LiveKit server speaking the Twirp wire format (protobuf over HTTP POST).
 
-It serves the RoomService and AgentDispatchService calls our provisioning makes, checks each
-request's bearer JWT against the configured secret and the grants each call needs, records
-rooms and dispatches, and can be told to fail the next requests to exercise retries, or to
-stall the next CreateRoom calls (so a test can kill the worker while provisioning is in flight).
+It serves the RoomService, AgentDispatchService and SIP service calls the platform makes, checks
+each request's bearer JWT against the configured secret and the grants each call needs (video
+grants, and SIP ``admin``/``call`` grants), records rooms, dispatches, trunks, dispatch rules and
+SIP participants, and can be told to fail the next requests to exercise retries, or to stall the
+next CreateRoom calls (so a test can kill the worker while provisioning is in flight). Outbound
+calls are answered with a configurable SIP status per number (``sip_outcomes``: 200 answers;
+486, 480 and 408 fail the way LiveKit does, with ``sip_status_code`` in the Twirp error's
+``meta``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import Any
 
 import jwt
 from livekit.protocol import agent_dispatch, models, room
+
+from tests.fakes.livekit_sip import SIP_GRANTS, handle_sip
 
 
 @dataclass
@@ -33,6 +39,13 @@ class FakeLiveKitState:
     stall_create_room: int = 0
     stalled: threading.Event = field(default_factory=threading.Event)
     release: threading.Event = field(default_factory=threading.Event)
+    inbound_trunks: dict[str, Any] = field(default_factory=dict)
+    outbound_trunks: dict[str, Any] = field(default_factory=dict)
+    dispatch_rules: dict[str, Any] = field(default_factory=dict)
+    sip_participants: list[Any] = field(default_factory=list)
+    transfers: list[Any] = field(default_factory=list)
+    sip_outcomes: dict[str, int] = field(default_factory=dict)
+    next_id: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -41,7 +54,9 @@ REQUIRED_GRANT = {
     "RoomService/DeleteRoom": "roomCreate",
     "AgentDispatchService/CreateDispatch": "roomAdmin",
     "AgentDispatchService/ListDispatch": "roomAdmin",
+    **SIP_GRANTS,
 }
+SIP_PREFIX = "SIP/"
 
 
 def _handler(state: FakeLiveKitState) -> type[BaseHTTPRequestHandler]:
@@ -68,10 +83,14 @@ def _handler(state: FakeLiveKitState) -> type[BaseHTTPRequestHandler]:
             except jwt.PyJWTError as exc:
                 state.auth_errors.append(f"{method}: {exc}")
                 return False
-            grant = REQUIRED_GRANT[method]
-            if claims.get("iss") != state.api_key or not claims.get("video", {}).get(grant):
-                state.auth_errors.append(f"{method}: missing {grant} or wrong issuer")
-                return False
+            grants = REQUIRED_GRANT[method]
+            for grant in grants if isinstance(grants, tuple) else (grants,):
+                section, _, name = grant.rpartition(".")
+                if claims.get("iss") != state.api_key or not claims.get(section or "video", {}).get(
+                    name
+                ):
+                    state.auth_errors.append(f"{method}: missing {grant} or wrong issuer")
+                    return False
             return True
 
         def do_POST(self) -> None:
@@ -97,12 +116,18 @@ def _handler(state: FakeLiveKitState) -> type[BaseHTTPRequestHandler]:
                 return
             with state.lock:
                 response = self._handle(method, body)
-            if isinstance(response, tuple):
+            if isinstance(response, tuple) and len(response) == 4:
+                status, code, msg, meta = response
+                body = {"code": code, "msg": msg, "meta": meta}
+                self._reply(status, json.dumps(body).encode(), "application/json")
+            elif isinstance(response, tuple):
                 self._error(*response)
             else:
                 self._reply(200, response.SerializeToString(), "application/protobuf")
 
         def _handle(self, method: str, body: bytes) -> Any:
+            if method.startswith(SIP_PREFIX):
+                return handle_sip(state, method.removeprefix(SIP_PREFIX), body)
             if method == "RoomService/CreateRoom":
                 request = room.CreateRoomRequest.FromString(body)
                 existing = state.rooms.get(request.name)
