@@ -81,6 +81,11 @@ class SchemaFieldInline(TenantScopedInlineMixin, admin.TabularInline):
     formset = SchemaFieldInlineFormSet
     extra = 0
     ordering = ["position"]
+    template = "admin/agents_config/agent/schema_fields_inline.html"
+
+    class Media:
+        css = {"all": ["agents_config/schema_fields.css"]}
+        js = ["agents_config/schema_fields.js"]
 
 
 def admin_role(request: HttpRequest, tenant: Tenant) -> str | None:
