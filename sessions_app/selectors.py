@@ -44,3 +44,28 @@ def hidden_fields_of(session: Session) -> set[str]:
     document = session.agent_version.document if session.agent_version else {}
     fields = (document.get("schema_config") or {}).get("fields") or []
     return {f["field_name"] for f in fields if (f.get("metadata") or {}).get("hidden")}
+
+
+def sessions_live(sessions: QuerySet[Session], *, now: dt.datetime | None = None) -> list[dict]:
+    """Open sessions, oldest first, with their age and whether they look stuck: still
+    pending or provisioned (no agent joined) after ``SESSION_STUCK_AFTER_SECONDS``."""
+    from django.conf import settings
+    from django.utils import timezone
+
+    from sessions_app.models import OPEN_STATUSES, SessionStatus
+
+    now = now or timezone.now()
+    stuck_after = dt.timedelta(seconds=settings.SESSION_STUCK_AFTER_SECONDS)
+    waiting = (SessionStatus.PENDING, SessionStatus.PROVISIONED)
+    rows = []
+    for session in sessions.filter(status__in=OPEN_STATUSES).order_by("created_at"):
+        age = now - session.created_at
+        rows.append(
+            {
+                "session": session,
+                "age": age,
+                "age_seconds": int(age.total_seconds()),
+                "stuck": session.status in waiting and age > stuck_after,
+            }
+        )
+    return rows
