@@ -336,10 +336,11 @@ def sessions_expire(*, now: dt.datetime | None = None, tenant: Tenant | None = N
 
 
 def _expire_without_beat(tenant: Tenant) -> None:
-    """The quick start (no REDIS_URL: Celery eager, no beat) runs no periodic expiry sweep,
-    so sessions left open would hold concurrent slots forever; sweep the tenant's expired
-    sessions before counting them. With a broker, Celery beat's ``expire_sessions`` does it."""
-    if settings.CELERY_TASK_ALWAYS_EAGER:
+    """The quick start (no REDIS_URL: an in-memory broker, Celery eager, no beat) runs no
+    periodic expiry sweep, so sessions left open would hold concurrent slots forever; sweep
+    the tenant's expired sessions before counting them. With a broker, Celery beat's
+    ``expire_sessions`` does it."""
+    if settings.CELERY_BROKER_URL.startswith("memory://"):
         sessions_expire(tenant=tenant)
 
 

@@ -64,8 +64,8 @@ def test_live_view_lists_open_sessions_and_flags_stuck_ones(admin_client, publis
 
 
 def test_quick_start_expires_leaked_sessions_on_create(settings, published_agent):
-    """Without a broker (Celery eager, no beat) an expired session must not hold the slot."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    """Without a broker (no REDIS_URL, no beat) an expired session must not hold a slot."""
+    settings.CELERY_BROKER_URL = "memory://"  # the quick start: no REDIS_URL
     tenant = published_agent.tenant
     tenant.max_concurrent_sessions = 1
     tenant.save()
@@ -81,7 +81,7 @@ def test_quick_start_expires_leaked_sessions_on_create(settings, published_agent
 
 
 def test_with_a_broker_creation_does_not_sweep(settings, published_agent):
-    settings.CELERY_TASK_ALWAYS_EAGER = False
+    settings.CELERY_BROKER_URL = "redis://127.0.0.1:6379/0"
     leaked = SessionFactory(
         agent=published_agent,
         status=SessionStatus.ACTIVE,
