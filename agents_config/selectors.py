@@ -10,6 +10,7 @@ from django.db.models import QuerySet
 
 from agents_config.models import Agent, AgentVersion, SchemaField
 from tenants.models import Tenant
+from tenants.stats import percentile
 
 # Keys that do not change what a version *is*: they are excluded from its content checksum.
 NON_CONTENT_KEYS = frozenset({"version", "enabled", "tenant_config"})
@@ -203,14 +204,11 @@ def agent_turn_latency(*, agent: Agent, recent: int = 500) -> dict[str, dict[str
     )
 
     def percentiles(values: list[float]) -> dict[str, float | None]:
-        if not values:
-            return {"p50": None, "p90": None, "count": 0}
-        ordered = sorted(values)
-
-        def rank(q: float) -> float:
-            return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-        return {"p50": rank(0.5), "p90": rank(0.9), "count": len(ordered)}
+        return {
+            "p50": percentile(values, 0.5),
+            "p90": percentile(values, 0.9),
+            "count": len(values),
+        }
 
     return {
         "first_spoken_ms": percentiles([r[0] for r in rows if r[0] is not None]),
