@@ -14,9 +14,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from sessions_app import charts as charts_svg
 from sessions_app import services
 from sessions_app.models import Session, SessionTransition, Turn
-from sessions_app.selectors import sessions_live
+from sessions_app.selectors import agent_daily_metrics, sessions_live
 from tenants.admin_scoping import (
     TenantScopedAdminMixin,
     TenantScopedInlineMixin,
@@ -104,8 +105,25 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         "expires_at",
         "ended_at",
         "turns_links",
+        "latency_breakdown",
     ]
     readonly_fields = fields
+
+    @admin.display(description="Latency per turn")
+    def latency_breakdown(self, obj: Session) -> str:
+        turns = list(
+            obj.turns.order_by("index").values(
+                "index", "llm_ttft_ms", "first_spoken_ms", "tts_ttfb_ms"
+            )
+        )
+        return charts_svg.latency_breakdown(
+            turns,
+            {
+                "llm_ttft_ms": "LLM first token",
+                "first_spoken_ms": "first spoken text",
+                "tts_ttfb_ms": "TTS first byte",
+            },
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
         qs = super().get_queryset(request).annotate(_turns=Count("turns"))
@@ -157,8 +175,52 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
                 self.admin_site.admin_view(self.live_view),
                 name="sessions_app_session_live",
             ),
+            path(
+                "charts/<int:agent_pk>/",
+                self.admin_site.admin_view(self.charts_view),
+                name="sessions_app_session_charts",
+            ),
             *super().get_urls(),
         ]
+
+    def charts_view(self, request: HttpRequest, agent_pk: int) -> HttpResponse:
+        """An agent's (or one version's) latency, validation errors and sessions over time."""
+        from agents_config.models import Agent
+        from agents_config.selectors import agent_versions
+
+        agent = self.admin_site._registry[Agent]._agent_for(request, agent_pk, change=False)
+        versions = list(agent_versions(agent=agent).order_by("-major", "-minor", "-patch"))
+        version = request.GET.get("version") or None
+        if version and version not in {v.version for v in versions}:
+            version = None
+        days = 30 if request.GET.get("days") not in {"7", "90"} else int(request.GET["days"])
+        metrics = agent_daily_metrics(agent=agent, version=version, days=days)
+        d = metrics["days"]
+        charts = [
+            charts_svg.line_chart(
+                "Time to first spoken text (ms)", d, metrics["first_spoken_ms"], " ms"
+            ),
+            charts_svg.line_chart("TTS first byte (ms)", d, metrics["tts_ttfb_ms"], " ms"),
+            charts_svg.line_chart(
+                "Turns with validation errors (%)",
+                d,
+                {"error rate": metrics["validation_error_pct"]},
+                "%",
+            ),
+            charts_svg.bar_chart("Sessions per day", d, metrics["sessions"]),
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Charts of {agent.agent_id}" + (f" {version}" if version else ""),
+            "agent": agent,
+            "versions": versions,
+            "version": version,
+            "days": days,
+            "charts": charts,
+            "turn_count": metrics["turn_count"],
+        }
+        return TemplateResponse(request, "admin/sessions_app/session/charts.html", context)
 
     def live_view(self, request: HttpRequest) -> HttpResponse:
         """Open sessions with their age, agent and version; stuck ones highlighted."""
