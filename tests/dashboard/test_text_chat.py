@@ -10,17 +10,9 @@ from django.core.cache import cache
 
 from agents_config.services import agent_publish, agent_update_sections
 from tenants.factories import MembershipFactory, UserFactory
-from tests.fakes.openai_server import FakeOpenAI
 from tests.worker.conftest import demo_turn
 
 pytestmark = pytest.mark.django_db(transaction=False)
-
-
-@pytest.fixture
-def fake_openai(settings):
-    settings.OPENAI_API_KEY = "sk-test"
-    with FakeOpenAI() as server:
-        yield server
 
 
 @pytest.fixture
