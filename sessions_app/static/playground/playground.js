@@ -196,7 +196,7 @@
       .map(function (field) { return renderField(field, data[field.name]); }));
     var heading = el("h3", {}, [
       "Turn " + (message.turn !== undefined ? message.turn : "?"),
-      message.version ? el("span", { className: "pg-meta", text: " · v" + message.version }) : null,
+      message.version ? el("span", { className: "pg-meta", text: message.version === "draft" ? " · draft" : " · v" + message.version }) : null,
       message.valid === false ? el("span", { className: "pg-badge pg-invalid", text: "invalid" }) : null,
       message.interrupted ? el("span", { className: "pg-badge", text: "interrupted" }) : null,
     ]);
