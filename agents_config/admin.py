@@ -36,7 +36,10 @@ from agents_config.forms import (
 )
 from agents_config.models import Agent, AgentTestCase, AgentTestRun, AgentVersion, SchemaField
 from agents_config.selectors import (
+    DraftState,
     agent_draft_document,
+    agent_draft_state,
+    agent_publish_preview,
     agent_versions,
     version_export_document,
     version_previous,
@@ -72,6 +75,45 @@ def report_warnings(
     """Show the contracts' warnings (inferred settings, options without effect)."""
     for warning in warnings:
         modeladmin.message_user(request, f"{agent_id}: {warning}", messages.WARNING)
+def diff_table(changes: list, caption: str) -> str:
+    """The changes between two documents as a table (path, change, before, after)."""
+    rows = format_html_join(
+        "",
+        "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        (
+            (
+                c.path,
+                c.change,
+                json.dumps(c.old, ensure_ascii=False),
+                json.dumps(c.new, ensure_ascii=False),
+            )
+            for c in changes
+        ),
+    )
+    return format_html(
+        '<p>{}</p><table class="config-diff"><thead><tr><th>Path</th><th>Change</th>'
+        "<th>Before</th><th>After</th></tr></thead><tbody>{}</tbody></table>",
+        caption,
+        rows,
+    )
+
+
+DRAFT_BADGE_COLORS = {
+    DraftState.IN_SYNC: "#2e7d32",
+    DraftState.UNPUBLISHED: "#ef6c00",
+    DraftState.NEVER_PUBLISHED: "#546e7a",
+    DraftState.INVALID: "#c62828",
+}
+
+
+def draft_badge(state: str) -> str:
+    return format_html(
+        '<span class="draft-badge" data-state="{}" style="background: {}; color: #fff; '
+        'padding: 1px 6px; border-radius: 8px; font-size: 11px; display: inline-block">{}</span>',
+        state,
+        DRAFT_BADGE_COLORS.get(state, "#555"),
+        state,
+    )
 
 
 def _report_errors(
@@ -90,6 +132,11 @@ class SchemaFieldInline(TenantScopedInlineMixin, admin.TabularInline):
     formset = SchemaFieldInlineFormSet
     extra = 0
     ordering = ["position"]
+    template = "admin/agents_config/agent/schema_fields_inline.html"
+
+    class Media:
+        css = {"all": ["agents_config/schema_fields.css"]}
+        js = ["agents_config/schema_fields.js"]
 
 
 def admin_role(request: HttpRequest, tenant: Tenant) -> str | None:
@@ -116,6 +163,7 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
         "agent_type",
         "enabled",
         "live_version",
+        "draft_status",
         "version_count",
         "session_count",
         "updated_at",
@@ -126,6 +174,7 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
     list_select_related = ["tenant", "published_version"]
     readonly_fields = [
         "published_version",
+        "draft_status",
         "revision",
         "created_at",
         "updated_at",
@@ -246,6 +295,25 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
     @admin.display(description="Live version", ordering="published_version__major")
     def live_version(self, obj: Agent) -> str:
         return obj.published_version.version if obj.published_version else "—"
+
+    @admin.display(description="Draft")
+    def draft_status(self, obj: Agent) -> str:
+        return draft_badge(agent_draft_state(obj)) if obj.pk else "-"
+
+    def get_changelist_instance(self, request: HttpRequest) -> Any:
+        changelist = super().get_changelist_instance(request)
+        # The draft badge reads every listed agent's schema fields: one query for the page.
+        changelist.result_list = changelist.result_list.prefetch_related("schema_fields")
+        return changelist
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        agent = self.get_object(request, object_id)
+        extra_context = dict(extra_context or {})
+        if agent is not None:
+            extra_context["draft_badge"] = draft_badge(agent_draft_state(agent))
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="Versions", ordering="_versions")
     def version_count(self, obj: Agent) -> int:
@@ -401,11 +469,26 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
             else:
                 self.message_user(request, f"Published {agent.agent_id} {version.version}.")
                 return HttpResponseRedirect(self._change_url(agent))
-        return self._page(request, agent, f"Publish {agent.agent_id}", form)
+        preview = agent_publish_preview(agent)
+        return self._page(
+            request,
+            agent,
+            f"Publish {agent.agent_id}",
+            form,
+            template="admin/agents_config/agent/publish.html",
+            preview=preview,
+            diff=diff_table(
+                preview["changes"],
+                f"Changes from the live version {preview['live'].version} to the draft:",
+            )
+            if preview["live"] is not None and preview["changes"]
+            else "",
+        )
 
     def rollback_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         agent = self._agent_for(request, pk)
-        form = RollbackForm(request.POST or None, versions=agent_versions(agent=agent))
+        older = agent_versions(agent=agent).exclude(pk=agent.published_version_id)
+        form = RollbackForm(request.POST or None, versions=older)
         if request.method == "POST" and form.is_valid():
             try:
                 version = services.agent_rollback(
@@ -531,7 +614,16 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
 @admin.register(AgentVersion)
 class AgentVersionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     tenant_path = "agent__tenant"
-    list_display = ["agent", "version", "source", "created_by", "created_at", "short_checksum"]
+    list_display = [
+        "agent",
+        "version",
+        "live",
+        "source",
+        "note_excerpt",
+        "created_by",
+        "created_at",
+        "short_checksum",
+    ]
     list_filter = ["source", "agent__tenant"]
     search_fields = ["agent__agent_id", "version", "note"]
     list_select_related = ["agent", "agent__tenant", "created_by"]
@@ -571,6 +663,14 @@ class AgentVersionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description="Live", boolean=True)
+    def live(self, obj: AgentVersion) -> bool:
+        return obj.agent.published_version_id == obj.pk
+
+    @admin.display(description="Note", ordering="note")
+    def note_excerpt(self, obj: AgentVersion) -> str:
+        return obj.note if len(obj.note) <= 80 else f"{obj.note[:79]}…"
+
     @admin.display(description="Checksum")
     def short_checksum(self, obj: AgentVersion) -> str:
         return obj.checksum[:12]
@@ -587,25 +687,7 @@ class AgentVersionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         changes = document_diff(previous.document, obj.document)
         if not changes:
             return f"No changes from {previous.version}."
-        rows = format_html_join(
-            "",
-            "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            (
-                (
-                    c.path,
-                    c.change,
-                    json.dumps(c.old, ensure_ascii=False),
-                    json.dumps(c.new, ensure_ascii=False),
-                )
-                for c in changes
-            ),
-        )
-        return format_html(
-            "<p>Compared with {}:</p><table><thead><tr><th>Path</th><th>Change</th>"
-            "<th>Before</th><th>After</th></tr></thead><tbody>{}</tbody></table>",
-            previous.version,
-            rows,
-        )
+        return diff_table(changes, f"Compared with {previous.version}:")
 
     @admin.action(description="Export selected versions as JSON")
     def export_selected(

@@ -27,7 +27,9 @@ from agents_config.demo import demo_document
 from agents_config.diff import document_diff
 from agents_config.models import Agent, AgentVersion
 from agents_config.selectors import (
+    DRAFT,
     agent_draft_document,
+    agent_draft_snapshot,
     agent_for_tenant,
     agent_version_by_label,
     agent_versions,
@@ -599,19 +601,35 @@ class VersionDiffApi(AgentObjectAPIView):
         parameters=[
             AGENT_ID_PARAM,
             _version_param("a", "1.0.0"),
-            _version_param("b", "1.1.0"),
+            OpenApiParameter(
+                "b",
+                str,
+                OpenApiParameter.PATH,
+                pattern=rf"^(?:{SEMVER_PATTERN.strip('^$')}|{DRAFT})$",
+                examples=[
+                    OpenApiExample("Published version", value="1.1.0"),
+                    OpenApiExample("The draft", value=DRAFT),
+                ],
+            ),
         ],
-        responses={200: VersionDiffSerializer, **error_responses(404)},
+        description="`b` may be `draft`: the changes from version `a` to the current draft.",
+        responses={200: VersionDiffSerializer, **error_responses(400, 404)},
     )
     def get(self, request: Request, agent_id: str, a: str, b: str) -> Response:
         parse_query(NoQuerySerializer, request)
         agent = self.get_agent(agent_id)
-        old, new = self.get_version(agent, a), self.get_version(agent, b)
+        old = self.get_version(agent, a)
+        if b == DRAFT:
+            # The draft as publishing would store it; an invalid draft is a 400 naming fields.
+            new_document, new_label = agent_draft_snapshot(agent), DRAFT
+        else:
+            new = self.get_version(agent, b)
+            new_document, new_label = new.document, new.version
         data = {
             "agent_id": agent.agent_id,
             "from_version": old.version,
-            "to_version": new.version,
-            "changes": [c.as_dict() for c in document_diff(old.document, new.document)],
+            "to_version": new_label,
+            "changes": [c.as_dict() for c in document_diff(old.document, new_document)],
         }
         return Response(VersionDiffSerializer(data).data)
 

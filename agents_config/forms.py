@@ -19,9 +19,11 @@ from pydantic.fields import FieldInfo
 
 from agents_config import json_input
 from agents_config.contracts import (
+    OPENAI_TTS_VOICES,
     SECTION_CONTRACTS,
     SLUG_PATTERN,
     ContractError,
+    TTSConfig,
     outbound_urls,
     parse_document,
     parse_section,
@@ -70,6 +72,8 @@ class PrettyJSONField(forms.JSONField):
     def prepare_value(self, value: Any) -> str:
         if isinstance(value, forms.fields.InvalidJSONInput):
             return value
+        if value is None:
+            return ""  # empty: no value (what the field reads back as None)
         return json.dumps(value, indent=2, ensure_ascii=False)
 
 
@@ -162,6 +166,25 @@ class AgentAdminForm(forms.ModelForm):
                 )
                 value = stored.get(name, default)
                 self.initial.setdefault(f"{section}{SEPARATOR}{name}", _to_form_value(info, value))
+        self._offer_known_voices()
+
+    def _offer_known_voices(self) -> None:
+        """The voice is a choice list when the provider's voices are known (OpenAI's)."""
+        key = f"tts_config{SEPARATOR}voice"
+        if key not in self.fields:
+            return
+        provider = (
+            self.data.get(f"tts_config{SEPARATOR}provider")
+            if self.is_bound
+            else self.initial.get(f"tts_config{SEPARATOR}provider")
+        ) or TTSConfig.model_fields["provider"].default
+        if provider != "openai":
+            return
+        current = self.data.get(key) if self.is_bound else self.initial.get(key)
+        voices = sorted(OPENAI_TTS_VOICES | ({current} if current else set()))
+        field = self.fields[key]
+        field.widget = forms.Select(choices=[(v, v) for v in voices])
+        field.help_text = "OpenAI's voices."
 
     @classmethod
     def section_field_names(cls, section: str) -> list[str]:
@@ -247,9 +270,21 @@ for _section in FORM_SECTIONS:
         AgentAdminForm.declared_fields[f"{_section}{SEPARATOR}{_name}"] = _field
 
 
+def _compact_json_editor() -> forms.Textarea:
+    """A two-line JSON editor for a table cell (resizable)."""
+    return forms.Textarea(attrs={"rows": 2, "cols": 14, "class": "schema-json"})
+
+
 class SchemaFieldInlineForm(forms.ModelForm):
-    default = PrettyJSONField(required=False, help_text="JSON value; empty for none.")
-    constraints = PrettyJSONField(required=False, help_text='e.g. {"ge": 1, "le": 10}')
+    """One row of the schema table, with widgets small enough for every column to fit a
+    1,280 px screen (``agents_config/static/agents_config/schema_fields.css``)."""
+
+    default = PrettyJSONField(
+        required=False, help_text="JSON value; empty for none.", widget=_compact_json_editor()
+    )
+    constraints = PrettyJSONField(
+        required=False, help_text='e.g. {"ge": 1, "le": 10}', widget=_compact_json_editor()
+    )
 
     class Meta:
         model = SchemaField
@@ -266,10 +301,16 @@ class SchemaFieldInlineForm(forms.ModelForm):
             "hidden",
         ]
         widgets = {
-            "description": forms.Textarea(attrs={"rows": 2, "cols": 40}),
-            "field_type": forms.TextInput(attrs={"size": 30}),
-            "position": forms.NumberInput(attrs={"style": "width: 4em"}),
+            "description": forms.Textarea(attrs={"rows": 2, "cols": 20}),
+            "field_type": forms.TextInput(attrs={"size": 14}),
+            "field_name": forms.TextInput(attrs={"size": 12}),
+            "position": forms.NumberInput(attrs={"min": 0}),
         }
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self.fields["position"].required = False  # blank: after the other rows
+        self.fields["position"].label = "Pos."
 
     def clean_constraints(self) -> dict[str, Any]:
         return self.cleaned_data.get("constraints") or {}
@@ -282,10 +323,52 @@ class SchemaFieldInlineFormSet(forms.BaseInlineFormSet):
     The agent form has already applied its section values to ``self.instance``.
     """
 
+    def next_position(self) -> int:
+        positions = [f.position for f in self.queryset] if self.instance.pk else []
+        return max(positions) + 1 if positions else 0
+
+    def get_form_kwargs(self, index: int | None) -> dict[str, Any]:
+        """New rows (the extra ones and the "add another" template) start optional and after
+        the existing rows, so a default typed into them is valid."""
+        kwargs = super().get_form_kwargs(index)
+        if index is None or index >= self.initial_form_count():
+            kwargs["initial"] = {
+                "required": False,
+                "position": self.next_position(),
+                "constraints": {},
+            }
+        return kwargs
+
+    def error_summary(self) -> list[tuple[str, str]]:
+        """Every row error as (the row's field name, "Column: message"), for the list shown
+        above the table so no error hides in a scrolled-away column."""
+        summary: list[tuple[str, str]] = []
+        for index, form in enumerate(self.forms):
+            if not form.errors:
+                continue
+            name = (form["field_name"].value() or "").strip() or f"row {index + 1}"
+            for field, messages in form.errors.items():
+                label = (
+                    form.fields[field].label or field.replace("_", " ")
+                    if field in form.fields
+                    else ""
+                )
+                for message in messages:
+                    summary.append(
+                        (name, f"{str(label).capitalize()}: {message}" if label else message)
+                    )
+        return summary
+
     def clean(self) -> None:
         super().clean()
         if any(self.errors):
             return
+        position = self.next_position()
+        for form in self.forms:
+            if form.cleaned_data and form.cleaned_data.get("position") is None:
+                form.cleaned_data["position"] = position
+                form.instance.position = position
+                position += 1
         rows = [
             form
             for form in self.forms

@@ -10,9 +10,12 @@ from django.db.models import QuerySet
 
 from agents_config.models import Agent, AgentVersion, SchemaField
 from tenants.models import Tenant
+from tenants.stats import percentile
 
 # Keys that do not change what a version *is*: they are excluded from its content checksum.
 NON_CONTENT_KEYS = frozenset({"version", "enabled", "tenant_config"})
+# The label that names the editable draft where a version number is expected.
+DRAFT = "draft"
 
 
 def agents_for_tenant(*, tenant: Tenant) -> QuerySet[Agent]:
@@ -95,6 +98,48 @@ def content_checksum(document: dict[str, Any]) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def agent_draft_snapshot(agent: Agent, version_label: str = "0.0.0") -> dict[str, Any]:
+    """The validated draft exactly as publishing would store it (``ContractError`` if the
+    draft is invalid): what publishes, what the draft checksum and the draft diff read."""
+    from agents_config.contracts import parse_document
+
+    document = parse_document(agent_draft_document(agent)).to_dict()
+    document["version"] = version_label
+    document["tenant_config"] = None
+    return document
+
+
+def draft_checksum(agent: Agent) -> str:
+    """The content checksum the draft would publish with (``ContractError`` if invalid)."""
+    return content_checksum(agent_draft_snapshot(agent))
+
+
+class DraftState:
+    """How the draft relates to the live version (the dashboard's badge)."""
+
+    IN_SYNC = "in sync"
+    UNPUBLISHED = "unpublished changes"
+    NEVER_PUBLISHED = "never published"
+    INVALID = "invalid draft"
+
+
+def agent_draft_state(agent: Agent) -> str:
+    """One of ``DraftState``: the draft's content checksum against the live version's.
+
+    Not a database annotation: the checksum is over the validated document, so it is
+    computed per agent (the list prefetches the schema fields; one page is cheap)."""
+    from agents_config.contracts import ContractError
+
+    try:
+        checksum = draft_checksum(agent)
+    except ContractError:
+        return DraftState.INVALID
+    live = agent.published_version
+    if live is None:
+        return DraftState.NEVER_PUBLISHED
+    return DraftState.IN_SYNC if live.checksum == checksum else DraftState.UNPUBLISHED
+
+
 def agent_versions(*, agent: Agent) -> QuerySet[AgentVersion]:
     return AgentVersion.objects.filter(agent=agent).select_related("created_by")
 
@@ -159,16 +204,41 @@ def agent_turn_latency(*, agent: Agent, recent: int = 500) -> dict[str, dict[str
     )
 
     def percentiles(values: list[float]) -> dict[str, float | None]:
-        if not values:
-            return {"p50": None, "p90": None, "count": 0}
-        ordered = sorted(values)
-
-        def rank(q: float) -> float:
-            return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered)) - 1))]
-
-        return {"p50": rank(0.5), "p90": rank(0.9), "count": len(ordered)}
+        return {
+            "p50": percentile(values, 0.5),
+            "p90": percentile(values, 0.9),
+            "count": len(values),
+        }
 
     return {
         "first_spoken_ms": percentiles([r[0] for r in rows if r[0] is not None]),
         "tts_ttfb_ms": percentiles([r[1] for r in rows if r[1] is not None]),
     }
+
+
+def agent_publish_preview(agent: Agent) -> dict[str, Any]:
+    """What publishing would do: the live version, the next version number for each bump
+    kind, and the changes from the live version to the draft (``error`` if it is invalid)."""
+    from agents_config.contracts import ContractError
+    from agents_config.diff import document_diff
+    from agents_config.versioning import bump, format_semver
+
+    latest = agent_latest_version(agent=agent)
+    current = latest.semver if latest else None
+    preview: dict[str, Any] = {
+        "live": agent.published_version,
+        "latest": latest,
+        "next": {kind: format_semver(bump(current, kind)) for kind in ("minor", "patch", "major")},
+        "changes": [],
+        "error": None,
+    }
+    try:
+        draft = agent_draft_snapshot(agent)
+    except ContractError as exc:
+        preview["error"] = "; ".join(
+            f"{p or 'document'}: {' '.join(m)}" for p, m in exc.errors.items()
+        )
+        return preview
+    if agent.published_version is not None:
+        preview["changes"] = document_diff(agent.published_version.document, draft)
+    return preview

@@ -25,6 +25,7 @@ from agents_config.models import (
 )
 from agents_config.selectors import (
     agent_draft_document,
+    agent_draft_snapshot,
     agent_latest_version,
     content_checksum,
 )
@@ -309,10 +310,7 @@ def agent_touch_draft(
 
 
 def _snapshot(agent: Agent, version_label: str) -> dict[str, Any]:
-    document = parse_document(agent_draft_document(agent)).to_dict()
-    document["version"] = version_label
-    document["tenant_config"] = None
-    return document
+    return agent_draft_snapshot(agent, version_label)
 
 
 def _create_version(
@@ -969,7 +967,8 @@ def agent_test_gate_check(*, agent: Agent) -> None:
     """The publish gate: the latest whole-suite run on the exact draft content (same
     document checksum, same cases) must have passed. ``AgentConflict`` lists what failed."""
     from agents_config.models import SuiteRunStatus
-    from agents_config.suite_runner import draft_checksum, failing_cases, suite_checksum
+    from agents_config.selectors import draft_checksum
+    from agents_config.suite_runner import failing_cases, suite_checksum
 
     cases = list(AgentTestCase.objects.filter(agent=agent))
     if not cases:

@@ -20,10 +20,14 @@ from agents_config import json_input
 from agents_config.contracts import AgentDocument, ContractError, parse_document
 from agents_config.expectations import LLMJudge, Outcome, ScriptedTurn, TurnView, parse_turns
 from agents_config.models import Agent, AgentTestCase
-from agents_config.selectors import agent_draft_document, agent_version_by_label, content_checksum
+from agents_config.selectors import (
+    DRAFT,
+    agent_draft_document,
+    agent_version_by_label,
+    content_checksum,
+)
 from worker.factory import ProviderKeys
 
-DRAFT = "draft"
 TURN_TIMEOUT_S = 120.0
 JUDGE_SYSTEM_PROMPT = (
     "You are the judge of an automated test of a voice agent. Decide whether the agent's "
@@ -60,11 +64,6 @@ class CaseSpec:
             turns=parse_turns(case.turns),
             baseline=list(case.baseline or []),
         )
-
-
-def draft_checksum(agent: Agent) -> str:
-    """The content checksum the draft would publish with (``ContractError`` if invalid)."""
-    return content_checksum(parse_document(agent_draft_document(agent)).to_dict())
 
 
 def resolve_target(*, agent: Agent, version: str | None) -> Target:

@@ -318,6 +318,9 @@ LOG_FORMAT: str = env.str("LOG_FORMAT", default="plain")  # "plain" or "json"
 LOGGING = logging_config(level=LOG_LEVEL, fmt=LOG_FORMAT)
 
 # --- Sessions ---
+# The dashboard's live-sessions view flags a session still pending or provisioned (no agent
+# joined) after this many seconds as stuck.
+SESSION_STUCK_AFTER_SECONDS: int = env.int("SESSION_STUCK_AFTER_SECONDS", default=120)
 SESSION_PROVISION_RETRY_BASE_SECONDS: float = env.float(
     "SESSION_PROVISION_RETRY_BASE_SECONDS", default=2.0
 )

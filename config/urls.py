@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.views import healthz, readyz
+from worker.chat import chat_turn
 
 admin.site.site_header = "Voice Agents"
 admin.site.site_title = "Voice Agents admin"
@@ -17,5 +18,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("healthz", healthz, name="healthz"),
     path("readyz", readyz, name="readyz"),
+    # The playground's text chat runs the agent, so its view lives in worker/ (layers).
+    path("playground/<slug:agent_id>/text-chat", chat_turn, name="playground-text-chat"),
     path("", include("sessions_app.playground_urls")),
 ]

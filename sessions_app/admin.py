@@ -5,13 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
+from sessions_app import charts as charts_svg
+from sessions_app import services
 from sessions_app.models import Session, SessionTransition, Turn
+from sessions_app.selectors import agent_daily_metrics, sessions_live
 from tenants.admin_scoping import (
     TenantScopedAdminMixin,
     TenantScopedInlineMixin,
@@ -103,8 +109,25 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         "expires_at",
         "ended_at",
         "turns_links",
+        "latency_breakdown",
     ]
     readonly_fields = fields
+
+    @admin.display(description="Latency per turn")
+    def latency_breakdown(self, obj: Session) -> str:
+        turns = list(
+            obj.turns.order_by("index").values(
+                "index", "llm_ttft_ms", "first_spoken_ms", "tts_ttfb_ms"
+            )
+        )
+        return charts_svg.latency_breakdown(
+            turns,
+            {
+                "llm_ttft_ms": "LLM first token",
+                "first_spoken_ms": "first spoken text",
+                "tts_ttfb_ms": "TTS first byte",
+            },
+        )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
         qs = super().get_queryset(request).annotate(_turns=Count("turns"))
@@ -142,6 +165,85 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    def has_end_permission(self, request: HttpRequest, obj: Session | None = None) -> bool:
+        """Ending a session is updating it: developers and admins of its tenant may."""
+        if is_platform_operator(request):
+            return True
+        allowed = tenant_ids_allowing(request, Action.UPDATE)
+        return bool(allowed) if obj is None else obj.tenant_id in allowed
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "live/",
+                self.admin_site.admin_view(self.live_view),
+                name="sessions_app_session_live",
+            ),
+            path(
+                "charts/<int:agent_pk>/",
+                self.admin_site.admin_view(self.charts_view),
+                name="sessions_app_session_charts",
+            ),
+            *super().get_urls(),
+        ]
+
+    def charts_view(self, request: HttpRequest, agent_pk: int) -> HttpResponse:
+        """An agent's (or one version's) latency, validation errors and sessions over time."""
+        from agents_config.models import Agent
+        from agents_config.selectors import agent_versions
+
+        agent = self.admin_site._registry[Agent]._agent_for(request, agent_pk, change=False)
+        versions = list(agent_versions(agent=agent).order_by("-major", "-minor", "-patch"))
+        version = request.GET.get("version") or None
+        if version and version not in {v.version for v in versions}:
+            version = None
+        days = 30 if request.GET.get("days") not in {"7", "90"} else int(request.GET["days"])
+        metrics = agent_daily_metrics(agent=agent, version=version, days=days)
+        d = metrics["days"]
+        charts = [
+            charts_svg.line_chart(
+                "Time to first spoken text (ms)", d, metrics["first_spoken_ms"], " ms"
+            ),
+            charts_svg.line_chart("TTS first byte (ms)", d, metrics["tts_ttfb_ms"], " ms"),
+            charts_svg.line_chart(
+                "Turns with validation errors (%)",
+                d,
+                {"error rate": metrics["validation_error_pct"]},
+                "%",
+            ),
+            charts_svg.bar_chart("Sessions per day", d, metrics["sessions"]),
+        ]
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": f"Charts of {agent.agent_id}" + (f" {version}" if version else ""),
+            "agent": agent,
+            "versions": versions,
+            "version": version,
+            "days": days,
+            "charts": charts,
+            "turn_count": metrics["turn_count"],
+        }
+        return TemplateResponse(request, "admin/sessions_app/session/charts.html", context)
+
+    def live_view(self, request: HttpRequest) -> HttpResponse:
+        """Open sessions with their age, agent and version; stuck ones highlighted."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method == "POST":
+            chosen = self.get_queryset(request).filter(pk__in=request.POST.getlist("session"))
+            end_sessions(self, request, chosen)
+            return HttpResponseRedirect(request.path)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "title": "Live sessions",
+            "rows": sessions_live(self.get_queryset(request).select_related("agent")),
+            "stuck_after": settings.SESSION_STUCK_AFTER_SECONDS,
+            "can_end": self.has_end_permission(request),
+        }
+        return TemplateResponse(request, "admin/sessions_app/session/live.html", context)
+
 
 @admin.action(description="Turn into test case (replay against the draft)")
 def turn_into_test_case(
@@ -170,7 +272,30 @@ def turn_into_test_case(
         )
 
 
-SessionAdmin.actions = [*(SessionAdmin.actions or []), turn_into_test_case]
+@admin.action(description="End selected sessions", permissions=["end"])
+def end_sessions(
+    model_admin: SessionAdmin, request: HttpRequest, queryset: QuerySet[Session]
+) -> None:
+    """The API's end (``sessions_app.services.session_end``): frees the slot, deletes the room."""
+    from django.contrib import messages
+
+    ended = skipped = 0
+    for session in queryset.select_related("tenant"):
+        if not model_admin.has_end_permission(request, session):
+            model_admin.message_user(request, f"{session.pk}: permission denied", messages.ERROR)
+            continue
+        if services.session_end(
+            session=session, reason=f"ended in the dashboard by {request.user}"
+        ):
+            ended += 1
+        else:
+            skipped += 1
+    model_admin.message_user(
+        request, f"Ended {ended} session(s)." + (f" {skipped} already closed." if skipped else "")
+    )
+
+
+SessionAdmin.actions = [*(SessionAdmin.actions or []), turn_into_test_case, end_sessions]
 
 
 from sessions_app.telephony import admin as telephony_admin  # noqa: E402, F401  (registers it)

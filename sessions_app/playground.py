@@ -18,11 +18,12 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 from guardian.shortcuts import get_objects_for_user
 
 from agents_config.models import Agent
 from agents_config.schema.grammar import FieldTypeError, parse_field_type
-from agents_config.selectors import agents_for_tenant
+from agents_config.selectors import agent_versions, agents_for_tenant
 from sessions_app.models import Session
 from sessions_app.selectors import hidden_fields_of
 from tenants.models import Tenant
@@ -127,6 +128,14 @@ def _page_config(
     }
 
 
+def _text_chat_url(agent_id: str) -> str | None:
+    """The text chat's endpoint (routed by ``config.urls`` to ``worker.chat``), if any."""
+    try:
+        return reverse("playground-text-chat", args=[agent_id])
+    except NoReverseMatch:
+        return None
+
+
 @login_required
 def agent_list(request: HttpRequest) -> HttpResponse:
     agents = playground_agents(user=request.user)
@@ -149,6 +158,16 @@ def agent_page(request: HttpRequest, agent_id: str) -> HttpResponse:
         document=live.document,
     )
     config["default_user_id"] = request.user.get_username()
+    config["chat_url"] = _text_chat_url(item.agent.agent_id)
+    config["chat_versions"] = [
+        {"value": "", "label": f"live ({live.version})"},
+        {"value": "draft", "label": "draft"},
+        *(
+            {"value": v.version, "label": v.version}
+            for v in agent_versions(agent=item.agent).order_by("-major", "-minor", "-patch")
+            if v.pk != live.pk
+        ),
+    ]
     context = {
         "agent": item.agent,
         "tenant": item.tenant,

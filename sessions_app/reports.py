@@ -7,28 +7,23 @@ tell them apart; the frontend never receives them.
 
 from __future__ import annotations
 
-import statistics
 from typing import Any
 
 from django.db import transaction
 
 from sessions_app.events import session_report_ready
 from sessions_app.models import Session, SessionReport, Turn
+from tenants.stats import percentile
 
 REPORT_FORMAT = 1
 
 
-def _percentile(values: list[float], fraction: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(len(ordered) * fraction))], 1)
-
-
 def _latency_summary(values: list[float]) -> dict[str, float | None]:
+    """p50/p90 by the project's one percentile (``tenants.stats``, nearest-rank)."""
+    p50, p90 = percentile(values, 0.5), percentile(values, 0.9)
     return {
-        "p50": round(statistics.median(values), 1) if values else None,
-        "p90": _percentile(values, 0.9),
+        "p50": round(p50, 1) if p50 is not None else None,
+        "p90": round(p90, 1) if p90 is not None else None,
         "max": round(max(values), 1) if values else None,
     }
 

@@ -211,6 +211,7 @@ def session_create(
     the broker refuses it, the session is failed, its quota given back and
     ``ProvisioningUnavailable`` raised (after the commit).
     """
+    _expire_without_beat(tenant)
     user_id = (user_id or "").strip()
     if not user_id or len(user_id) > 200:
         raise ContractError({"user_id": ["Required, at most 200 characters."]})
@@ -381,13 +382,26 @@ def session_fail(*, session: Session, reason: str) -> bool:
     return session_transition(session=session, to_status=SessionStatus.FAILED, reason=reason)
 
 
-def sessions_expire(*, now: dt.datetime | None = None) -> int:
-    """End every open session past its expiry time; returns how many were ended."""
+def sessions_expire(*, now: dt.datetime | None = None, tenant: Tenant | None = None) -> int:
+    """End every open session past its expiry time (of ``tenant``, or all); returns how
+    many were ended."""
     now = now or timezone.now()
-    expired = Session.objects.filter(status__in=OPEN_STATUSES, expires_at__lt=now).select_related(
-        "tenant"
+    expired = Session.objects.filter(status__in=OPEN_STATUSES, expires_at__lt=now)
+    if tenant is not None:
+        expired = expired.filter(tenant=tenant)
+    return sum(
+        session_end(session=session, reason="expired")
+        for session in expired.select_related("tenant")
     )
-    return sum(session_end(session=session, reason="expired") for session in expired)
+
+
+def _expire_without_beat(tenant: Tenant) -> None:
+    """The quick start (no REDIS_URL: an in-memory broker, Celery eager, no beat) runs no
+    periodic expiry sweep, so sessions left open would hold concurrent slots forever; sweep
+    the tenant's expired sessions before counting them. With a broker, Celery beat's
+    ``expire_sessions`` does it."""
+    if settings.CELERY_BROKER_URL.startswith("memory://"):
+        sessions_expire(tenant=tenant)
 
 
 def sessions_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:

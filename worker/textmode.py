@@ -1,7 +1,8 @@
 """One text-mode conversation with an agent: the worker's factory and agent class on a
 text-only ``AgentSession`` (livekit-agents text mode: no STT, VAD, audio or room).
 
-Used by ``manage.py talk`` and by the agent test suites (``agents_config.suite_runner``).
+Used by ``manage.py talk``, the agent test suites (``agents_config.suite_runner``) and the
+playground's text chat (``worker.chat``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
-from livekit.agents import AgentSession
+from livekit.agents import AgentSession, llm
 
 from agents_config.contracts import AgentDocument
 from worker.agent import AgentBlueprint, DynamicAgent
@@ -35,7 +36,9 @@ class TextConversation:
         user_details: dict[str, Any] | None = None,
         overrides: dict[str, Any] | None = None,
         on_message: Callable[[dict[str, Any]], None] | None = None,
+        history: dict[str, Any] | None = None,
     ) -> None:
+        self.history = history  # an earlier ``chat_history()``: the conversation continues
         self.publisher = MemoryTurnPublisher(on_message=on_message)
         self.factory = AgentFactory(document=document, keys=keys, text_only=True)
         blueprint = AgentBlueprint.for_session(
@@ -47,8 +50,15 @@ class TextConversation:
         self.session: AgentSession = self.factory.build_session()
 
     async def __aenter__(self) -> TextConversation:
+        if self.history:
+            await self.agent.update_chat_ctx(llm.ChatContext.from_dict(self.history))
         await self.session.start(self.agent)
         return self
+
+    def chat_history(self) -> dict[str, Any]:
+        """The conversation so far (what the LLM saw, hidden fields included) as JSON data,
+        for a later ``TextConversation(history=...)`` to continue it."""
+        return self.agent.chat_ctx.to_dict(exclude_image=True, exclude_timestamp=True)
 
     async def __aexit__(
         self,

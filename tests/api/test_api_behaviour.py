@@ -217,6 +217,18 @@ def test_publish_versions_diff_and_rollback(admin_api, seed_agent):
     assert added["new"]["field_type"] == "int"
     assert admin_api.get(f"{base}/versions/1.0.0/diff/7.0.0").status_code == 404
 
+    # The draft as a diff target: nothing yet, then the unpublished change.
+    to_draft = admin_api.get(f"{base}/versions/1.1.0/diff/draft").json()
+    assert (to_draft["from_version"], to_draft["to_version"]) == ("1.1.0", "draft")
+    assert to_draft["changes"] == []
+    admin_api.put(base, {"llm_config": {"temperature": 0.4}}, format="json")
+    to_draft = admin_api.get(f"{base}/versions/1.1.0/diff/draft").json()
+    assert [(c["path"], c["old"], c["new"]) for c in to_draft["changes"]] == [
+        ("llm_config.temperature", 0.2, 0.4)
+    ]
+    assert admin_api.get(f"{base}/versions/draft/diff/1.1.0").status_code == 404
+    admin_api.put(base, {"llm_config": {"temperature": 0.2}}, format="json")
+
     rollback = admin_api.post(f"{base}/rollback", {"version": "1.0.0"})
     assert rollback.status_code == 201
     assert rollback.json()["version"] == "1.1.1"

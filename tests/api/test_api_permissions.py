@@ -70,6 +70,7 @@ OBJECT_ENDPOINTS = [
     Endpoint("versions", "GET", "agents/config/{agent}/versions", READ),
     Endpoint("version", "GET", "agents/config/{agent}/versions/1.0.0", READ),
     Endpoint("diff", "GET", "agents/config/{agent}/versions/1.0.0/diff/1.1.0", READ),
+    Endpoint("diff-draft", "GET", "agents/config/{agent}/versions/1.1.0/diff/draft", READ),
     Endpoint(
         "rollback",
         "POST",

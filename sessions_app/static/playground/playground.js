@@ -196,7 +196,7 @@
       .map(function (field) { return renderField(field, data[field.name]); }));
     var heading = el("h3", {}, [
       "Turn " + (message.turn !== undefined ? message.turn : "?"),
-      message.version ? el("span", { className: "pg-meta", text: " · v" + message.version }) : null,
+      message.version ? el("span", { className: "pg-meta", text: message.version === "draft" ? " · draft" : " · v" + message.version }) : null,
       message.valid === false ? el("span", { className: "pg-badge pg-invalid", text: "invalid" }) : null,
       message.interrupted ? el("span", { className: "pg-badge", text: "interrupted" }) : null,
     ]);
@@ -340,6 +340,48 @@
     }
   }
 
+  // --- text chat (no LiveKit): one POST per message, the server runs the agent -----------------
+
+  state.chatReset = true;
+
+  async function sendTextChat(event) {
+    event.preventDefault();
+    var input = $("text-chat-input");
+    var text = input.value.trim();
+    if (!text) return;
+    var status = $("text-chat-status");
+    var body = { message: text, version: $("text-chat-version").value, tenant: config.tenant, reset: state.chatReset };
+    $("text-chat-send").disabled = true;
+    status.textContent = "The agent is answering…";
+    status.dataset.state = "waiting";
+    try {
+      var response = await fetch(config.chat_url, {
+        method: "POST", credentials: "same-origin", headers: apiHeaders(), body: JSON.stringify(body),
+      });
+      var data = await response.json().catch(function () { return null; });
+      if (!response.ok) {
+        status.textContent = "The agent could not answer: " + errorText(data, response);
+        status.dataset.state = "error";
+        return;
+      }
+      state.chatReset = false;
+      input.value = "";
+      handleStructuredTurn(data.turn);
+      status.textContent = "Turn " + data.turn.turn + " (version " + data.version + ").";
+      status.dataset.state = "answered";
+    } catch (err) {
+      status.textContent = "The agent could not answer: " + (err && err.message ? err.message : err);
+      status.dataset.state = "error";
+    } finally {
+      $("text-chat-send").disabled = false;
+    }
+  }
+
+  function resetTextChat() {
+    state.chatReset = true;
+    $("text-chat-status").textContent = "A new conversation starts with the next message.";
+  }
+
   // --- sessions through the REST API -----------------------------------------------------------
 
   function csrfToken() {
@@ -418,6 +460,11 @@
       $("end-session").addEventListener("click", endSession);
       $("mic-toggle").addEventListener("click", toggleMic);
       $("chat-form").addEventListener("submit", sendChat);
+      if ($("text-chat-form")) {
+        $("text-chat-form").addEventListener("submit", sendTextChat);
+        $("text-chat-reset").addEventListener("click", resetTextChat);
+        $("text-chat-version").addEventListener("change", resetTextChat);
+      }
       document.addEventListener("click", function () {
         if (state.room && !state.room.canPlaybackAudio) state.room.startAudio();
       });

@@ -1,0 +1,83 @@
+"""Charts over time (server-rendered SVG) and a session's latency breakdown."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from agents_config import services as agent_services
+from sessions_app.factories import SessionFactory, TurnFactory
+from sessions_app.selectors import agent_daily_metrics
+
+pytestmark = pytest.mark.django_db
+
+
+def seed_turns(agent):
+    """Two days of turns on 1.0.0 (latencies 100..1000 ms today), one on 1.1.0."""
+    now = timezone.now()
+    yesterday = now - dt.timedelta(days=1)
+    old = SessionFactory(agent=agent, created_at=yesterday)
+    TurnFactory(session=old, first_spoken_ms=800, tts_ttfb_ms=300, created_at=yesterday)
+    today = SessionFactory(agent=agent)
+    for i in range(1, 11):
+        TurnFactory(
+            session=today,
+            first_spoken_ms=100.0 * i,
+            tts_ttfb_ms=50.0 * i,
+            validation_errors=["bad"] if i <= 2 else [],
+        )
+    return today
+
+
+def test_daily_metrics_per_agent_and_per_version(published_agent):
+    seed_turns(published_agent)
+    agent_services.agent_update_sections(
+        agent=published_agent, partial={"llm_config": {"temperature": 0.2}}
+    )
+    agent_services.agent_publish(agent=published_agent, version="1.1.0")
+    published_agent.refresh_from_db()
+    newer = SessionFactory(agent=published_agent)
+    TurnFactory(session=newer, first_spoken_ms=50, version_label="1.1.0")
+
+    metrics = agent_daily_metrics(agent=published_agent, days=7)
+    assert metrics["first_spoken_ms"]["p50"][-2:] == [800.0, 500.0]
+    assert metrics["first_spoken_ms"]["p90"][-1] == 900.0
+    assert metrics["validation_error_pct"][-1] == round(100 * 2 / 11, 1)
+    assert metrics["sessions"][-2:] == [1, 2]
+    assert metrics["first_spoken_ms"]["p50"][0] is None  # no turns that day
+
+    v1 = agent_daily_metrics(agent=published_agent, version="1.0.0", days=7)
+    assert v1["first_spoken_ms"]["p50"][-1] == 500.0 and v1["sessions"][-1] == 1
+    v2 = agent_daily_metrics(agent=published_agent, version="1.1.0", days=7)
+    assert v2["first_spoken_ms"]["p50"][-1] == 50.0 and v2["turn_count"] == 1
+
+
+def test_charts_page_renders_svg(admin_client, published_agent):
+    seed_turns(published_agent)
+    url = reverse("admin:sessions_app_session_charts", args=[published_agent.pk])
+    body = admin_client.get(url, {"days": "7", "version": "1.0.0"}).content.decode()
+    assert body.count('<figure class="chart"') == 4
+    assert 'data-series="p50"' in body and 'data-series="p90"' in body
+    assert 'data-value="500"' in body and 'class="bar"' in body
+    change = admin_client.get(
+        reverse("admin:agents_config_agent_change", args=[published_agent.pk])
+    )
+    assert url in change.content.decode()
+
+
+def test_charts_page_is_scoped(client, member_factory, published_agent, other_tenant):
+    outsider = member_factory(other_tenant, "admin")
+    client.force_login(outsider)
+    url = reverse("admin:sessions_app_session_charts", args=[published_agent.pk])
+    assert client.get(url).status_code == 404
+
+
+def test_session_page_shows_the_latency_breakdown(admin_client, published_agent):
+    session = seed_turns(published_agent)
+    page = admin_client.get(reverse("admin:sessions_app_session_change", args=[session.pk]))
+    body = page.content.decode()
+    assert body.count('class="latency"') == 20  # 10 turns × (first spoken, TTS first byte)
+    assert 'data-kind="first_spoken_ms" data-value="1000"' in body

@@ -1,0 +1,81 @@
+"""The playground's text chat (worker.chat): the same agent in text mode on the server,
+against the fake OpenAI server; the conversation continues across POSTs."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.core.cache import cache
+
+from agents_config.services import agent_publish, agent_update_sections
+from tenants.factories import MembershipFactory, UserFactory
+from tests.worker.conftest import demo_turn
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+
+@pytest.fixture
+def chat_agent(agent, fake_openai):
+    """The demo agent on the fake LLM, published 1.0.0."""
+    agent_update_sections(
+        agent=agent, partial={"llm_config": dict(agent.llm_config, base_url=fake_openai.base_url)}
+    )
+    agent_publish(agent=agent, version="1.0.0")
+    agent.refresh_from_db()
+    cache.clear()
+    return agent
+
+
+@pytest.fixture
+def viewer_client(client, chat_agent):
+    user = UserFactory(username="vera")
+    MembershipFactory(user=user, tenant=chat_agent.tenant, role="viewer")
+    client.force_login(user)
+    return client
+
+
+def post(client, agent, **body):
+    return client.post(
+        f"/playground/{agent.agent_id}/text-chat",
+        json.dumps({"tenant": agent.tenant.slug, **body}),
+        content_type="application/json",
+    )
+
+
+def test_a_conversation_on_the_live_version_then_the_draft(viewer_client, chat_agent, fake_openai):
+    fake_openai.add(demo_turn("Good morning. Your passport, please."))
+    first = post(viewer_client, chat_agent, message="Hello", reset=True)
+    assert first.status_code == 200, first.content
+    turn = first.json()["turn"]
+    assert first.json()["version"] == "1.0.0"
+    assert turn["turn"] == 1 and turn["spoken_text"] == "Good morning. Your passport, please."
+    assert "internal_assessment" not in turn["data"]  # hidden: never sent to the page
+    assert turn["data"]["interview_stage"] == "document_check"
+
+    fake_openai.add(demo_turn("Thank you. Why this university?"))
+    second = post(viewer_client, chat_agent, message="Here it is.")
+    assert second.json()["turn"]["turn"] == 2
+    sent = json.dumps(fake_openai.chat_requests[-1]["messages"])
+    assert "Your passport, please." in sent  # the conversation continued
+
+    agent_update_sections(agent=chat_agent, partial={"llm_config": {"temperature": 0.1}})
+    fake_openai.add(demo_turn("Draft speaking."))
+    draft = post(viewer_client, chat_agent, message="Hi draft", version="draft")
+    assert draft.json()["version"] == "draft" and draft.json()["turn"]["turn"] == 1
+    assert "Why this university" not in json.dumps(fake_openai.chat_requests[-1]["messages"])
+
+
+def test_bad_requests_are_4xx(viewer_client, chat_agent, client, other_tenant):
+    assert post(viewer_client, chat_agent, message="").status_code == 400
+    assert post(viewer_client, chat_agent, message="Hi", version="9.9.9").status_code == 400
+    assert viewer_client.get(f"/playground/{chat_agent.agent_id}/text-chat").status_code == 405
+    outsider = UserFactory(username="otto")
+    MembershipFactory(user=outsider, tenant=other_tenant, role="admin")
+    client.force_login(outsider)
+    assert post(client, chat_agent, message="Hi").status_code == 404
+
+
+def test_login_required(client, chat_agent):
+    response = post(client, chat_agent, message="Hi")
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
