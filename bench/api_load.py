@@ -20,12 +20,11 @@ import asyncio
 import http.client
 import os
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from serving_load import PeakConnections, bench_env, demo_api_key, web_server  # noqa: E402
+from serving_load import PeakConnections, bench_env, demo_api_key, web_server
 
 RATE, DURATION = 200, 20.0
 WORKERS, THREADS, POOL_MAX = 2, 4, 4
@@ -69,7 +68,7 @@ async def _open_loop(port: int, headers: dict[str, str], rate: float, duration: 
             delay = due - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
-            for attempt in range(2):
+            for _attempt in range(2):
                 try:
                     status = await asyncio.wait_for(_send(reader, writer, request), 10)
                 except (OSError, asyncio.IncompleteReadError, TimeoutError) as exc:
