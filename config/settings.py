@@ -211,6 +211,11 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 # Every queue name gets this prefix (tests give each real worker queues of their own).
 CELERY_QUEUE_PREFIX: str = env.str("CELERY_QUEUE_PREFIX", default="")
+# Names this deployment's Redis pub/sub channels (config changes), so deployments sharing a
+# Redis never receive each other's events. Defaults to the queue prefix, else "voiceagents".
+DEPLOYMENT_NAME: str = env.str(
+    "DEPLOYMENT_NAME", default=CELERY_QUEUE_PREFIX.strip("-:_.") or "voiceagents"
+)
 # One queue per kind of work, so a slow webhook receiver never delays provisioning. Tasks not
 # listed go to CELERY_TASK_DEFAULT_QUEUE. Routing: config.celery.route_task.
 TASK_QUEUES: dict[str, str] = {
