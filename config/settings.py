@@ -211,6 +211,14 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 # Every queue name gets this prefix (tests give each real worker queues of their own).
 CELERY_QUEUE_PREFIX: str = env.str("CELERY_QUEUE_PREFIX", default="")
+# Operations: GET /metrics (Prometheus). Restricted: the scraper sends
+# "Authorization: Bearer <METRICS_TOKEN>"; without a token only loopback clients are answered.
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
+# gunicorn runs several processes: prometheus-client's multiprocess mode aggregates them from
+# files in this directory (config/processes.py creates it and clears it when the web starts).
+PROMETHEUS_MULTIPROC_DIR: str = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# The agent worker's livekit-agents Prometheus endpoint (port; unset: off).
+AGENT_WORKER_METRICS_PORT: int | None = env.int("AGENT_WORKER_METRICS_PORT", default=None)
 # Names this deployment's Redis pub/sub channels (config changes), so deployments sharing a
 # Redis never receive each other's events. Defaults to the queue prefix, else "voiceagents".
 DEPLOYMENT_NAME: str = env.str(
