@@ -42,6 +42,10 @@ class Session(models.Model):
         max_length=12, choices=SessionStatus.choices, default=SessionStatus.PENDING
     )
     failure_reason = models.TextField(blank=True)
+    # Which agent worker (LiveKit worker id) and job ran the session: for tracing an incident
+    # from a session to the worker's logs. Set when the worker activates the session.
+    worker_id = models.CharField(max_length=64, blank=True)
+    job_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -462,8 +462,12 @@ def usage_open_month(*, now: dt.datetime | None = None) -> int:
 # --- Worker side: activation and turn storage (called by the LiveKit agent worker) ---
 
 
-def session_activate(*, session: Session) -> bool:
-    """Mark the session active when its agent starts (False if it is no longer open)."""
+def session_activate(*, session: Session, worker_id: str = "", job_id: str = "") -> bool:
+    """Mark the session active when its agent starts (False if it is no longer open), noting
+    the worker and job running it."""
+    if worker_id or job_id:
+        Session.objects.filter(pk=session.pk).update(worker_id=worker_id[:64], job_id=job_id[:64])
+        session.worker_id, session.job_id = worker_id[:64], job_id[:64]
     return session_transition(session=session, to_status=SessionStatus.ACTIVE)
 
 

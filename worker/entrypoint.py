@@ -151,7 +151,9 @@ async def entrypoint(ctx: JobContext) -> None:
             job_tracing.shutdown()
 
     ctx.add_shutdown_callback(finish)
-    await store.activate_session(session_id)
+    await store.activate_session(
+        session_id, worker_id=str(ctx.worker_id or ""), job_id=str(ctx.job.id or "")
+    )
     await ctx.connect()
     pipeline = document.pipeline_config
     audio_input: Any = True
