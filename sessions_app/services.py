@@ -32,6 +32,7 @@ from sessions_app.models import (
     SessionTransition,
     UsageCounter,
 )
+from tenants.metrics import FIRST_AUDIO_SECONDS, QUOTA_REJECTIONS, SESSION_TRANSITIONS, TURNS
 from tenants.models import IsolationLevel, Tenant
 
 logger = logging.getLogger(__name__)
@@ -225,7 +226,11 @@ def session_create(
         if version is None:
             raise SessionRejected(f"Agent {agent_id!r} has no published version; publish it first.")
         document = resolve_overrides(version.document, overrides)
-        counters = _enforce_quotas(locked_tenant, user_id)
+        try:
+            counters = _enforce_quotas(locked_tenant, user_id)
+        except QuotaExceeded as exc:
+            QUOTA_REJECTIONS.labels(quota=exc.quota).inc()
+            raise
         now = timezone.now()
         minutes = document["pipeline_config"].get("max_session_minutes", 30)
         session_id = uuid.uuid4()
@@ -248,6 +253,7 @@ def session_create(
         )
         _record(session, "", SessionStatus.PENDING)
         _emit_status_change(session, "", SessionStatus.PENDING, "")
+        SESSION_TRANSITIONS.labels(status=SessionStatus.PENDING).inc()
         counter_ids = [c.pk for c in counters]
         transaction.on_commit(lambda: _queue_provisioning(session, counter_ids))
     return session
@@ -308,6 +314,7 @@ def session_transition(*, session: Session, to_status: str, reason: str = "") ->
         Session.objects.filter(pk=session.pk).update(**updates)
         _record(current, current.status, to_status, reason)
         _emit_status_change(current, current.status, to_status, reason)
+        SESSION_TRANSITIONS.labels(status=to_status).inc()
         if to_status in (SessionStatus.ENDED, SessionStatus.FAILED):
             from sessions_app.tasks import build_session_report
 
@@ -371,13 +378,64 @@ def session_fail(*, session: Session, reason: str) -> bool:
     return session_transition(session=session, to_status=SessionStatus.FAILED, reason=reason)
 
 
+EXPIRE_BATCH_SIZE = 500
+EXPIRED_REASON = "expired"
+
+
 def sessions_expire(*, now: dt.datetime | None = None) -> int:
-    """End every open session past its expiry time; returns how many were ended."""
+    """End every open session past its expiry time; returns how many were ended.
+
+    Set-based, a batch at a time: one locking select (rows a running transition holds are
+    skipped until the next sweep), one update, one insert of the transitions; the status
+    events, reports and room deletions follow each batch's commit, as ``session_end``'s do.
+    """
     now = now or timezone.now()
-    expired = Session.objects.filter(status__in=OPEN_STATUSES, expires_at__lt=now).select_related(
-        "tenant"
-    )
-    return sum(session_end(session=session, reason="expired") for session in expired)
+    total = 0
+    while True:
+        ended = _expire_batch(now)
+        total += ended
+        if ended < EXPIRE_BATCH_SIZE:
+            return total
+
+
+def _expire_batch(now: dt.datetime) -> int:
+    from sessions_app.tasks import build_session_report, delete_session_room
+
+    with transaction.atomic():
+        expired = list(
+            Session.objects.select_for_update(skip_locked=True)
+            .filter(status__in=OPEN_STATUSES, expires_at__lt=now)
+            .order_by("expires_at")
+            .only("pk", "status", "tenant_id", "agent_slug", "version_label", "room_name")[
+                :EXPIRE_BATCH_SIZE
+            ]
+        )
+        if not expired:
+            return 0
+        Session.objects.filter(pk__in=[s.pk for s in expired]).update(
+            status=SessionStatus.ENDED, ended_at=now
+        )
+        SessionTransition.objects.bulk_create(
+            SessionTransition(
+                session=s, from_status=s.status, to_status=SessionStatus.ENDED,
+                reason=EXPIRED_REASON, created_at=now,
+            )
+            for s in expired
+        )  # fmt: skip
+        for s in expired:
+            _emit_status_change(s, s.status, SessionStatus.ENDED, EXPIRED_REASON)
+        SESSION_TRANSITIONS.labels(status=SessionStatus.ENDED).inc(len(expired))
+        session_ids = [str(s.pk) for s in expired]
+        rooms = [s.room_name for s in expired if s.room_name]
+
+        def follow_up() -> None:
+            for session_id in session_ids:
+                build_session_report.delay(session_id)
+            for room_name in rooms:
+                delete_session_room.delay(room_name)
+
+        transaction.on_commit(follow_up, robust=True)
+    return len(expired)
 
 
 def sessions_reconcile(*, now: dt.datetime | None = None) -> dict[str, int]:
@@ -494,6 +552,9 @@ def turn_record(
     with transaction.atomic():
         Session.objects.select_for_update().filter(pk=session.pk).values_list("pk").first()
         last = Turn.objects.filter(session=session).aggregate(last=Max("index"))["last"]
+        TURNS.inc()
+        if first_spoken_ms is not None:
+            FIRST_AUDIO_SECONDS.observe(first_spoken_ms / 1000)
         return Turn.objects.create(
             session=session,
             index=(last or 0) + 1,

@@ -54,7 +54,13 @@ class HealthServer:
     503 before (and after a failed connection), so an orchestrator routes no work to a worker
     that cannot take jobs. (livekit-agents' own health page answers OK while unregistered.)"""
 
-    def __init__(self, server: AgentServer, *, host: str = "0.0.0.0", port: int = 8081):
+    def __init__(
+        self,
+        server: AgentServer,
+        *,
+        host: str = "0.0.0.0",  # noqa: S104 - probed from outside the container
+        port: int = 8081,
+    ):
         self.server = server
         self.host = host
         self.port = port

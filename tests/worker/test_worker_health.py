@@ -24,9 +24,11 @@ def _server():
 
 
 async def _status(port: int) -> tuple[int, str]:
-    async with aiohttp.ClientSession() as session:
-        async with session.get(f"http://127.0.0.1:{port}/") as response:
-            return response.status, await response.text()
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{port}/") as response,
+    ):
+        return response.status, await response.text()
 
 
 async def test_health_is_503_until_registered_then_200(caplog):
