@@ -216,8 +216,15 @@ def agent_turn_latency(*, agent: Agent, recent: int = 500) -> dict[str, dict[str
     ``recent`` latest turns (nearest-rank; ``None`` when no turn has the measurement)."""
     from sessions_app.models import Turn
 
+    from sessions_app.models import Session
+
+    # The turns of the agent's ``recent`` latest sessions (index session_agent_recent, then
+    # unique_turn_index), not a sort of every turn the agent ever had.
+    latest_sessions = (
+        Session.objects.filter(agent=agent).order_by("-created_at").values("pk")[:recent]
+    )
     rows = list(
-        Turn.objects.filter(session__agent=agent)
+        Turn.objects.filter(session__in=latest_sessions)
         .order_by("-created_at")
         .values_list("first_spoken_ms", "tts_ttfb_ms")[:recent]
     )

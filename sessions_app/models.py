@@ -56,6 +56,10 @@ class Session(models.Model):
             models.Index(fields=["tenant", "status"]),
             models.Index(fields=["tenant", "created_at"]),
             models.Index(fields=["agent", "status"]),
+            # Added concurrently (0007_session_list_indexes): the agent admin's recent-turn
+            # latency and per-agent lists; end-user filters within a tenant.
+            models.Index(fields=["agent", "-created_at"], name="session_agent_recent"),
+            models.Index(fields=["tenant", "user_id", "-created_at"], name="session_tenant_user"),
         ]
 
     def __str__(self) -> str:

@@ -71,9 +71,20 @@ class HealthServer:
             return web.Response(text="OK")
         return web.Response(status=503, text="not registered with LiveKit")
 
+    async def worker(self, _: web.Request) -> web.Response:
+        """``GET /worker``: what this worker is (always 200, for dashboards and debugging)."""
+        return web.json_response(
+            {
+                "agent_name": getattr(self.server, "_agent_name", ""),
+                "worker_id": getattr(self.server, "id", UNREGISTERED_ID),
+                "registered": is_registered(self.server),
+                "active_jobs": active_job_count(self.server),
+            }
+        )
+
     async def start(self) -> None:
         app = web.Application()
-        app.add_routes([web.get("/", self.health)])
+        app.add_routes([web.get("/", self.health), web.get("/worker", self.worker)])
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)

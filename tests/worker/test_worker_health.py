@@ -48,6 +48,13 @@ async def test_health_is_503_until_registered_then_200(caplog):
         server._id = "AW_test123"
         server.emit("worker_registered", "AW_test123", None)
         assert await _status(health.port) == (200, "OK")
+        async with (
+            aiohttp.ClientSession() as session,
+            session.get(f"http://127.0.0.1:{health.port}/worker") as response,
+        ):
+            info = await response.json()
+        assert info["agent_name"] == "health-test" and info["worker_id"] == "AW_test123"
+        assert info["registered"] is True
         await asyncio.sleep(0.05)
         status.cancel()
         assert "worker status: registered, 0 active job(s)" in caplog.text
