@@ -214,9 +214,7 @@ def agents_filtered(
 def agent_turn_latency(*, agent: Agent, recent: int = 500) -> dict[str, dict[str, float | None]]:
     """p50/p90 (ms) of time to first spoken text and of TTS first byte over the agent's
     ``recent`` latest turns (nearest-rank; ``None`` when no turn has the measurement)."""
-    from sessions_app.models import Turn
-
-    from sessions_app.models import Session
+    from sessions_app.models import Session, Turn
 
     # The turns of the agent's ``recent`` latest sessions (index session_agent_recent, then
     # unique_turn_index), not a sort of every turn the agent ever had.
