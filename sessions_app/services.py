@@ -567,3 +567,71 @@ def turn_record(
             first_spoken_ms=first_spoken_ms,
             tts_ttfb_ms=tts_ttfb_ms,
         )
+
+
+# --- Retention: per-tenant days for turns, reports, webhook deliveries and audit events ---
+
+RETENTION_BATCH_SIZE = 5000
+
+
+def _delete_in_batches(queryset: Any) -> int:
+    """Delete ``queryset``'s rows a batch of primary keys at a time (short locks, bounded
+    memory), returning how many went."""
+    deleted = 0
+    while True:
+        batch = list(queryset.values_list("pk", flat=True)[:RETENTION_BATCH_SIZE])
+        if not batch:
+            return deleted
+        queryset.model.objects.filter(pk__in=batch).delete()
+        deleted += len(batch)
+
+
+def retention_apply(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Delete what each tenant's retention settings say is too old; returns counts per kind.
+    Open webhook deliveries (pending, retrying) are kept whatever their age."""
+    from tenants.models import AuditEvent, WebhookDelivery, WebhookDeliveryStatus
+
+    from sessions_app.models import SessionReport, Turn
+
+    now = now or timezone.now()
+    counts = {"turns": 0, "reports": 0, "webhook_deliveries": 0, "audit_events": 0}
+    finished = [WebhookDeliveryStatus.SUCCEEDED, WebhookDeliveryStatus.FAILED]
+    for tenant in Tenant.objects.exclude(
+        retention_days_turns=None,
+        retention_days_reports=None,
+        retention_days_webhook_deliveries=None,
+        retention_days_audit_events=None,
+    ):
+
+        def before(days: int) -> dt.datetime:
+            return now - dt.timedelta(days=days)
+
+        if tenant.retention_days_turns:
+            counts["turns"] += _delete_in_batches(
+                Turn.objects.filter(
+                    session__tenant=tenant, created_at__lt=before(tenant.retention_days_turns)
+                )
+            )
+        if tenant.retention_days_reports:
+            counts["reports"] += _delete_in_batches(
+                SessionReport.objects.filter(
+                    session__tenant=tenant, created_at__lt=before(tenant.retention_days_reports)
+                )
+            )
+        if tenant.retention_days_webhook_deliveries:
+            counts["webhook_deliveries"] += _delete_in_batches(
+                WebhookDelivery.objects.filter(
+                    endpoint__tenant=tenant,
+                    status__in=finished,
+                    created_at__lt=before(tenant.retention_days_webhook_deliveries),
+                )
+            )
+        if tenant.retention_days_audit_events:
+            counts["audit_events"] += _delete_in_batches(
+                AuditEvent.objects.filter(
+                    tenant=tenant, created_at__lt=before(tenant.retention_days_audit_events)
+                )
+            )
+    if any(counts.values()):
+        logger.info("retention: deleted %s", counts)
+    return counts
