@@ -589,9 +589,8 @@ def _delete_in_batches(queryset: Any) -> int:
 def retention_apply(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Delete what each tenant's retention settings say is too old; returns counts per kind.
     Open webhook deliveries (pending, retrying) are kept whatever their age."""
-    from tenants.models import AuditEvent, WebhookDelivery, WebhookDeliveryStatus
-
     from sessions_app.models import SessionReport, Turn
+    from tenants.models import AuditEvent, WebhookDelivery, WebhookDeliveryStatus
 
     now = now or timezone.now()
     counts = {"turns": 0, "reports": 0, "webhook_deliveries": 0, "audit_events": 0}
