@@ -13,6 +13,7 @@ draft writes to refuse lost updates with 412.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -29,6 +30,8 @@ from agents_config.models import Agent, AgentVersion
 from agents_config.selectors import (
     DRAFT,
     agent_draft_document,
+    agent_draft_document_cached,
+    agent_draft_head,
     agent_draft_snapshot,
     agent_for_tenant,
     agent_version_by_label,
@@ -84,7 +87,7 @@ from tenants.api import (
     parse_body,
     parse_query,
 )
-from tenants.permissions import has_object_permission, visible_objects
+from tenants.permissions import has_object_permission, role_group_perm_exists, visible_objects
 from tenants.roles import Action
 
 SLUG = re.compile(SLUG_PATTERN)
@@ -231,7 +234,9 @@ class AgentConfigCreateApi(TenantAPIView):
             agent = self._create_from_template(request, query["template"])
         else:
             agent = agent_create(
-                tenant=self.tenant, data=request.data, role=self.context.role,
+                tenant=self.tenant,
+                data=request.data,
+                role=self.context.role,
                 **self.actor_kwargs(),
             )
         data = AgentCreatedSerializer(
@@ -299,6 +304,9 @@ class AgentConfigApi(AgentObjectAPIView):
         responses={200: DOCUMENT_RESPONSE, **error_responses(400, 404)},
     )
     def get(self, request: Request, agent_id: str) -> Response:
+        readable = role_group_perm_exists(self.context, Action.READ, Agent)
+        if not request.query_params and readable is not None and SLUG.match(agent_id):
+            return self.cached_draft(agent_id, readable)
         agent = self.get_agent(agent_id)
         query = parse_query(ConfigQuerySerializer, request)
         published = agent.published_version.version if agent.published_version else None
@@ -312,6 +320,20 @@ class AgentConfigApi(AgentObjectAPIView):
             "revision": agent.revision,
         }
         return _with_etag(Response(document), agent)
+
+    def cached_draft(self, agent_id: str, readable: Any) -> Response:
+        """The hot path for API keys: one query finds the agent and checks the object
+        permission; the document is rendered once per revision (``agent_draft_document_cached``).
+        Same answers as ``get_agent`` + ``agent_draft_document``: 404, then 403, then 200."""
+        head = agent_draft_head(tenant=self.tenant, agent_id=agent_id, readable=readable)
+        if head is None:
+            raise NotFound(f"Agent {agent_id!r} not found.")
+        if not head["readable"]:
+            raise PermissionDenied(f"You may not {Action.READ} this agent.")
+        document = agent_draft_document_cached(tenant=self.tenant, head=head)
+        response = Response(document)
+        response["ETag"] = f'"{document["config_id"]}-{document["revision"]}"'
+        return response
 
     @extend_schema(
         operation_id="agent_config_update",

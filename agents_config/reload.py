@@ -1,7 +1,9 @@
 """Push configuration changes to every worker over Redis pub/sub (no polling).
 
 Services emit ``agent_config_changed`` after their transaction commits; ``publish_change``
-forwards it to the ``CHANNEL``. Workers run a ``ConfigChangeListener``: it hands each change
+forwards it to the agent's channel, ``<DEPLOYMENT_NAME>:config-changes:<tenant pk>:<agent slug>``
+(deployments sharing a Redis never see each other's changes; a job subscribes to its own
+agent only). Workers run a ``ConfigChangeListener``: it hands each change
 to a callback and, because pub/sub does not replay what was sent while a subscriber was
 disconnected, calls ``on_reconnect`` after every reconnection so caches are re-validated.
 """
@@ -22,7 +24,18 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "voiceagents:config-changes"
+CHANNEL_KIND = "config-changes"
+
+
+def config_channel(tenant_id: int, agent_id: str) -> str:
+    """The pub/sub channel of one agent's changes in this deployment."""
+    return f"{settings.DEPLOYMENT_NAME}:{CHANNEL_KIND}:{tenant_id}:{agent_id}"
+
+
+def config_channel_pattern() -> str:
+    """A pattern matching every agent's channel of this deployment (for tools and benches)."""
+    return f"{settings.DEPLOYMENT_NAME}:{CHANNEL_KIND}:*"
+
 
 ChangeCallback = Callable[[dict[str, Any]], Awaitable[None] | None]
 
@@ -34,7 +47,8 @@ def publish_change(sender: Any = None, **payload: Any) -> None:
     message = {**{k: v for k, v in payload.items() if k != "signal"}, "sent_at": time.time()}
     try:
         client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
-        client.publish(CHANNEL, json.dumps(message))
+        channel = config_channel(message["tenant_id"], message["agent_id"])
+        client.publish(channel, json.dumps(message))
     except redis.RedisError:
         logger.exception("could not publish config change %s", message)
 
@@ -45,7 +59,8 @@ async def _maybe_await(result: Awaitable[None] | None) -> None:
 
 
 class ConfigChangeListener:
-    """Subscribes to ``CHANNEL`` and keeps doing so across connection losses."""
+    """Subscribes to ``channel`` (default: every agent of this deployment, by pattern) and
+    keeps doing so across connection losses."""
 
     def __init__(
         self,
@@ -54,8 +69,10 @@ class ConfigChangeListener:
         on_reconnect: Callable[[], Awaitable[None] | None] | None = None,
         *,
         max_backoff: float = 10.0,
+        channel: str | None = None,
     ):
         self.url = url
+        self.channel = channel
         self.on_change = on_change
         self.on_reconnect = on_reconnect
         self.max_backoff = max_backoff
@@ -70,7 +87,10 @@ class ConfigChangeListener:
             client = aioredis.Redis.from_url(self.url)
             try:
                 async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
+                    if self.channel is None:
+                        await pubsub.psubscribe(config_channel_pattern())
+                    else:
+                        await pubsub.subscribe(self.channel)
                     self.connected.set()
                     if not first:
                         self.reconnects += 1

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Exists, QuerySet
 
 from agents_config.models import Agent, AgentVersion, SchemaField
 from tenants.models import Tenant
@@ -164,6 +166,68 @@ def agent_for_tenant(*, tenant: Tenant, agent_id: str) -> Agent | None:
     return agents_for_tenant(tenant=tenant).filter(agent_id=agent_id).first()
 
 
+# Rendered drafts per (agent pk, revision, published version pk), without the live tenant
+# settings. Every draft write, publish and enable switch bumps the revision, so a stale entry
+# is never read again (it just ages out). In-process: no network round trip on a hit.
+DRAFT_CACHE_SIZE = 512
+_draft_cache: OrderedDict[tuple[int, int, int | None], dict[str, Any]] = OrderedDict()
+_draft_cache_lock = threading.Lock()
+
+
+def agent_draft_head(
+    *, tenant: Tenant, agent_id: str, readable: Exists | None = None
+) -> dict[str, Any] | None:
+    """One indexed query: the agent's ``pk``, ``revision``, ``published_version_id`` and, with
+    ``readable`` (an object-permission ``Exists``), whether the caller may read it."""
+    fields = ["pk", "revision", "published_version_id"]
+    agents = Agent.objects.filter(tenant=tenant, agent_id=agent_id).order_by()
+    if readable is not None:
+        agents = agents.annotate(readable=readable)
+        fields.append("readable")
+    rows = list(agents.values(*fields)[:1])
+    return rows[0] if rows else None
+
+
+def agent_draft_document_cached(*, tenant: Tenant, head: dict[str, Any]) -> dict[str, Any]:
+    """``agent_draft_document`` for the agent ``head`` describes, rendered once per revision
+    (``tenant_config`` is always filled in live from ``tenant``)."""
+    key = (head["pk"], head["revision"], head["published_version_id"])
+    with _draft_cache_lock:
+        cached = _draft_cache.get(key)
+        if cached is not None:
+            _draft_cache.move_to_end(key)
+    if cached is None:
+        agent = (
+            Agent.objects.select_related("tenant", "published_version")
+            .prefetch_related("schema_fields")
+            .get(pk=head["pk"], tenant=tenant)
+        )
+        cached = agent_draft_document(agent)
+        cached.pop("tenant_config")
+        # The row read may be newer than ``head``: file it under the revision it has.
+        key = (agent.pk, agent.revision, agent.published_version_id)
+        with _draft_cache_lock:
+            _draft_cache[key] = cached
+            while len(_draft_cache) > DRAFT_CACHE_SIZE:
+                _draft_cache.popitem(last=False)
+        head = {**head, "revision": agent.revision, "published_version_id": key[2]}
+        published = agent.published_version.version if agent.published_version else None
+    else:
+        published = cached["version"] if head["published_version_id"] else None
+    return {
+        **cached,
+        "tenant_config": tenant_config_document(tenant),
+        "config_id": str(head["pk"]),
+        "published_version": published,
+        "revision": head["revision"],
+    }
+
+
+def draft_cache_clear() -> None:
+    with _draft_cache_lock:
+        _draft_cache.clear()
+
+
 def agent_with_live_version(*, tenant: Tenant, agent_id: str) -> Agent | None:
     """The tenant's agent with its published version joined (no schema fields loaded)."""
     return (
@@ -195,10 +259,15 @@ def agents_filtered(
 def agent_turn_latency(*, agent: Agent, recent: int = 500) -> dict[str, dict[str, float | None]]:
     """p50/p90 (ms) of time to first spoken text and of TTS first byte over the agent's
     ``recent`` latest turns (nearest-rank; ``None`` when no turn has the measurement)."""
-    from sessions_app.models import Turn
+    from sessions_app.models import Session, Turn
 
+    # The turns of the agent's ``recent`` latest sessions (index session_agent_recent, then
+    # unique_turn_index), not a sort of every turn the agent ever had.
+    latest_sessions = (
+        Session.objects.filter(agent=agent).order_by("-created_at").values("pk")[:recent]
+    )
     rows = list(
-        Turn.objects.filter(session__agent=agent)
+        Turn.objects.filter(session__in=latest_sessions)
         .order_by("-created_at")
         .values_list("first_spoken_ms", "tts_ttfb_ms")[:recent]
     )

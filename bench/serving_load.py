@@ -15,6 +15,7 @@ The load generator runs on the same machine (Python threads), so the maximum rat
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import signal
@@ -117,12 +118,12 @@ def run_load(port: int, path: str, headers: dict[str, str], *, rate: float | Non
     }
 
 
-def main() -> int:
+def bench_env(*, workers: int = WORKERS, threads: int = THREADS, pool_max: int = POOL_MAX):
+    """The production settings the benchmarks run the web server with (DEBUG off)."""
     database_url = os.environ.get("DATABASE_URL", "")
     if not database_url.startswith("postgres") or not os.environ.get("REDIS_URL"):
         sys.exit("Set DATABASE_URL (PostgreSQL) and REDIS_URL.")
-    static_root = tempfile.mkdtemp(prefix="bench-static-")
-    env = {
+    return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-secret-key-" + "x" * 40),
@@ -132,13 +133,17 @@ def main() -> int:
         "DEBUG": "0",
         "SECURE_SSL_REDIRECT": "0",
         "ALLOWED_HOSTS": "127.0.0.1",
-        "STATIC_ROOT": static_root,
+        "STATIC_ROOT": tempfile.mkdtemp(prefix="bench-static-"),
         "WEB_HOST": "127.0.0.1",
-        "WEB_CONCURRENCY": str(WORKERS),
-        "GUNICORN_THREADS": str(THREADS),
-        "DATABASE_POOL_MAX_SIZE": str(POOL_MAX),
+        "WEB_CONCURRENCY": str(workers),
+        "GUNICORN_THREADS": str(threads),
+        "DATABASE_POOL_MAX_SIZE": str(pool_max),
         "PYTHONUNBUFFERED": "1",
     }
+
+
+def demo_api_key(env: dict[str, str]) -> str:
+    """Migrate, load the demo agent, lift its rate limit; a fresh viewer key for it."""
     manage("migrate", "--noinput", env=env)
     manage("load_demo_agent", env=env)
     manage(
@@ -147,23 +152,42 @@ def main() -> int:
         "Tenant.objects.filter(slug='demo').update(api_requests_per_minute=1000000)",
         env=env,
     )  # fmt: skip
-    key = manage("create_api_key", "--tenant", "demo", "--role", "viewer", env=env).strip()
-    before = pg_connections(database_url)
+    output = manage("create_api_key", "--tenant", "demo", "--role", "viewer", env=env)
+    return output.strip().splitlines()[-1].strip()
+
+
+class PeakConnections:
+    """Samples ``pg_stat_activity`` every half second; ``peak`` is above the baseline."""
+
+    def __init__(self, database_url: str) -> None:
+        self.database_url = database_url
+        self.before = pg_connections(database_url)
+        self.peak = 0
+        self._running = True
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self) -> None:
+        while self._running:
+            self.peak = max(self.peak, pg_connections(self.database_url) - self.before)
+            time.sleep(0.5)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._running = False
+
+
+@contextlib.contextmanager
+def web_server(env: dict[str, str]):
+    """``python -m config.processes web`` on a free port, ready for requests; yields the port
+    and the server's process group id."""
     port = free_port()
-    env["PORT"] = str(port)
+    env = {**env, "PORT": str(port)}
     web = subprocess.Popen(
         [sys.executable, "-m", "config.processes", "web"], cwd=ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
-    peak = 0
-    sampling = True
-
-    def sample() -> None:
-        nonlocal peak
-        while sampling:
-            peak = max(peak, pg_connections(database_url) - before)
-            time.sleep(0.5)
-
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -176,8 +200,19 @@ def main() -> int:
                 time.sleep(0.3)
         else:
             sys.exit("web did not start")
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
+        yield port, web.pid
+    finally:
+        os.killpg(web.pid, signal.SIGTERM)
+        web.wait(timeout=30)
+
+
+def main() -> int:
+    env = bench_env()
+    database_url = env["DATABASE_URL"]
+    key = demo_api_key(env)
+    peaks = PeakConnections(database_url)
+    with web_server(env) as (port, _):
+        peaks.start()
         auth = {"Authorization": f"Bearer {key}", "Host": "127.0.0.1"}
         targets = [
             ("GET /healthz", "/healthz", {"Host": "127.0.0.1"}),
@@ -198,10 +233,8 @@ def main() -> int:
                     f"p95 {r['p95']:6.1f} ms  p99 {r['p99']:6.1f} ms  "
                     f"non-2xx {sum(r['failures'].values())} {r['failures'] or ''}"
                 )
-    finally:
-        sampling = False
-        os.killpg(web.pid, signal.SIGTERM)
-        web.wait(timeout=30)
+    peaks.stop()
+    peak = peaks.peak
     bound = WORKERS * POOL_MAX
     print(f"PostgreSQL connections opened by the web server, peak: {peak} (bound {bound})")
     paced = results[("GET /api/v1/agents/config/{id}", "paced 50 req/s")]

@@ -11,9 +11,17 @@ import os
 from typing import Any
 
 from celery import Celery
-from celery.signals import task_prerun
+from celery.signals import (
+    setup_logging,
+    task_failure,
+    task_prerun,
+    task_retry,
+    task_revoked,
+    task_success,
+)
 
 from config.logging import reset_log_context
+from tenants.metrics import TASK_OUTCOMES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -48,6 +56,43 @@ def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None
 
     kind = settings.TASK_QUEUES.get(name)
     return {"queue": queue_name(kind)} if kind else None
+
+
+def _task_name(sender: Any) -> str:
+    return str(getattr(sender, "name", sender) or "unknown")
+
+
+@task_success.connect
+def _count_success(sender: Any = None, **_: object) -> None:
+    TASK_OUTCOMES.labels(task=_task_name(sender), outcome="success").inc()
+
+
+@task_failure.connect
+def _count_failure(sender: Any = None, **_: object) -> None:
+    TASK_OUTCOMES.labels(task=_task_name(sender), outcome="failure").inc()
+
+
+@task_retry.connect
+def _count_retry(sender: Any = None, request: Any = None, **_: object) -> None:
+    name = getattr(request, "task", None) or _task_name(sender)
+    TASK_OUTCOMES.labels(task=str(name), outcome="retry").inc()
+
+
+@task_revoked.connect
+def _count_revoked(sender: Any = None, request: Any = None, **_: object) -> None:
+    name = getattr(request, "task", None) or _task_name(sender)
+    TASK_OUTCOMES.labels(task=str(name), outcome="revoked").inc()
+
+
+@setup_logging.connect
+def _django_logging(**_: object) -> None:
+    """Celery logs through Django's ``LOGGING`` (so ``LOG_FORMAT=json`` and the correlation ids
+    apply to workers and beat too) instead of configuring its own handlers."""
+    import logging.config
+
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
 
 
 @task_prerun.connect

@@ -86,7 +86,25 @@ class ContextFilter(logging.Filter):
         return True
 
 
+# Attributes every LogRecord has: anything else on a record came from ``extra=``.
+_STANDARD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "correlation",
+    "context",
+    "taskName",
+}
+
+
+def record_extra(record: logging.LogRecord) -> dict[str, Any]:
+    """The ``extra={...}`` fields of a record (livekit-agents logs its details this way)."""
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRIBUTES}
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the correlation ids and, under
+    ``extra``, the record's structured fields."""
+
     def format(self, record: logging.LogRecord) -> str:
         payload: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
@@ -98,9 +116,12 @@ class JsonFormatter(logging.Formatter):
         for key in CORRELATION_KEYS:
             if correlation.get(key) is not None:
                 payload[key] = str(correlation[key])
+        extra = record_extra(record)
+        if extra:
+            payload["extra"] = extra
         if record.exc_info:
             payload["exception"] = self.formatException(record.exc_info)
-        return json.dumps(payload, ensure_ascii=False)
+        return json.dumps(payload, ensure_ascii=False, default=str)
 
 
 def logging_config(*, level: str, fmt: str) -> dict[str, Any]:

@@ -86,7 +86,20 @@ def web() -> None:
     if not settings.DEBUG:
         # Hashed, compressed copies for WhiteNoise; with DEBUG WhiteNoise reads the app folders.
         call_command("collectstatic", interactive=False, verbosity=0)
+    prepare_metrics_dir()
     _replace_process(gunicorn_argv())
+
+
+def prepare_metrics_dir() -> None:
+    """prometheus-client's multiprocess mode: an empty ``PROMETHEUS_MULTIPROC_DIR`` per start
+    (values of processes from a previous run would be added to this run's)."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    for stale in path.glob("*.db"):
+        stale.unlink()
 
 
 def celery_worker_argv(kinds: Sequence[str]) -> list[str]:

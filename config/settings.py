@@ -36,6 +36,7 @@ ALLOWED_HOSTS: list[str] = env.list(
 CSRF_TRUSTED_ORIGINS: list[str] = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
+    "django_prometheus",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -54,6 +55,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "config.middleware.RequestContextMiddleware",
     # Probes answer before the SSL redirect and the host check (plain HTTP, any Host).
     "config.middleware.ProbeMiddleware",
@@ -66,6 +68,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -90,6 +93,9 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
+# django-prometheus's PostgreSQL backend counts queries, errors and connections per database.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Behind pgbouncer in transaction mode, server-side cursors (``.iterator()``, the admin's
@@ -211,6 +217,19 @@ CELERY_TASK_PUBLISH_RETRY_POLICY = {
 }
 # Every queue name gets this prefix (tests give each real worker queues of their own).
 CELERY_QUEUE_PREFIX: str = env.str("CELERY_QUEUE_PREFIX", default="")
+# Operations: GET /metrics (Prometheus). Restricted: the scraper sends
+# "Authorization: Bearer <METRICS_TOKEN>"; without a token only loopback clients are answered.
+METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
+# gunicorn runs several processes: prometheus-client's multiprocess mode aggregates them from
+# files in this directory (config/processes.py creates it and clears it when the web starts).
+PROMETHEUS_MULTIPROC_DIR: str = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# The agent worker's livekit-agents Prometheus endpoint (port; unset: off).
+AGENT_WORKER_METRICS_PORT: int | None = env.int("AGENT_WORKER_METRICS_PORT", default=None)
+# Names this deployment's Redis pub/sub channels (config changes), so deployments sharing a
+# Redis never receive each other's events. Defaults to the queue prefix, else "voiceagents".
+DEPLOYMENT_NAME: str = env.str(
+    "DEPLOYMENT_NAME", default=CELERY_QUEUE_PREFIX.strip("-:_.") or "voiceagents"
+)
 # One queue per kind of work, so a slow webhook receiver never delays provisioning. Tasks not
 # listed go to CELERY_TASK_DEFAULT_QUEUE. Routing: config.celery.route_task.
 TASK_QUEUES: dict[str, str] = {

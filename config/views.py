@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Callable
 
 from django.conf import settings
@@ -64,4 +65,34 @@ def readyz(request: HttpRequest) -> JsonResponse:
     )
 
 
-PROBES: dict[str, Callable[[HttpRequest], HttpResponse]] = {"/healthz": healthz, "/readyz": readyz}
+LOOPBACK = ("127.0.0.1", "::1")
+
+
+def metrics_allowed(request: HttpRequest) -> bool:
+    """With ``METRICS_TOKEN``: the scraper sends ``Authorization: Bearer <token>``. Without
+    one, only clients on this host (loopback) may scrape."""
+    token = settings.METRICS_TOKEN
+    if token:
+        sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        return hmac.compare_digest(sent.encode(), token.encode())
+    return request.META.get("REMOTE_ADDR", "") in LOOPBACK
+
+
+def metrics(request: HttpRequest) -> HttpResponse:
+    """Prometheus exposition: django-prometheus (requests, latency, errors, database) and the
+    product and task metrics of ``tenants.metrics``, summed over processes in multiprocess
+    mode. 404 to callers who may not see it (nothing to discover)."""
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    from tenants.metrics import metrics_text
+
+    if not metrics_allowed(request):
+        return HttpResponse(status=404)
+    return HttpResponse(metrics_text(), content_type=CONTENT_TYPE_LATEST)
+
+
+PROBES: dict[str, Callable[[HttpRequest], HttpResponse]] = {
+    "/healthz": healthz,
+    "/readyz": readyz,
+    "/metrics": metrics,
+}

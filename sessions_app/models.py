@@ -42,6 +42,10 @@ class Session(models.Model):
         max_length=12, choices=SessionStatus.choices, default=SessionStatus.PENDING
     )
     failure_reason = models.TextField(blank=True)
+    # Which agent worker (LiveKit worker id) and job ran the session: for tracing an incident
+    # from a session to the worker's logs. Set when the worker activates the session.
+    worker_id = models.CharField(max_length=64, blank=True)
+    job_id = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -52,6 +56,10 @@ class Session(models.Model):
             models.Index(fields=["tenant", "status"]),
             models.Index(fields=["tenant", "created_at"]),
             models.Index(fields=["agent", "status"]),
+            # Added concurrently (0010_session_list_indexes): the agent admin's recent-turn
+            # latency and per-agent lists; end-user filters within a tenant.
+            models.Index(fields=["agent", "-created_at"], name="session_agent_recent"),
+            models.Index(fields=["tenant", "user_id", "-created_at"], name="session_tenant_user"),
         ]
 
     def __str__(self) -> str:

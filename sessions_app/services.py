@@ -32,6 +32,7 @@ from sessions_app.models import (
     SessionTransition,
     UsageCounter,
 )
+from tenants.metrics import FIRST_AUDIO_SECONDS, QUOTA_REJECTIONS, SESSION_TRANSITIONS, TURNS
 from tenants.models import IsolationLevel, Tenant
 
 logger = logging.getLogger(__name__)
@@ -235,7 +236,11 @@ def session_create(
         if version is None:
             raise SessionRejected(f"Agent {agent_id!r} has no published version; publish it first.")
         document = resolve_overrides(version.document, overrides)
-        counters = _enforce_quotas(locked_tenant, user_id)
+        try:
+            counters = _enforce_quotas(locked_tenant, user_id)
+        except QuotaExceeded as exc:
+            QUOTA_REJECTIONS.labels(quota=exc.quota).inc()
+            raise
         now = timezone.now()
         minutes = document["pipeline_config"].get("max_session_minutes", 30)
         session_id = uuid.uuid4()
@@ -258,6 +263,7 @@ def session_create(
         )
         _record(session, "", SessionStatus.PENDING)
         _emit_status_change(session, "", SessionStatus.PENDING, "")
+        SESSION_TRANSITIONS.labels(status=SessionStatus.PENDING).inc()
         if provision:
             counter_ids = [c.pk for c in counters]
             transaction.on_commit(lambda: _queue_provisioning(session, counter_ids))
@@ -319,6 +325,7 @@ def session_transition(*, session: Session, to_status: str, reason: str = "") ->
         Session.objects.filter(pk=session.pk).update(**updates)
         _record(current, current.status, to_status, reason)
         _emit_status_change(current, current.status, to_status, reason)
+        SESSION_TRANSITIONS.labels(status=to_status).inc()
         if to_status in (SessionStatus.ENDED, SessionStatus.FAILED):
             from sessions_app.tasks import build_session_report
 
@@ -382,17 +389,66 @@ def session_fail(*, session: Session, reason: str) -> bool:
     return session_transition(session=session, to_status=SessionStatus.FAILED, reason=reason)
 
 
+EXPIRE_BATCH_SIZE = 500
+EXPIRED_REASON = "expired"
+
+
 def sessions_expire(*, now: dt.datetime | None = None, tenant: Tenant | None = None) -> int:
     """End every open session past its expiry time (of ``tenant``, or all); returns how
-    many were ended."""
+    many were ended.
+
+    Set-based, a batch at a time: one locking select (rows a running transition holds are
+    skipped until the next sweep), one update, one insert of the transitions; the status
+    events, reports and room deletions follow each batch's commit, as ``session_end``'s do.
+    """
     now = now or timezone.now()
-    expired = Session.objects.filter(status__in=OPEN_STATUSES, expires_at__lt=now)
-    if tenant is not None:
-        expired = expired.filter(tenant=tenant)
-    return sum(
-        session_end(session=session, reason="expired")
-        for session in expired.select_related("tenant")
-    )
+    total = 0
+    while True:
+        ended = _expire_batch(now, tenant)
+        total += ended
+        if ended < EXPIRE_BATCH_SIZE:
+            return total
+
+
+def _expire_batch(now: dt.datetime, tenant: Tenant | None) -> int:
+    from sessions_app.tasks import build_session_report, delete_session_room
+
+    with transaction.atomic():
+        expired = list(
+            Session.objects.select_for_update(skip_locked=True)
+            .filter(status__in=OPEN_STATUSES, expires_at__lt=now)
+            .filter(**({"tenant": tenant} if tenant is not None else {}))
+            .order_by("expires_at")
+            .only("pk", "status", "tenant_id", "agent_slug", "version_label", "room_name")[
+                :EXPIRE_BATCH_SIZE
+            ]
+        )
+        if not expired:
+            return 0
+        Session.objects.filter(pk__in=[s.pk for s in expired]).update(
+            status=SessionStatus.ENDED, ended_at=now
+        )
+        SessionTransition.objects.bulk_create(
+            SessionTransition(
+                session=s, from_status=s.status, to_status=SessionStatus.ENDED,
+                reason=EXPIRED_REASON, created_at=now,
+            )
+            for s in expired
+        )  # fmt: skip
+        for s in expired:
+            _emit_status_change(s, s.status, SessionStatus.ENDED, EXPIRED_REASON)
+        SESSION_TRANSITIONS.labels(status=SessionStatus.ENDED).inc(len(expired))
+        session_ids = [str(s.pk) for s in expired]
+        rooms = [s.room_name for s in expired if s.room_name]
+
+        def follow_up() -> None:
+            for session_id in session_ids:
+                build_session_report.delay(session_id)
+            for room_name in rooms:
+                delete_session_room.delay(room_name)
+
+        transaction.on_commit(follow_up, robust=True)
+    return len(expired)
 
 
 def _expire_without_beat(tenant: Tenant) -> None:
@@ -486,8 +542,12 @@ def usage_open_month(*, now: dt.datetime | None = None) -> int:
 # --- Worker side: activation and turn storage (called by the LiveKit agent worker) ---
 
 
-def session_activate(*, session: Session) -> bool:
-    """Mark the session active when its agent starts (False if it is no longer open)."""
+def session_activate(*, session: Session, worker_id: str = "", job_id: str = "") -> bool:
+    """Mark the session active when its agent starts (False if it is no longer open), noting
+    the worker and job running it."""
+    if worker_id or job_id:
+        Session.objects.filter(pk=session.pk).update(worker_id=worker_id[:64], job_id=job_id[:64])
+        session.worker_id, session.job_id = worker_id[:64], job_id[:64]
     return session_transition(session=session, to_status=SessionStatus.ACTIVE)
 
 
@@ -518,6 +578,9 @@ def turn_record(
     with transaction.atomic():
         Session.objects.select_for_update().filter(pk=session.pk).values_list("pk").first()
         last = Turn.objects.filter(session=session).aggregate(last=Max("index"))["last"]
+        TURNS.inc()
+        if first_spoken_ms is not None:
+            FIRST_AUDIO_SECONDS.observe(first_spoken_ms / 1000)
         return Turn.objects.create(
             session=session,
             index=(last or 0) + 1,
@@ -534,3 +597,70 @@ def turn_record(
             transcription_delay_ms=transcription_delay_ms,
             spoken_complete_ms=spoken_complete_ms,
         )
+
+
+# --- Retention: per-tenant days for turns, reports, webhook deliveries and audit events ---
+
+RETENTION_BATCH_SIZE = 5000
+
+
+def _delete_in_batches(queryset: Any) -> int:
+    """Delete ``queryset``'s rows a batch of primary keys at a time (short locks, bounded
+    memory), returning how many went."""
+    deleted = 0
+    while True:
+        batch = list(queryset.values_list("pk", flat=True)[:RETENTION_BATCH_SIZE])
+        if not batch:
+            return deleted
+        queryset.model.objects.filter(pk__in=batch).delete()
+        deleted += len(batch)
+
+
+def retention_apply(*, now: dt.datetime | None = None) -> dict[str, int]:
+    """Delete what each tenant's retention settings say is too old; returns counts per kind.
+    Open webhook deliveries (pending, retrying) are kept whatever their age."""
+    from sessions_app.models import SessionReport, Turn
+    from tenants.models import AuditEvent, WebhookDelivery, WebhookDeliveryStatus
+
+    now = now or timezone.now()
+    counts = {"turns": 0, "reports": 0, "webhook_deliveries": 0, "audit_events": 0}
+    finished = [WebhookDeliveryStatus.SUCCEEDED, WebhookDeliveryStatus.FAILED]
+    for tenant in Tenant.objects.exclude(
+        retention_days_turns=None,
+        retention_days_reports=None,
+        retention_days_webhook_deliveries=None,
+        retention_days_audit_events=None,
+    ):
+
+        def before(days: int) -> dt.datetime:
+            return now - dt.timedelta(days=days)
+
+        if tenant.retention_days_turns:
+            counts["turns"] += _delete_in_batches(
+                Turn.objects.filter(
+                    session__tenant=tenant, created_at__lt=before(tenant.retention_days_turns)
+                )
+            )
+        if tenant.retention_days_reports:
+            counts["reports"] += _delete_in_batches(
+                SessionReport.objects.filter(
+                    session__tenant=tenant, created_at__lt=before(tenant.retention_days_reports)
+                )
+            )
+        if tenant.retention_days_webhook_deliveries:
+            counts["webhook_deliveries"] += _delete_in_batches(
+                WebhookDelivery.objects.filter(
+                    endpoint__tenant=tenant,
+                    status__in=finished,
+                    created_at__lt=before(tenant.retention_days_webhook_deliveries),
+                )
+            )
+        if tenant.retention_days_audit_events:
+            counts["audit_events"] += _delete_in_batches(
+                AuditEvent.objects.filter(
+                    tenant=tenant, created_at__lt=before(tenant.retention_days_audit_events)
+                )
+            )
+    if any(counts.values()):
+        logger.info("retention: deleted %s", counts)
+    return counts

@@ -94,3 +94,9 @@ def build_session_report(self, session_id: str) -> str:
         return "missing"
     session_report_store(session=session)
     return "stored"
+
+
+@shared_task
+def apply_retention() -> dict[str, int]:
+    """Daily (beat): delete data older than each tenant's retention settings."""
+    return services.retention_apply()

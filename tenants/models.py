@@ -55,6 +55,31 @@ class Tenant(models.Model):
     api_requests_per_minute = models.PositiveIntegerField(
         default=600, validators=[MinValueValidator(1)], help_text="API rate limit per tenant."
     )
+    # Retention (days; empty keeps forever), applied daily by sessions_app.tasks.apply_retention.
+    retention_days_turns = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Delete conversation turns older than this many days.",
+    )
+    retention_days_reports = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Delete post-session reports older than this many days.",
+    )
+    retention_days_webhook_deliveries = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Delete finished webhook deliveries older than this many days.",
+    )
+    retention_days_audit_events = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1)],
+        help_text="Delete audit events older than this many days.",
+    )
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)

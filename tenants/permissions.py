@@ -108,6 +108,27 @@ def _role_group_has_perm(context: TenantContext, codename: str, obj: Any) -> boo
     return model.objects.filter(**filters).exists()
 
 
+def role_group_perm_exists(context: TenantContext, action: Action, model: Any) -> Any:
+    """An ``Exists`` to annotate a ``model`` queryset with: does the API key's role group hold
+    ``action``'s object permission on the row? (Direct-FK permission tables only; the
+    annotation joins the indexed ``content_object_id``, so the lookup and the check are one
+    query.) None for session users, whose permissions go through guardian's backend."""
+    from django.db.models import Exists, OuterRef
+
+    if context.api_key is None:
+        return None
+    permission_model = get_group_obj_perms_model(model)
+    if permission_model.objects.is_generic():
+        return None
+    return Exists(
+        permission_model.objects.filter(
+            content_object=OuterRef("pk"),
+            group__name=role_group_name(context.tenant, context.role),
+            permission__codename=ACTION_PERMISSION[action],
+        )
+    )
+
+
 def view_action(request: Request, view: Any) -> Action:
     """The action a request asks for: the view's override for the method, else the table."""
     overrides: dict[str, Action] = getattr(view, "method_actions", {})

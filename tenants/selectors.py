@@ -16,7 +16,9 @@ def api_key_from_raw(raw_key: str) -> ApiKey | None:
     parts = raw_key.split("_", 2)
     if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
         return None
-    api_key = ApiKey.objects.select_related("tenant").filter(prefix=parts[1]).first()
+    # No ORDER BY (``first()`` would add one): prefix is unique.
+    found = list(ApiKey.objects.select_related("tenant").filter(prefix=parts[1]).order_by()[:1])
+    api_key = found[0] if found else None
     if api_key is None or not hmac.compare_digest(api_key.key_hash, hash_api_key(raw_key)):
         return None
     if not api_key.is_active or not api_key.tenant.is_active:

@@ -7,10 +7,29 @@ import time
 from typing import Any
 
 from django.core.cache import cache
+from django.core.cache.backends.redis import RedisCache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
 
 WINDOW_SECONDS = 60
+
+
+def count_in_window(key: str, timeout: int) -> int:
+    """Add one to the counter ``key`` (created with ``timeout``) and return it: one Redis
+    round trip (``SET NX EX`` + ``INCR`` pipelined) on Redis, add + incr elsewhere."""
+    redis_client = getattr(getattr(cache, "_cache", None), "get_client", None)
+    if isinstance(cache, RedisCache) and redis_client is not None:
+        full_key = cache.make_and_validate_key(key)
+        pipeline = redis_client(full_key, write=True).pipeline(transaction=False)
+        pipeline.set(full_key, 0, ex=timeout, nx=True)
+        pipeline.incr(full_key)
+        return int(pipeline.execute()[1])
+    cache.add(key, 0, timeout=timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=timeout)
+        return 1
 
 
 class TenantRateThrottle(BaseThrottle):
@@ -30,12 +49,7 @@ class TenantRateThrottle(BaseThrottle):
         now = time.time()
         window_start = int(now // WINDOW_SECONDS) * WINDOW_SECONDS
         key = f"api-throttle:tenant:{context.tenant.pk}:{window_start}"
-        cache.add(key, 0, timeout=WINDOW_SECONDS + 5)
-        try:
-            count = cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.set(key, 1, timeout=WINDOW_SECONDS + 5)
-            count = 1
+        count = count_in_window(key, WINDOW_SECONDS + 5)
         self._wait = max(1, math.ceil(window_start + WINDOW_SECONDS - now))
         return count <= context.tenant.api_requests_per_minute
 

@@ -318,6 +318,9 @@ def webhook_endpoint_enable(
 
 def _endpoint_record_failure(endpoint_id: int, error: str) -> None:
     """Count a failed delivery; past the limit, disable the endpoint and leave a trace."""
+    from tenants.metrics import WEBHOOK_FAILURES
+
+    WEBHOOK_FAILURES.inc()
     with transaction.atomic():
         endpoint = (
             WebhookEndpoint.objects.select_for_update().select_related("tenant").get(pk=endpoint_id)

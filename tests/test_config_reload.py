@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 from agents_config import services
-from agents_config.reload import CHANNEL, ConfigChangeListener
+from agents_config.reload import ConfigChangeListener, config_channel, publish_change
 from agents_config.selectors import agent_draft_document
 
 
@@ -72,9 +72,39 @@ async def test_listener_reconnects_and_revalidates():
         await asyncio.sleep(0.05)
     assert revalidated and listener.reconnects == 1
     await asyncio.wait_for(listener.connected.wait(), 5)
-    admin.publish(CHANNEL, '{"action": "published", "agent_id": "x"}')
-    admin.publish(CHANNEL, "not json")
+    admin.publish(config_channel(1, "x"), '{"action": "published", "agent_id": "x"}')
+    admin.publish(config_channel(1, "x"), "not json")
     await _listen_until(listener, received, 1)
     assert received == [{"action": "published", "agent_id": "x"}]
     listener.stop()
     await asyncio.wait_for(task, 5)
+
+
+async def test_channels_are_per_deployment_and_per_agent(settings):
+    """Deployments sharing a Redis don't get each other's changes; a job hears its agent only."""
+    settings.DEPLOYMENT_NAME = "blue"
+    everything: list[dict] = []
+    own_agent: list[dict] = []
+    listeners = [
+        ConfigChangeListener(settings.REDIS_URL, everything.append),
+        ConfigChangeListener(
+            settings.REDIS_URL, own_agent.append, channel=config_channel(7, "mine")
+        ),
+    ]
+    tasks = [asyncio.create_task(listener.run()) for listener in listeners]
+    for listener in listeners:
+        await asyncio.wait_for(listener.connected.wait(), 5)
+    settings.DEPLOYMENT_NAME = "green"  # another deployment on the same Redis
+    publish_change(tenant_id=7, agent_id="mine", action="published", version="9.9.9")
+    settings.DEPLOYMENT_NAME = "blue"
+    publish_change(tenant_id=7, agent_id="other", action="published", version="1.0.1")
+    publish_change(tenant_id=7, agent_id="mine", action="published", version="1.0.2")
+    await _listen_until(listeners[0], everything, 2)
+    await _listen_until(listeners[1], own_agent, 1)
+    await asyncio.sleep(0.2)
+    assert [c["version"] for c in everything] == ["1.0.1", "1.0.2"]
+    assert [c["version"] for c in own_agent] == ["1.0.2"]
+    assert config_channel(7, "mine") == "blue:config-changes:7:mine"
+    for listener in listeners:
+        listener.stop()
+    await asyncio.wait_for(asyncio.gather(*tasks), 5)

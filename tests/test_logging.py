@@ -55,14 +55,14 @@ def test_api_requests_bind_the_tenant(tenant, monkeypatch):
     from tenants.services import api_key_create
 
     seen: list[dict] = []
-    original = apis.agent_for_tenant
+    original = apis.agent_draft_head  # the API-key read path's agent lookup
 
     def spy(**kwargs):
         seen.append(current_log_context())
         logging.getLogger("test").warning("inside the view")
         return original(**kwargs)
 
-    monkeypatch.setattr(apis, "agent_for_tenant", spy)
+    monkeypatch.setattr(apis, "agent_draft_head", spy)
     api = APIClient()
     api.credentials(
         HTTP_AUTHORIZATION="Bearer "

@@ -40,6 +40,7 @@ from agents_config.contracts import AgentDocument
 from agents_config.schema import CompiledSchema, StreamingExtractor
 from agents_config.templating import render_template
 from agents_config.validators import OUTPUT_VALIDATORS
+from tenants.metrics import PROVIDER_ERRORS
 from worker.publisher import TurnPublisher
 from worker.tracing import turn_attributes
 from worker.turns import STRUCTURED_EXTRA_KEY, TurnState, TurnStore, TurnTracker
@@ -354,6 +355,7 @@ class DynamicAgent(Agent):
                     yield FlushSentinel()
         except Exception as exc:  # noqa: BLE001 - provider trouble mid-turn: keep what was said
             logger.warning("LLM failed during the turn: %s", exc)
+            PROVIDER_ERRORS.labels(kind="llm").inc()
             turn.errors.append(f"LLM error: {exc}")
             span.record_exception(exc)
         finally:
@@ -444,6 +446,7 @@ class DynamicAgent(Agent):
                 yield frame
         except Exception as exc:  # noqa: BLE001 - the transcript still carries the turn
             logger.warning("TTS failed during the turn: %s", exc)
+            PROVIDER_ERRORS.labels(kind="tts").inc()
             span.record_exception(exc)
             if turn is not None:
                 turn.errors.append(f"TTS error: {exc}")

@@ -172,7 +172,9 @@ async def entrypoint(ctx: JobContext) -> None:
             job_tracing.shutdown()
 
     ctx.add_shutdown_callback(finish)
-    await store.activate_session(session_id)
+    await store.activate_session(
+        session_id, worker_id=str(ctx.worker_id or ""), job_id=str(ctx.job.id or "")
+    )
     await ctx.connect()
     pipeline = document.pipeline_config
     audio_input: Any = True
@@ -247,7 +249,7 @@ def _start_reload_watcher(ctx: JobContext, agent: Any, document: Any, loaded: An
     if not settings.REDIS_URL:
         return None
     from agents_config.contracts import parse_document
-    from agents_config.reload import ConfigChangeListener
+    from agents_config.reload import ConfigChangeListener, config_channel
     from sessions_app.services import resolve_overrides
     from worker import store
     from worker.publisher import CONFIG_TOPIC, RoomTurnPublisher
@@ -278,7 +280,12 @@ def _start_reload_watcher(ctx: JobContext, agent: Any, document: Any, loaded: An
         apply=apply,
         live_version=live_version,
     )
-    listener = ConfigChangeListener(settings.REDIS_URL, reloader.on_change, reloader.revalidate)
+    listener = ConfigChangeListener(
+        settings.REDIS_URL,
+        reloader.on_change,
+        reloader.revalidate,
+        channel=config_channel(loaded.tenant_id, loaded.agent_slug),
+    )
     task = asyncio.create_task(listener.run(), name="config-change-listener")
     listener.task = task  # keep a reference for the job's lifetime
     return listener

@@ -91,7 +91,9 @@ def _provider_keys(tenant_id: int | None) -> dict[str, ProviderKey]:
 provider_keys = sync_to_async(_provider_keys, thread_sensitive=True)
 
 
-def _transition(session_id: str, action: str, reason: str = "") -> bool:
+def _transition(
+    session_id: str, action: str, reason: str = "", worker_id: str = "", job_id: str = ""
+) -> bool:
     from sessions_app import services
     from sessions_app.models import Session
 
@@ -100,14 +102,17 @@ def _transition(session_id: str, action: str, reason: str = "") -> bool:
     if session is None:
         return False
     if action == "activate":
-        return services.session_activate(session=session)
+        return services.session_activate(session=session, worker_id=worker_id, job_id=job_id)
     if action == "fail":
         return services.session_fail(session=session, reason=reason)
     return services.session_end(session=session, reason=reason)
 
 
-async def activate_session(session_id: str) -> bool:
-    return await sync_to_async(_transition, thread_sensitive=True)(session_id, "activate")
+async def activate_session(session_id: str, *, worker_id: str = "", job_id: str = "") -> bool:
+    """Active, recording the LiveKit worker and job that run it."""
+    return await sync_to_async(_transition, thread_sensitive=True)(
+        session_id, "activate", worker_id=worker_id, job_id=job_id
+    )
 
 
 async def fail_session(session_id: str, reason: str) -> bool:

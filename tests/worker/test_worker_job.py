@@ -96,6 +96,12 @@ async def test_simulated_job_activates_the_session_from_the_database(job_env, te
         metadata, job_seconds=60, check=lambda: status_of(session.id) == SessionStatus.ACTIVE
     )
     assert active
+    ran_by = await sync_to_async(
+        lambda: Session.objects.values("worker_id", "job_id").get(pk=session.id)
+    )()
+    # The job context's ids (a simulated job's id starts "simulated-job-"; the unregistered
+    # server's worker id is livekit-agents' placeholder).
+    assert ran_by["job_id"] and ran_by["worker_id"], ran_by
     # the job's shutdown ends the session in the database
     ended = await wait_for(lambda: status_of(session.id) == SessionStatus.ENDED, seconds=30)
     await close_connections()

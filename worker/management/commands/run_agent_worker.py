@@ -38,7 +38,15 @@ class Command(BaseCommand):
             "--health-port",
             type=int,
             default=8081,
-            help="HTTP health check port (GET / -> OK); 0 picks a free port.",
+            help="HTTP health check port (GET / -> 200 OK once registered with LiveKit, "
+            "503 before); 0 picks a free port.",
+        )
+        parser.add_argument(
+            "--metrics-port",
+            type=int,
+            default=None,
+            help="Expose livekit-agents' Prometheus metrics on this port (/metrics); "
+            "default: settings.AGENT_WORKER_METRICS_PORT (off when unset).",
         )
         parser.add_argument(
             "--drain-timeout",
@@ -104,6 +112,7 @@ class Command(BaseCommand):
             drain_timeout=options["drain_timeout"],
             max_retry=options["max_retry"],
             devmode=devmode,
+            metrics_port=options["metrics_port"] or settings.AGENT_WORKER_METRICS_PORT,
             job_executor_type=(
                 JobExecutorType.THREAD
                 if options["job_executor"] == "thread"
