@@ -35,7 +35,16 @@ from sessions_app.telephony.serializers import (
     PhoneNumberUpdateInputSerializer,
     RecipientsAddInputSerializer,
 )
-from tenants.api import BODY_ERRORS, ApiPagination, TenantAPIView, error_responses, parse_body
+from tenants.api import (
+    BODY_ERRORS,
+    ApiPagination,
+    NoQuerySerializer,
+    PageQuerySerializer,
+    TenantAPIView,
+    error_responses,
+    parse_body,
+    parse_query,
+)
 from tenants.permissions import has_object_permission
 from tenants.roles import Action
 
@@ -78,6 +87,7 @@ class PhoneNumberListCreateApi(TenantAPIView):
         responses={200: PhoneNumberSerializer(many=True), **error_responses(404)},
     )
     def get(self, request: Request) -> Response:
+        parse_query(PageQuerySerializer, request)
         numbers = PhoneNumber.objects.filter(tenant=self.tenant).select_related(
             "agent", "pinned_version"
         )
@@ -125,6 +135,7 @@ class PhoneNumberDetailApi(TenantAPIView):
         responses={200: PhoneNumberSerializer, **error_responses(404)},
     )
     def get(self, request: Request, number_id: int) -> Response:
+        parse_query(NoQuerySerializer, request)
         return Response(PhoneNumberSerializer(self._phone(number_id)).data)
 
     @extend_schema(
@@ -172,6 +183,7 @@ class OutboundTrunkApi(TenantAPIView):
         responses={200: OutboundTrunkSerializer, **error_responses(404)},
     )
     def get(self, request: Request) -> Response:
+        parse_query(NoQuerySerializer, request)
         trunk = OutboundTrunk.objects.filter(tenant=self.tenant).first()
         if trunk is None:
             raise NotFound("No outbound trunk yet.")
@@ -248,6 +260,7 @@ class CallDetailApi(CallObjectApi):
         responses={200: PhoneCallSerializer, **error_responses(404)},
     )
     def get(self, request: Request, session_id: uuid.UUID) -> Response:
+        parse_query(NoQuerySerializer, request)
         return Response(PhoneCallSerializer(self.get_call(session_id)).data)
 
 
@@ -280,6 +293,7 @@ class CampaignListCreateApi(TenantAPIView):
         responses={200: CampaignSerializer(many=True), **error_responses(404)},
     )
     def get(self, request: Request) -> Response:
+        parse_query(PageQuerySerializer, request)
         campaigns = Campaign.objects.filter(tenant=self.tenant).select_related("agent")
         return self.paginated(campaigns.prefetch_related("recipients"), CampaignSerializer)
 
@@ -319,6 +333,7 @@ class CampaignDetailApi(CampaignObjectApi):
         responses={200: CampaignSerializer, **error_responses(404)},
     )
     def get(self, request: Request, campaign_id: int) -> Response:
+        parse_query(NoQuerySerializer, request)
         return Response(CampaignSerializer(self._campaign(campaign_id)).data)
 
 

@@ -24,6 +24,7 @@ from config import api_urls
 from sessions_app.factories import SessionFactory
 from sessions_app.models import Session
 from sessions_app.services import session_create
+from sessions_app.telephony.models import Campaign, PhoneCall, PhoneNumber
 from tenants.services import api_key_create
 from tests.test_settings_and_health import manage
 
@@ -51,7 +52,20 @@ def objects(published_agent):
     run = agent_test_run_start(agent=published_agent, enqueue=False)
     session = SessionFactory(agent=published_agent)
     field = published_agent.schema_fields.order_by("position").last()
+    number = PhoneNumber.objects.create(
+        tenant=published_agent.tenant, number="+442079460000", agent=published_agent
+    )
+    campaign = Campaign.objects.create(
+        tenant=published_agent.tenant, name="calls", agent=published_agent
+    )
+    PhoneCall.objects.create(
+        session=session, tenant=published_agent.tenant, direction="outbound",
+        from_number=number.number, to_number="+442079460001", call_status="answered",
+    )  # fmt: skip
     return {
+        "number_id": number.pk,
+        "campaign_id": campaign.pk,
+        "action": "pause",
         "agent_id": published_agent.agent_id,
         "field_name": field.field_name,
         "run_id": run.pk,
@@ -97,7 +111,11 @@ def test_deep_json_is_refused_quickly_on_every_write_endpoint(api, objects):
         if any(hasattr(view, method) for method in WRITE_METHODS)
     }
     assert len(reads_body) >= 10  # the iteration found the write endpoints
-    no_body = {("post", "api-session-end"), ("post", "api-agent-tracing")}  # request=None
+    no_body = {  # request=None
+        ("post", "api-session-end"),
+        ("post", "api-agent-tracing"),
+        ("post", "api-campaign-control"),
+    }
     checked = []
     for name, view in reads_body.items():
         url = url_for(name, objects)
