@@ -74,6 +74,7 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         "user_id",
         "status",
         "turn_count",
+        "cost_usd",
         "created_at",
         "ended_at",
     ]
@@ -98,6 +99,8 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         "created_at",
         "expires_at",
         "ended_at",
+        "cost_usd",
+        "reserved_usd",
         "turns_links",
     ]
     readonly_fields = fields
@@ -167,3 +170,6 @@ def turn_into_test_case(
 
 
 SessionAdmin.actions = [*(SessionAdmin.actions or []), turn_into_test_case]
+
+
+from sessions_app import admin_billing  # noqa: E402, F401  (registers prices and budgets)

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db import transaction
 
+from sessions_app.billing import session_cost_refresh, session_cost_report
 from sessions_app.events import session_report_ready
 from sessions_app.models import Session, SessionReport, Turn
 
@@ -58,6 +59,7 @@ def build_report(session: Session) -> dict[str, Any]:
         return [v for v in (getattr(t, attr) for t in turns) if v is not None]
 
     ended = session.ended_at
+    economics = session_cost_report(session)
     return {
         "format": REPORT_FORMAT,
         "session": {
@@ -86,6 +88,7 @@ def build_report(session: Session) -> dict[str, Any]:
                 "version": t.version_label or session.version_label,
                 "structured_output": t.structured_output,
                 "validation_errors": t.validation_errors,
+                "usage": t.usage,
                 "latency_ms": {
                     "llm_first_token": t.llm_ttft_ms,
                     "first_spoken_text": t.first_spoken_ms,
@@ -103,7 +106,9 @@ def build_report(session: Session) -> dict[str, Any]:
             "turns": len(turns),
             "user_characters": sum(len(t.user_text) for t in turns),
             "spoken_characters": sum(len(t.spoken_text) for t in turns),
+            **economics["usage"],
         },
+        "cost": economics["cost"],
         "latency_summary_ms": {
             "llm_first_token": _latency_summary(timings("llm_ttft_ms")),
             "first_spoken_text": _latency_summary(timings("first_spoken_ms")),
@@ -114,7 +119,8 @@ def build_report(session: Session) -> dict[str, Any]:
 
 @transaction.atomic
 def session_report_store(*, session: Session) -> SessionReport:
-    """Build and store (or rebuild) the session's report."""
+    """Build and store (or rebuild) the session's report (its final cost first)."""
+    session_cost_refresh(session=session)
     report, _ = SessionReport.objects.update_or_create(
         session=session, defaults={"document": build_report(session)}
     )

@@ -189,9 +189,11 @@ def session_create(
 ) -> Session:
     """Start a session on the agent's live version, within the tenant's quotas.
 
-    Raises ``SessionRejected`` (404/409), ``ContractError`` (bad overrides or details) or
-    ``QuotaExceeded``; nothing is stored or counted then. Provisioning is queued on commit.
+    Raises ``SessionRejected`` (404/409), ``ContractError`` (bad overrides or details),
+    ``QuotaExceeded`` or ``billing.BudgetExceeded``; nothing is stored or counted then.
+    Provisioning is queued on commit.
     """
+    from sessions_app import billing
     from sessions_app.tasks import provision_session_room
 
     user_id = (user_id or "").strip()
@@ -216,6 +218,7 @@ def session_create(
             raise SessionRejected(f"Agent {agent_id!r} has no published version; publish it first.")
         document = resolve_overrides(version.document, overrides)
         counters = _enforce_quotas(locked_tenant, user_id)
+        reserved = billing.budget_enforce(tenant=locked_tenant, agent_id=agent.pk)
         now = timezone.now()
         minutes = document["pipeline_config"].get("max_session_minutes", 30)
         session_id = uuid.uuid4()
@@ -232,6 +235,7 @@ def session_create(
             overrides=overrides or {},
             created_at=now,
             expires_at=now + dt.timedelta(minutes=minutes),
+            reserved_usd=reserved,
         )
         UsageCounter.objects.filter(pk__in=[c.pk for c in counters]).update(
             sessions_started=F("sessions_started") + 1

@@ -16,14 +16,16 @@ from agents_config.contracts import AgentDocument
 from worker.agent import AgentBlueprint, DynamicAgent
 from worker.factory import AgentFactory, ProviderKeys
 from worker.publisher import MemoryTurnPublisher
-from worker.turns import TurnRecord
+from worker.turns import TurnRecord, TurnStore
+from worker.usage import UsageMeter
 
 
 class TextConversation:
     """``async with TextConversation(...) as chat: record = await chat.say("Hello")``.
 
     Building raises ``ProviderConfigError`` like the worker does; ``say`` returns the
-    finished turn's record (published to the in-memory publisher, not stored).
+    finished turn's record (published to the in-memory publisher; stored only with a
+    ``store``). ``meter`` adds up the providers' usage (``worker.usage``).
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class TextConversation:
         user_details: dict[str, Any] | None = None,
         overrides: dict[str, Any] | None = None,
         on_message: Callable[[dict[str, Any]], None] | None = None,
+        store: TurnStore | None = None,
     ) -> None:
         self.publisher = MemoryTurnPublisher(on_message=on_message)
         self.factory = AgentFactory(document=document, keys=keys, text_only=True)
@@ -42,9 +45,12 @@ class TextConversation:
             document, version=version, user_details=user_details, overrides=overrides
         )
         self.agent: DynamicAgent = self.factory.build_agent(
-            blueprint=blueprint, publisher=self.publisher
+            blueprint=blueprint, publisher=self.publisher, store=store
         )
         self.session: AgentSession = self.factory.build_session()
+        self.meter = UsageMeter.for_document(document).attach(self.session)
+        if store is not None and getattr(store, "meter", False) is None:
+            store.meter = self.meter  # type: ignore[attr-defined]
 
     async def __aenter__(self) -> TextConversation:
         await self.session.start(self.agent)

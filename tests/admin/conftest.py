@@ -7,8 +7,10 @@ foreign object's name carries ``FOREIGN_MARK`` so a page leaking one is easy to 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from django.db.models import Model
 from agents_config import services as agent_services
 from agents_config.factories import AgentTestRunFactory, make_agent, make_test_case
 from sessions_app.factories import SessionFactory, TurnFactory
+from sessions_app.models import Budget, BudgetAlert, ModelPrice
 from tenants.factories import (
     AuditEventFactory,
     MembershipFactory,
@@ -66,6 +69,9 @@ def populate(tenant: Tenant, mark: str) -> TenantObjects:
     member = UserFactory(username=f"{mark}-member")
     membership = MembershipFactory(user=member, tenant=tenant, role="developer")
     endpoint = WebhookEndpointFactory(tenant=tenant, url=f"https://{mark}-hooks.example.com/in")
+    budget = Budget.objects.create(
+        tenant=tenant, monthly_limit_usd=Decimal("10"), closing_line=f"{mark} goodbye"
+    )
     delivery = WebhookDeliveryFactory(endpoint=endpoint, payload={"data": {"mark": mark}})
     objects = {
         "tenants.Tenant": tenant,
@@ -80,6 +86,18 @@ def populate(tenant: Tenant, mark: str) -> TenantObjects:
         "agents_config.AgentTestCase": case,
         "agents_config.AgentTestRun": run,
         "sessions_app.Session": session,
+        "sessions_app.Budget": budget,
+        "sessions_app.BudgetAlert": BudgetAlert.objects.create(
+            budget=budget, period_start=dt.date(2025, 1, 1), spent_usd=Decimal("8")
+        ),
+        "sessions_app.ModelPrice": ModelPrice.objects.create(
+            tenant=tenant,
+            provider="openai",
+            model=f"{mark}-model",
+            metric="prompt_tokens",
+            usd_per_million=Decimal("1"),
+            effective_from=dt.date(2025, 1, 1),
+        ),
     }
     return TenantObjects(tenant=tenant, objects=objects)
 
