@@ -151,6 +151,15 @@ class SessionReport(models.Model):
 
     session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="report")
     document = models.JSONField()
+    analysis_status = models.CharField(
+        max_length=10,
+        blank=True,
+        default="",
+        help_text="Post-session analysis: pending, done, invalid, failed or skipped.",
+    )
+    analysis = models.JSONField(null=True, blank=True, help_text="The validated outcome.")
+    analysis_errors = models.JSONField(default=list, blank=True)
+    analysis_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

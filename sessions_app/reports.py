@@ -121,8 +121,12 @@ def build_report(session: Session) -> dict[str, Any]:
 def session_report_store(*, session: Session) -> SessionReport:
     """Build and store (or rebuild) the session's report (its final cost first)."""
     session_cost_refresh(session=session)
+    document = build_report(session)
+    previous = SessionReport.objects.filter(session=session).first()
+    if previous is not None and "analysis" in previous.document:
+        document["analysis"] = previous.document["analysis"]  # a rebuild keeps the analysis
     report, _ = SessionReport.objects.update_or_create(
-        session=session, defaults={"document": build_report(session)}
+        session=session, defaults={"document": document}
     )
     payload = {
         "session_id": str(session.pk),
