@@ -11,7 +11,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 from django.utils.html import format_html
 
-from sessions_app.models import Session, SessionTransition, Turn
+from sessions_app.models import Session, SessionReport, SessionTransition, Turn
 from tenants.admin_scoping import (
     TenantScopedAdminMixin,
     TenantScopedInlineMixin,
@@ -101,9 +101,19 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         "ended_at",
         "cost_usd",
         "reserved_usd",
+        "analysis_outcome",
         "turns_links",
     ]
     readonly_fields = fields
+
+    @admin.display(description="Analysis")
+    def analysis_outcome(self, obj: Session) -> str:
+        """The post-session analysis: its status, then the validated result or the errors."""
+        report = SessionReport.objects.filter(session=obj).first() if obj.pk else None
+        if report is None or not report.analysis_status:
+            return "-"
+        detail = report.analysis if report.analysis is not None else report.analysis_errors
+        return f"{report.analysis_status}: {json.dumps(detail, ensure_ascii=False)[:2000]}"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
         qs = super().get_queryset(request).annotate(_turns=Count("turns"))

@@ -193,6 +193,7 @@ def session_create(
     ``QuotaExceeded`` or ``billing.BudgetExceeded``; nothing is stored or counted then.
     Provisioning is queued on commit.
     """
+    from agents_config.experiments import experiment_version_for
     from sessions_app import billing
     from sessions_app.tasks import provision_session_room
 
@@ -213,7 +214,8 @@ def session_create(
         agent_id = agent.agent_id
         if not agent.enabled:
             raise SessionRejected(f"Agent {agent_id!r} is disabled.")
-        version = agent.published_version
+        # A version experiment splits traffic (sticky per user); else the live version.
+        version = experiment_version_for(agent=agent, user_id=user_id) or agent.published_version
         if version is None:
             raise SessionRejected(f"Agent {agent_id!r} has no published version; publish it first.")
         document = resolve_overrides(version.document, overrides)
