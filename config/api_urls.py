@@ -41,9 +41,7 @@ urlpatterns = [
         name="api-agent-version-diff",
     ),
     path(f"{config}/export", agents.ExportApi.as_view(), name="api-agent-export"),
-    path(
-        f"{config}/experiment", experiments.ExperimentApi.as_view(), name="api-agent-experiment"
-    ),
+    path(f"{config}/experiment", experiments.ExperimentApi.as_view(), name="api-agent-experiment"),
     path(
         f"{config}/experiment/promote",
         experiments.ExperimentPromoteApi.as_view(),
