@@ -202,9 +202,13 @@ class ModelPrice(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "provider", "model", "metric", "effective_from"],
-                name="unique_model_price",
-                nulls_distinct=False,
-            )
+                name="unique_tenant_model_price",
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "model", "metric", "effective_from"],
+                condition=models.Q(tenant__isnull=True),
+                name="unique_platform_model_price",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -238,9 +242,12 @@ class Budget(models.Model):
     class Meta:
         ordering = ["tenant", "agent"]
         constraints = [
+            models.UniqueConstraint(fields=["tenant", "agent"], name="unique_agent_budget"),
             models.UniqueConstraint(
-                fields=["tenant", "agent"], name="unique_budget", nulls_distinct=False
-            )
+                fields=["tenant"],
+                condition=models.Q(agent__isnull=True),
+                name="unique_tenant_budget",
+            ),
         ]
 
     def __str__(self) -> str:

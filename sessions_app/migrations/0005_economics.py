@@ -80,7 +80,11 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='budget',
-            constraint=models.UniqueConstraint(fields=('tenant', 'agent'), name='unique_budget', nulls_distinct=False),
+            constraint=models.UniqueConstraint(fields=('tenant', 'agent'), name='unique_agent_budget'),
+        ),
+        migrations.AddConstraint(
+            model_name='budget',
+            constraint=models.UniqueConstraint(condition=models.Q(('agent__isnull', True)), fields=('tenant',), name='unique_tenant_budget'),
         ),
         migrations.AddConstraint(
             model_name='budgetalert',
@@ -88,6 +92,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='modelprice',
-            constraint=models.UniqueConstraint(fields=('tenant', 'provider', 'model', 'metric', 'effective_from'), name='unique_model_price', nulls_distinct=False),
+            constraint=models.UniqueConstraint(fields=('tenant', 'provider', 'model', 'metric', 'effective_from'), name='unique_tenant_model_price'),
+        ),
+        migrations.AddConstraint(
+            model_name='modelprice',
+            constraint=models.UniqueConstraint(condition=models.Q(('tenant__isnull', True)), fields=('provider', 'model', 'metric', 'effective_from'), name='unique_platform_model_price'),
         ),
     ]
