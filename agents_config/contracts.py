@@ -39,6 +39,7 @@ from agents_config.schema import (
     FieldSpec,
     InstructionsTiming,
     SchemaDefinitionError,
+    compile_schema,
     default_registry,
 )
 from agents_config.templating import TemplateError, template_variables
@@ -651,6 +652,58 @@ OVERRIDABLE_SETTINGS = frozenset(
 )
 
 
+class AnalysisConfig(Contract):
+    """Post-session analysis: an LLM reads the transcript and the final structured state and
+    answers the outcome fields (same field grammar and schema engine as the turn schema, in
+    the no-speech mode). See ``sessions_app.analysis``."""
+
+    enabled: bool = False
+    summary_prompt: str = Field(
+        default="Summarise the conversation in two or three sentences.", max_length=4000
+    )
+    outcome_fields: list[SchemaFieldConfig] = Field(default_factory=list, max_length=50)
+    success_criteria: str = Field(
+        default="", max_length=4000, description="What counts as a successful session."
+    )
+    sample_rate: float = Field(
+        default=1.0, ge=0.0, le=1.0, description="Share of ended sessions analysed (0-1)."
+    )
+    model: str = Field(default="", max_length=100, description="Empty: llm_config.model.")
+
+    def compile(self) -> CompiledSchema:
+        """The outcome fields plus ``summary``/``success`` as one schema (nothing spoken)."""
+        specs = [
+            FieldSpec(name="summary", type="str", description=self.summary_prompt),
+            FieldSpec(
+                name="success",
+                type="bool",
+                description=self.success_criteria or "Did the session reach its goal?",
+            ),
+            *(f.to_spec() for f in self.outcome_fields),
+        ]
+        return compile_schema(specs, name="SessionAnalysis", speech=False)
+
+    def cross_check(self) -> list[tuple[Loc, str]]:
+        reserved = [
+            (("outcome_fields", i, "field_name"), f"{f.field_name!r} is reserved")
+            for i, f in enumerate(self.outcome_fields)
+            if f.field_name in ("summary", "success")
+        ]
+        if reserved:
+            return reserved
+        try:
+            self.compile()
+        except SchemaDefinitionError as exc:
+            # issue locs count the two built-in fields first
+            return [
+                (("outcome_fields", issue.loc[0] - 2, *issue.loc[1:]), issue.message)
+                if issue.loc and isinstance(issue.loc[0], int)
+                else (("outcome_fields",), issue.message)
+                for issue in exc.issues
+            ]
+        return []
+
+
 class PipelineConfig(Contract):
     vad_enabled: bool = True
     turn_detection: bool = True
@@ -708,6 +761,7 @@ SECTION_CONTRACTS: dict[str, type[Contract]] = {
     "tts_config": TTSConfig,
     "tracing_config": TracingConfig,
     "pipeline_config": PipelineConfig,
+    "analysis_config": AnalysisConfig,
 }
 
 
@@ -727,6 +781,7 @@ class AgentDocument(Contract):
     tts_config: TTSConfig = Field(default_factory=TTSConfig)
     tracing_config: TracingConfig = Field(default_factory=TracingConfig)
     pipeline_config: PipelineConfig = Field(default_factory=PipelineConfig)
+    analysis_config: AnalysisConfig = Field(default_factory=AnalysisConfig)
     tenant_config: TenantConfig | None = None
     # Accepted for compatibility with seed documents; never exported.
     created_at: datetime | None = Field(default=None, exclude=True)

@@ -39,9 +39,16 @@ FORM_SECTIONS = (
     "tts_config",
     "tracing_config",
     "pipeline_config",
+    "analysis_config",
 )
 SEPARATOR = "__"
-LONG_TEXT = {"instructions", "default_instructions", "fallback_line"}
+LONG_TEXT = {
+    "instructions",
+    "default_instructions",
+    "fallback_line",
+    "summary_prompt",
+    "success_criteria",
+}
 
 
 class PrettyJSONField(forms.JSONField):

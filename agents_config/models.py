@@ -45,6 +45,7 @@ class Agent(models.Model):
     tts_config = models.JSONField(default=dict)
     tracing_config = models.JSONField(default=dict)
     pipeline_config = models.JSONField(default=dict)
+    analysis_config = models.JSONField(default=dict, blank=True)
     schema_id = models.CharField(max_length=100, blank=True)
     schema_version = models.CharField(max_length=20, default="1.0.0")
     custom_validators = models.JSONField(default=list, blank=True)
@@ -244,3 +245,19 @@ class AgentTestRun(models.Model):
     def __str__(self) -> str:
         target = self.case.name if self.case_id and self.case else "suite"
         return f"{self.agent.agent_id} {target} @{self.version_label} ({self.status})"
+
+
+class VersionExperiment(models.Model):
+    """Traffic split over published versions (``agents_config.experiments``)."""
+
+    agent = models.OneToOneField(Agent, on_delete=models.CASCADE, related_name="experiment")
+    weights = models.JSONField(
+        default=dict,
+        help_text="Version label -> weight (integers summing to 100), "
+        'e.g. {"1.0.0": 90, "1.1.0": 10}.',
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        split = ", ".join(f"{v} {w}%" for v, w in self.weights.items())
+        return f"{self.agent}: {split}"

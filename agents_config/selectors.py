@@ -82,6 +82,7 @@ def agent_draft_document(
         "tts_config": agent.tts_config,
         "tracing_config": agent.tracing_config,
         "pipeline_config": agent.pipeline_config,
+        "analysis_config": agent.analysis_config or {},
         "tenant_config": tenant_config_document(agent.tenant),
     }
 

@@ -132,6 +132,7 @@ def _write_document(agent: Agent, document: AgentDocument) -> None:
         "tts_config",
         "tracing_config",
         "pipeline_config",
+        "analysis_config",
     ):
         setattr(agent, section, getattr(document, section).model_dump(mode="json"))
     schema = document.schema_config

@@ -6,6 +6,7 @@ from agents_config import apis as agents
 from agents_config import suite_apis as suites
 from config.exceptions import api_not_found
 from sessions_app import apis as sessions
+from sessions_app import experiment_apis as experiments
 from sessions_app.telephony import apis as telephony
 from tenants import apis as tenants
 
@@ -42,6 +43,12 @@ urlpatterns = [
         name="api-agent-version-diff",
     ),
     path(f"{config}/export", agents.ExportApi.as_view(), name="api-agent-export"),
+    path(f"{config}/experiment", experiments.ExperimentApi.as_view(), name="api-agent-experiment"),
+    path(
+        f"{config}/experiment/promote",
+        experiments.ExperimentPromoteApi.as_view(),
+        name="api-agent-experiment-promote",
+    ),
     path(f"{config}/tests/run", suites.TestRunStartApi.as_view(), name="api-agent-tests-run"),
     path(
         f"{config}/tests/runs/<int:run_id>",

@@ -3,7 +3,7 @@
 ``fields`` maps a field path (``schema_config.fields[2].field_type``, ``""`` for the whole
 document) to messages. Domain errors raised by services (``ContractError``,
 ``AgentConflict``, ``StaleRevision``, ``OutboundURLForbidden``, ``SessionRejected``,
-``QuotaExceeded``, ``ProvisioningUnavailable``) are translated
+``QuotaExceeded``, ``ProvisioningUnavailable``, ``BudgetExceeded``) are translated
 here, so views do not catch them. A quota error also carries ``quota`` and ``Retry-After``.
 """
 
@@ -22,6 +22,7 @@ from rest_framework.response import Response
 from agents_config.contracts import ContractError
 from agents_config.json_input import UnsafeJSON
 from agents_config.services import AgentConflict, OutboundURLForbidden, StaleRevision
+from sessions_app.billing import BudgetExceeded
 from sessions_app.services import ProvisioningUnavailable, QuotaExceeded, SessionRejected
 
 
@@ -100,6 +101,21 @@ class QuotaExceededError(APIException):
 
 # Retry-After of a 503 when the task broker is down (it usually comes back within seconds).
 PROVISIONING_RETRY_AFTER_SECONDS = 5
+class BudgetExceededError(APIException):
+    status_code = status.HTTP_402_PAYMENT_REQUIRED
+    default_detail = "A monthly budget is spent."
+    default_code = "budget_exceeded"
+
+    def __init__(self, budget: BudgetExceeded):
+        super().__init__(str(budget))
+        self.extra = {
+            "budget": {
+                "scope": budget.scope,
+                "limit_usd": str(budget.limit_usd),
+                "committed_usd": str(budget.committed_usd),
+                "reset_at": budget.reset_at.isoformat(),
+            }
+        }
 
 
 class ServiceUnavailable(APIException):
@@ -116,6 +132,13 @@ class QuotaInfoSerializer(serializers.Serializer):
     )
 
 
+class BudgetInfoSerializer(serializers.Serializer):
+    scope = serializers.CharField(help_text="`tenant` or `agent <agent_id>`.")
+    limit_usd = serializers.DecimalField(max_digits=14, decimal_places=6, coerce_to_string=True)
+    committed_usd = serializers.DecimalField(max_digits=14, decimal_places=6, coerce_to_string=True)
+    reset_at = serializers.DateTimeField(help_text="When the monthly budget starts again.")
+
+
 class ErrorBodySerializer(serializers.Serializer):
     code = serializers.CharField(help_text="Machine-readable error code, e.g. `not_found`.")
     message = serializers.CharField(help_text="Human-readable summary.")
@@ -125,6 +148,7 @@ class ErrorBodySerializer(serializers.Serializer):
         '"" is the whole document. Empty unless the error concerns fields.',
     )
     quota = QuotaInfoSerializer(required=False, help_text="Only on `quota_exceeded` (429).")
+    budget = BudgetInfoSerializer(required=False, help_text="Only on `budget_exceeded` (402).")
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -171,6 +195,8 @@ def _translate(exc: Exception) -> Exception:
         unavailable = ServiceUnavailable(str(exc))
         unavailable.wait = PROVISIONING_RETRY_AFTER_SECONDS
         return unavailable
+    if isinstance(exc, BudgetExceeded):
+        return BudgetExceededError(exc)
     if isinstance(exc, SessionRejected):
         return NotFound(str(exc)) if exc.status == 404 else Conflict(str(exc))
     return exc

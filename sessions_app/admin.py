@@ -16,7 +16,7 @@ from django.utils.html import format_html
 
 from sessions_app import charts as charts_svg
 from sessions_app import services
-from sessions_app.models import Session, SessionTransition, Turn
+from sessions_app.models import Session, SessionReport, SessionTransition, Turn
 from sessions_app.selectors import agent_daily_metrics, sessions_live
 from tenants.admin_scoping import (
     TenantScopedAdminMixin,
@@ -84,6 +84,7 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         "user_id",
         "status",
         "turn_count",
+        "cost_usd",
         "created_at",
         "ended_at",
     ]
@@ -108,6 +109,9 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         "created_at",
         "expires_at",
         "ended_at",
+        "cost_usd",
+        "reserved_usd",
+        "analysis_outcome",
         "turns_links",
         "latency_breakdown",
     ]
@@ -128,6 +132,14 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
                 "tts_ttfb_ms": "TTS first byte",
             },
         )
+    @admin.display(description="Analysis")
+    def analysis_outcome(self, obj: Session) -> str:
+        """The post-session analysis: its status, then the validated result or the errors."""
+        report = SessionReport.objects.filter(session=obj).first() if obj.pk else None
+        if report is None or not report.analysis_status:
+            return "-"
+        detail = report.analysis if report.analysis is not None else report.analysis_errors
+        return f"{report.analysis_status}: {json.dumps(detail, ensure_ascii=False)[:2000]}"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Session]:
         qs = super().get_queryset(request).annotate(_turns=Count("turns"))
@@ -298,4 +310,5 @@ def end_sessions(
 SessionAdmin.actions = [*(SessionAdmin.actions or []), turn_into_test_case, end_sessions]
 
 
+from sessions_app import admin_billing  # noqa: E402, F401  (registers prices and budgets)
 from sessions_app.telephony import admin as telephony_admin  # noqa: E402, F401  (registers it)

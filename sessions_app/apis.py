@@ -92,11 +92,12 @@ class SessionListCreateApi(TenantAPIView):
         summary="Start a session on the agent's live version",
         description="Checks the tenant's quotas atomically, pins the agent's published "
         "version, queues room provisioning and returns a LiveKit token for the user. "
-        "An unpublished or disabled agent is a 409; an exhausted quota a 429 naming it.",
+        "An unpublished or disabled agent is a 409; an exhausted quota a 429 naming it; "
+        "a spent monthly budget a 402 (`budget_exceeded`).",
         request=SessionCreateInputSerializer,
         responses={
             201: OpenApiResponse(SessionCreatedSerializer, description="Created (pending)."),
-            **error_responses(*BODY_ERRORS, 404, 409, 503),
+            **error_responses(*BODY_ERRORS, 402, 404, 409, 503),
         },
     )
     def post(self, request: Request) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 from django.db import models
 from django.utils import timezone
@@ -49,6 +50,15 @@ class Session(models.Model):
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     expires_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)
+    cost_usd = models.DecimalField(
+        max_digits=14, decimal_places=6, default=0, help_text="Spent so far (see billing)."
+    )
+    reserved_usd = models.DecimalField(
+        max_digits=14,
+        decimal_places=6,
+        default=0,
+        help_text="Budget held for this session while it is open (see billing).",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -111,6 +121,10 @@ class Turn(models.Model):
         blank=True,
         help_text="Turn start to the spoken text complete (its speech segment flushed).",
     )
+    usage = models.JSONField(
+        default=dict, blank=True, help_text="Provider usage of the turn (see billing)."
+    )
+    cost_usd = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:
@@ -159,6 +173,15 @@ class SessionReport(models.Model):
 
     session = models.OneToOneField(Session, on_delete=models.CASCADE, related_name="report")
     document = models.JSONField()
+    analysis_status = models.CharField(
+        max_length=10,
+        blank=True,
+        default="",
+        help_text="Post-session analysis: pending, done, invalid, failed or skipped.",
+    )
+    analysis = models.JSONField(null=True, blank=True, help_text="The validated outcome.")
+    analysis_errors = models.JSONField(default=list, blank=True)
+    analysis_attempts = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -175,3 +198,108 @@ from sessions_app.telephony.models import (  # noqa: E402, F401
     PhoneCall,
     PhoneNumber,
 )
+
+# --- Economics: prices, budgets (formulas and enforcement live in ``sessions_app.billing``) ---
+
+
+class PriceMetric(models.TextChoices):
+    PROMPT_TOKENS = "prompt_tokens", "LLM prompt tokens (not cached)"
+    CACHED_TOKENS = "cached_tokens", "LLM cached prompt tokens"
+    COMPLETION_TOKENS = "completion_tokens", "LLM completion tokens"
+    TTS_CHARACTERS = "tts_characters", "TTS characters"
+    STT_SECONDS = "stt_seconds", "STT audio seconds"
+    SESSION_MINUTES = "session_minutes", "Session minutes (provider 'platform')"
+
+
+class ModelPrice(models.Model):
+    """The price of one unit of usage of a provider's model, from a date on.
+
+    ``model`` ``*`` is the provider's fallback. A row with a tenant overrides the platform's
+    row (tenant empty) for that tenant, e.g. a negotiated rate.
+    """
+
+    tenant = models.ForeignKey(
+        Tenant, null=True, blank=True, on_delete=models.CASCADE, related_name="prices"
+    )
+    provider = models.CharField(max_length=40)
+    model = models.CharField(max_length=120, help_text="Model name, or * for any model.")
+    metric = models.CharField(max_length=20, choices=PriceMetric.choices)
+    usd_per_million = models.DecimalField(
+        max_digits=14, decimal_places=6, help_text="US dollars per million units."
+    )
+    effective_from = models.DateField()
+
+    class Meta:
+        ordering = ["provider", "model", "metric", "-effective_from"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "provider", "model", "metric", "effective_from"],
+                name="unique_tenant_model_price",
+            ),
+            models.UniqueConstraint(
+                fields=["provider", "model", "metric", "effective_from"],
+                condition=models.Q(tenant__isnull=True),
+                name="unique_platform_model_price",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model} {self.metric}: ${self.usd_per_million}/M"
+
+
+class Budget(models.Model):
+    """A monthly spending limit for the tenant (agent empty) or for one of its agents."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="budgets")
+    agent = models.ForeignKey(
+        Agent, null=True, blank=True, on_delete=models.CASCADE, related_name="budgets"
+    )
+    monthly_limit_usd = models.DecimalField(max_digits=14, decimal_places=6)
+    threshold_percent = models.PositiveSmallIntegerField(
+        default=80, help_text="Send tenant.budget_threshold once a month at this share."
+    )
+    session_reserve_usd = models.DecimalField(
+        max_digits=14,
+        decimal_places=6,
+        default=Decimal("0.05"),
+        help_text="Held per open session at creation (its expected cost).",
+    )
+    closing_line = models.TextField(
+        blank=True,
+        default="I'm sorry, this service has reached its usage limit for now. Goodbye.",
+        help_text="What the agent says before ending a session that crossed the budget.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant", "agent"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "agent"], name="unique_agent_budget"),
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=models.Q(agent__isnull=True),
+                name="unique_tenant_budget",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        scope = self.agent.agent_id if self.agent_id else "tenant"
+        return f"{self.tenant} {scope}: ${self.monthly_limit_usd}/month"
+
+
+class BudgetAlert(models.Model):
+    """A threshold notice sent for one budget in one month (at most one per month)."""
+
+    budget = models.ForeignKey(Budget, on_delete=models.CASCADE, related_name="alerts")
+    period_start = models.DateField()
+    spent_usd = models.DecimalField(max_digits=14, decimal_places=6)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-period_start"]
+        constraints = [
+            models.UniqueConstraint(fields=["budget", "period_start"], name="unique_budget_alert")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.budget} alert {self.period_start:%Y-%m}"

@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
+from sessions_app.billing import session_cost_refresh, session_cost_report
 from sessions_app.events import session_report_ready
 from sessions_app.models import Session, SessionReport, Turn
 from tenants.stats import percentile
@@ -53,6 +54,7 @@ def build_report(session: Session) -> dict[str, Any]:
         return [v for v in (getattr(t, attr) for t in turns) if v is not None]
 
     ended = session.ended_at
+    economics = session_cost_report(session)
     return {
         "format": REPORT_FORMAT,
         "session": {
@@ -81,6 +83,7 @@ def build_report(session: Session) -> dict[str, Any]:
                 "version": t.version_label or session.version_label,
                 "structured_output": t.structured_output,
                 "validation_errors": t.validation_errors,
+                "usage": t.usage,
                 "latency_ms": {
                     "end_of_speech_to_first_audio": t.e2e_latency_ms,
                     "end_of_turn_delay": t.end_of_turn_delay_ms,
@@ -102,7 +105,9 @@ def build_report(session: Session) -> dict[str, Any]:
             "turns": len(turns),
             "user_characters": sum(len(t.user_text) for t in turns),
             "spoken_characters": sum(len(t.spoken_text) for t in turns),
+            **economics["usage"],
         },
+        "cost": economics["cost"],
         "latency_summary_ms": {
             "llm_first_token": _latency_summary(timings("llm_ttft_ms")),
             "first_spoken_text": _latency_summary(timings("first_spoken_ms")),
@@ -117,9 +122,14 @@ def build_report(session: Session) -> dict[str, Any]:
 
 @transaction.atomic
 def session_report_store(*, session: Session) -> SessionReport:
-    """Build and store (or rebuild) the session's report."""
+    """Build and store (or rebuild) the session's report (its final cost first)."""
+    session_cost_refresh(session=session)
+    document = build_report(session)
+    previous = SessionReport.objects.filter(session=session).first()
+    if previous is not None and "analysis" in previous.document:
+        document["analysis"] = previous.document["analysis"]  # a rebuild keeps the analysis
     report, _ = SessionReport.objects.update_or_create(
-        session=session, defaults={"document": build_report(session)}
+        session=session, defaults={"document": document}
     )
     payload = {
         "session_id": str(session.pk),

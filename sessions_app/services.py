@@ -201,17 +201,21 @@ def session_create(
     provision: bool = True,
     pinned_version: Any = None,
 ) -> Session:
-    """Start a session on the agent's live version, within the tenant's quotas.
+    """Start a session on the agent's live version (or the version a running experiment
+    assigns the user), within the tenant's quotas and budgets.
 
     ``room_name``/``provision=False`` are for phone calls: an inbound call's room already exists
     (LiveKit's dispatch rule made it) and an outbound call's task provisions before dialling.
     ``pinned_version`` (one of the agent's versions) replaces the live version.
 
-    Raises ``SessionRejected`` (404/409), ``ContractError`` (bad overrides or details) or
-    ``QuotaExceeded``; nothing is stored or counted then. Provisioning is queued on commit; if
-    the broker refuses it, the session is failed, its quota given back and
-    ``ProvisioningUnavailable`` raised (after the commit).
+    Raises ``SessionRejected`` (404/409), ``ContractError`` (bad overrides or details),
+    ``QuotaExceeded`` or ``billing.BudgetExceeded``; nothing is stored or counted then.
+    Provisioning is queued on commit; if the broker refuses it, the session is failed, its
+    quota given back and ``ProvisioningUnavailable`` raised (after the commit).
     """
+    from agents_config.experiments import experiment_version_for
+    from sessions_app import billing
+
     _expire_without_beat(tenant)
     user_id = (user_id or "").strip()
     if not user_id or len(user_id) > 200:
@@ -230,9 +234,13 @@ def session_create(
         agent_id = agent.agent_id
         if not agent.enabled:
             raise SessionRejected(f"Agent {agent_id!r} is disabled.")
-        version = agent.published_version
+        # A version experiment splits traffic (sticky per user); else the live version.
         if pinned_version is not None and pinned_version.agent_id == agent.pk:
             version = pinned_version
+        else:
+            version = (
+                experiment_version_for(agent=agent, user_id=user_id) or agent.published_version
+            )
         if version is None:
             raise SessionRejected(f"Agent {agent_id!r} has no published version; publish it first.")
         document = resolve_overrides(version.document, overrides)
@@ -241,6 +249,7 @@ def session_create(
         except QuotaExceeded as exc:
             QUOTA_REJECTIONS.labels(quota=exc.quota).inc()
             raise
+        reserved = billing.budget_enforce(tenant=locked_tenant, agent_id=agent.pk)
         now = timezone.now()
         minutes = document["pipeline_config"].get("max_session_minutes", 30)
         session_id = uuid.uuid4()
@@ -257,6 +266,7 @@ def session_create(
             overrides=overrides or {},
             created_at=now,
             expires_at=now + dt.timedelta(minutes=minutes),
+            reserved_usd=reserved,
         )
         UsageCounter.objects.filter(pk__in=[c.pk for c in counters]).update(
             sessions_started=F("sessions_started") + 1

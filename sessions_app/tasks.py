@@ -7,11 +7,12 @@ import logging
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.db import transaction
 
 from config.logging import set_log_context
-from sessions_app import services
+from sessions_app import analysis, services
 from sessions_app.livekit import LiveKitError, delete_room
-from sessions_app.models import Session
+from sessions_app.models import Session, SessionReport
 from sessions_app.reports import session_report_store
 
 logger = logging.getLogger(__name__)
@@ -92,7 +93,10 @@ def build_session_report(self, session_id: str) -> str:
     )
     if session is None:
         return "missing"
-    session_report_store(session=session)
+    report = session_report_store(session=session)
+    if report.analysis_status == "":
+        report_id = report.pk
+        transaction.on_commit(lambda: analyze_session.delay(report_id))
     return "stored"
 
 
@@ -100,3 +104,20 @@ def build_session_report(self, session_id: str) -> str:
 def apply_retention() -> dict[str, int]:
     """Daily (beat): delete data older than each tenant's retention settings."""
     return services.retention_apply()
+ANALYSIS_MAX_RETRIES = 3
+
+
+@shared_task(bind=True, max_retries=ANALYSIS_MAX_RETRIES, acks_late=True)
+def analyze_session(self, report_id: int) -> str:
+    """Post-session analysis (``sessions_app.analysis``); an LLM failure is retried with
+    backoff, and recorded as ``failed`` after the last try. The report is never blocked."""
+    report = SessionReport.objects.select_related("session__agent_version", "session__agent")
+    report = report.filter(pk=report_id).first()
+    if report is None:
+        return "missing"
+    set_log_context(session_id=str(report.session_id))
+    final = self.request.retries >= self.max_retries
+    try:
+        return analysis.session_analysis_run(report=report, final_attempt=final).analysis_status
+    except analysis.AnalysisFailed as exc:
+        raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc

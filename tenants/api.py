@@ -29,6 +29,7 @@ from tenants.roles import Action
 ERROR_DESCRIPTIONS: dict[int, str] = {
     400: "Invalid request: malformed JSON, unknown keys or a validation error (see `fields`).",
     401: "Not authenticated (send `Authorization: Bearer <key>` or log in).",
+    402: "A monthly budget is spent (`budget_exceeded`, with `budget`).",
     403: "Authenticated, but the role or object permission does not allow this action.",
     404: "No such object in your tenant (objects of other tenants are never revealed).",
     405: "Method not allowed.",

@@ -7,7 +7,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from tenants.api import NoQuerySerializer, TenantAPIView, error_responses, parse_query
-from tenants.selectors import tenant_usage
+from tenants.selectors import tenant_spend, tenant_usage
 from tenants.serializers import TenantMeSerializer
 
 
@@ -30,5 +30,6 @@ class TenantMeApi(TenantAPIView):
             "quotas": tenant.quotas(),
             "rate_limits": tenant.rate_limits(),
             "usage": tenant_usage(tenant=tenant),
+            "spend": tenant_spend(tenant=tenant),
         }
         return Response(TenantMeSerializer(data).data)

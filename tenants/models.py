@@ -224,6 +224,8 @@ class WebhookEvent(models.TextChoices):
     SESSION_FAILED = "session.failed", "Session failed"
     SESSION_REPORT_READY = "session.report_ready", "Session report ready"
     AGENT_PUBLISHED = "agent.published", "Agent published (or rolled back)"
+    BUDGET_THRESHOLD = "tenant.budget_threshold", "Budget threshold reached (once a month)"
+    SESSION_ANALYSIS_READY = "session.analysis_ready", "Post-session analysis ready"
 
 
 def validate_webhook_events(value: object) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
@@ -57,3 +58,10 @@ def tenant_usage(*, tenant: Tenant) -> dict[str, int]:
         "open_sessions": sessions.filter(status__in=OPEN_STATUSES).count(),
         "sessions_this_month": sessions.filter(created_at__gte=month_start).count(),
     }
+
+
+def tenant_spend(*, tenant: Tenant) -> dict[str, Any]:
+    """This month's cost and budgets (computed by ``sessions_app.billing``)."""
+    from sessions_app.billing import tenant_spend as month_spend
+
+    return month_spend(tenant=tenant)

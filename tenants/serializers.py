@@ -27,6 +27,22 @@ class UsageSerializer(serializers.Serializer):
     sessions_this_month = serializers.IntegerField()
 
 
+class BudgetSpendSerializer(serializers.Serializer):
+    agent_id = serializers.CharField(allow_null=True, help_text="Null: the tenant's budget.")
+    monthly_limit_usd = serializers.CharField()
+    threshold_percent = serializers.IntegerField()
+    spent_usd = serializers.CharField()
+    committed_usd = serializers.CharField(help_text="Spent plus open sessions' reservations.")
+
+
+class SpendSerializer(serializers.Serializer):
+    period = serializers.CharField(help_text="The month, YYYY-MM, in the tenant's zone.")
+    resets_at = serializers.DateTimeField()
+    currency = serializers.CharField()
+    spent_usd = serializers.CharField(help_text="Cost of this month's sessions (decimal string).")
+    budgets = BudgetSpendSerializer(many=True)
+
+
 class TenantMeSerializer(serializers.Serializer):
     tenant = TenantSummarySerializer()
     role = serializers.CharField()
@@ -34,3 +50,4 @@ class TenantMeSerializer(serializers.Serializer):
     quotas = QuotasSerializer(help_text="Empty values mean unlimited.")
     rate_limits = RateLimitsSerializer()
     usage = UsageSerializer()
+    spend = SpendSerializer(help_text="This month's cost and budgets.")

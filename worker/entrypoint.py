@@ -94,6 +94,7 @@ async def entrypoint(ctx: JobContext) -> None:
         extra_provider_keys,
     )
     from worker.publisher import RoomTurnPublisher
+    from worker.usage import UsageMeter, budget_closer
 
     started_ns = time.time_ns()
     metadata = job_metadata(ctx)
@@ -145,12 +146,14 @@ async def entrypoint(ctx: JobContext) -> None:
             vad=ctx.proc.userdata.get("vad"),
         )
         blueprint = session_blueprint(document, loaded, loaded.version_label)
+        meter = UsageMeter.for_document(document)
+        turn_store = store.SessionTurnStore(session_id, meter=meter)
         agent = factory.build_agent(
-            blueprint=blueprint,
-            publisher=RoomTurnPublisher(ctx.room),
-            store=store.SessionTurnStore(session_id),
+            blueprint=blueprint, publisher=RoomTurnPublisher(ctx.room), store=turn_store
         )
         session = factory.build_session()
+        meter.attach(session)
+        turn_store.on_budget_spent = budget_closer(ctx, session)
         noise_cancellation = factory.build_noise_cancellation()
     except (ProviderConfigError, ContractError) as exc:
         await store.fail_session(session_id, f"Agent configuration error: {exc}")

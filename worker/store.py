@@ -15,8 +15,11 @@ from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from tenants.secrets import ProviderKey
     from worker.turns import TurnRecord
+    from worker.usage import UsageMeter
 
 logger = logging.getLogger(__name__)
 
@@ -128,16 +131,19 @@ async def end_session(session_id: str, reason: str) -> bool:
         return False
 
 
-def _save_turn(session_id: str, record: TurnRecord) -> None:
-    from sessions_app import services
+def _save_turn(
+    session_id: str, record: TurnRecord, usage: dict[str, Any] | None = None
+) -> str | None:
+    """Store the turn (and its usage and cost); the budget's closing line if it is spent."""
+    from sessions_app import billing, services
     from sessions_app.models import Session
 
     close_old_connections()
     session = Session.objects.filter(pk=session_id).first()
     if session is None:
         logger.warning("session %s vanished; turn %s not stored", session_id, record.index)
-        return
-    services.turn_record(
+        return None
+    turn = services.turn_record(
         session=session,
         user_text=record.user_text,
         spoken_text=record.spoken_text,
@@ -152,16 +158,42 @@ def _save_turn(session_id: str, record: TurnRecord) -> None:
         spoken_complete_ms=record.spoken_complete_ms,
         version_label=record.version,
     )
+    if usage is None:
+        return None
+    billing.turn_usage_add(turn=turn, usage=usage)
+    return billing.budget_exhausted(session=session)
 
 
 class SessionTurnStore:
-    """Stores each finished turn as a ``Turn`` of the session."""
+    """Stores each finished turn as a ``Turn`` of the session.
 
-    def __init__(self, session_id: str) -> None:
+    With a ``meter``, each turn also gets the usage measured since the previous one, and
+    after each turn the session's budgets are checked: when one is spent,
+    ``on_budget_spent(closing_line)`` is awaited once (the worker says it and ends).
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        *,
+        meter: UsageMeter | None = None,
+        on_budget_spent: Callable[[str], Awaitable[None]] | None = None,
+    ) -> None:
         self.session_id = session_id
+        self.meter = meter
+        self.on_budget_spent = on_budget_spent
+        self.budget_spent = False
 
     async def save(self, record: TurnRecord) -> None:
-        await sync_to_async(_save_turn, thread_sensitive=True)(self.session_id, record)
+        usage = self.meter.drain() if self.meter is not None else None
+        closing_line = await sync_to_async(_save_turn, thread_sensitive=True)(
+            self.session_id, record, usage
+        )
+        if closing_line is not None and not self.budget_spent:
+            self.budget_spent = True
+            logger.info("session %s: budget spent, ending after this turn", self.session_id)
+            if self.on_budget_spent is not None:
+                await self.on_budget_spent(closing_line)
 
 
 def _close_connections() -> None:

@@ -17,14 +17,16 @@ from agents_config.contracts import AgentDocument
 from worker.agent import AgentBlueprint, DynamicAgent
 from worker.factory import AgentFactory, DrainingAgentSession, ProviderKeys
 from worker.publisher import MemoryTurnPublisher
-from worker.turns import TurnRecord
+from worker.turns import TurnRecord, TurnStore
+from worker.usage import UsageMeter
 
 
 class TextConversation:
     """``async with TextConversation(...) as chat: record = await chat.say("Hello")``.
 
     Building raises ``ProviderConfigError`` like the worker does; ``say`` returns the
-    finished turn's record (published to the in-memory publisher, not stored).
+    finished turn's record (published to the in-memory publisher; stored only with a
+    ``store``). ``meter`` adds up the providers' usage (``worker.usage``).
     """
 
     def __init__(
@@ -37,6 +39,7 @@ class TextConversation:
         overrides: dict[str, Any] | None = None,
         on_message: Callable[[dict[str, Any]], None] | None = None,
         history: dict[str, Any] | None = None,
+        store: TurnStore | None = None,
     ) -> None:
         self.history = history  # an earlier ``chat_history()``: the conversation continues
         self.publisher = MemoryTurnPublisher(on_message=on_message)
@@ -45,9 +48,12 @@ class TextConversation:
             document, version=version, user_details=user_details, overrides=overrides
         )
         self.agent: DynamicAgent = self.factory.build_agent(
-            blueprint=blueprint, publisher=self.publisher
+            blueprint=blueprint, publisher=self.publisher, store=store
         )
         self.session: AgentSession = self.factory.build_session()
+        self.meter = UsageMeter.for_document(document).attach(self.session)
+        if store is not None and getattr(store, "meter", False) is None:
+            store.meter = self.meter  # type: ignore[attr-defined]
 
     async def __aenter__(self) -> TextConversation:
         if self.history:

@@ -304,7 +304,7 @@ class CompiledSchema:
         self.fields = fields
         self.checksum = checksum
         self.instructions_timing = instructions_timing
-        self.spoken_field = next(f.name for f in fields if f.spoken)
+        self.spoken_field: str | None = next((f.name for f in fields if f.spoken), None)
         self.tts_instructions_field = next((f.name for f in fields if f.tts_instructions), None)
         self.hidden_fields = frozenset(f.name for f in fields if f.hidden)
         # Speech-first: the spoken field leads, preceded by the voice instructions only when
@@ -358,7 +358,8 @@ class CompiledSchema:
         except Exception as exc:  # the agent loop must keep talking whatever the model sent
             logger.exception("unexpected failure validating model output")
             data = {f.name: self._fallback(f.name) for f in self.fields}
-            data[self.spoken_field] = ""
+            if self.spoken_field is not None:
+                data[self.spoken_field] = ""
             return ValidationResult(data, [f"could not validate model output: {exc}"])
 
     def _validate(self, raw: str | bytes | Mapping[str, Any]) -> ValidationResult:
@@ -369,7 +370,8 @@ class CompiledSchema:
             body = json_body(raw)
             if body is None:
                 data = {f.name: self._fallback(f.name) for f in self.fields}
-                data[self.spoken_field] = raw.strip()
+                if self.spoken_field is not None:
+                    data[self.spoken_field] = raw.strip()
                 return ValidationResult(data, [PLAIN_TEXT_ERROR])
             document = self._parse_json(body, errors)
         elif isinstance(raw, Mapping):
@@ -435,8 +437,13 @@ def compile_schema(
     *,
     name: str = "AgentTurn",
     instructions_timing: InstructionsTiming = "this_turn",
+    speech: bool = True,
 ) -> CompiledSchema:
-    """Check every field definition and build the schema; raise with all issues at once."""
+    """Check every field definition and build the schema; raise with all issues at once.
+
+    ``speech=False`` compiles a schema nothing is spoken from (e.g. post-session outcome
+    fields): no spoken or TTS-instructions field is required or allowed.
+    """
     fields = tuple(fields)
     issues: list[SchemaIssue] = []
 
@@ -489,7 +496,11 @@ def compile_schema(
             except ValueError as exc:
                 issue((i, "default"), str(exc))
     spoken = [f.name for f in fields if f.spoken]
-    if len(spoken) != 1:
+    if not speech:
+        for i, f in enumerate(fields):
+            if f.spoken or f.tts_instructions:
+                issue((i, "metadata"), "these fields are not spoken: no spoken/tts_instructions")
+    elif len(spoken) != 1:
         found = f", found {len(spoken)} ({', '.join(spoken)})" if spoken else ""
         issue((), f"exactly one spoken field is required{found}")
     tts = [f.name for f in fields if f.tts_instructions]

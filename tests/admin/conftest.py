@@ -7,8 +7,10 @@ foreign object's name carries ``FOREIGN_MARK`` so a page leaking one is easy to 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from django.db.models import Model
 from agents_config import services as agent_services
 from agents_config.factories import AgentTestRunFactory, make_agent, make_test_case
 from sessions_app.factories import SessionFactory, TurnFactory
+from sessions_app.models import Budget, BudgetAlert, ModelPrice
 from sessions_app.telephony.models import Campaign, OutboundTrunk, PhoneCall, PhoneNumber
 from tenants.factories import (
     AuditEventFactory,
@@ -67,6 +70,9 @@ def populate(tenant: Tenant, mark: str) -> TenantObjects:
     member = UserFactory(username=f"{mark}-member")
     membership = MembershipFactory(user=member, tenant=tenant, role="developer")
     endpoint = WebhookEndpointFactory(tenant=tenant, url=f"https://{mark}-hooks.example.com/in")
+    budget = Budget.objects.create(
+        tenant=tenant, monthly_limit_usd=Decimal("10"), closing_line=f"{mark} goodbye"
+    )
     delivery = WebhookDeliveryFactory(endpoint=endpoint, payload={"data": {"mark": mark}})
     digits = "1" if mark == "home" else "2"  # one tenant per number
     number = PhoneNumber.objects.create(
@@ -97,6 +103,18 @@ def populate(tenant: Tenant, mark: str) -> TenantObjects:
         "sessions_app.OutboundTrunk": trunk,
         "sessions_app.PhoneCall": call,
         "sessions_app.Campaign": campaign,
+        "sessions_app.Budget": budget,
+        "sessions_app.BudgetAlert": BudgetAlert.objects.create(
+            budget=budget, period_start=dt.date(2025, 1, 1), spent_usd=Decimal("8")
+        ),
+        "sessions_app.ModelPrice": ModelPrice.objects.create(
+            tenant=tenant,
+            provider="openai",
+            model=f"{mark}-model",
+            metric="prompt_tokens",
+            usd_per_million=Decimal("1"),
+            effective_from=dt.date(2025, 1, 1),
+        ),
     }
     return TenantObjects(tenant=tenant, objects=objects)
 

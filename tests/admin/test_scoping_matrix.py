@@ -119,6 +119,48 @@ SPECS: dict[str, Spec] = {
             }
         ],
     ),
+    "sessions_app.Budget": Spec(
+        ADMIN_ONLY,
+        lambda w, u: [
+            {
+                "tenant": w.foreign.tenant.pk,
+                "monthly_limit_usd": "9",
+                "threshold_percent": 80,
+                "session_reserve_usd": "0.05",
+                "closing_line": "zeta",
+            },
+            {  # own tenant, someone else's agent
+                "tenant": w.home.tenant.pk,
+                "agent": w.foreign["agents_config.Agent"].pk,
+                "monthly_limit_usd": "9",
+                "threshold_percent": 80,
+                "session_reserve_usd": "0.05",
+                "closing_line": "zeta",
+            },
+        ],
+    ),
+    "sessions_app.BudgetAlert": Spec(ADMIN_ONLY),
+    "sessions_app.ModelPrice": Spec(
+        ADMIN_ONLY,
+        lambda w, u: [
+            {
+                "tenant": w.foreign.tenant.pk,
+                "provider": "openai",
+                "model": "zeta",
+                "metric": "prompt_tokens",
+                "usd_per_million": "1",
+                "effective_from": "2025-01-01",
+            },
+            {
+                "tenant": "",
+                "provider": "openai",
+                "model": "zeta",  # a platform price
+                "metric": "prompt_tokens",
+                "usd_per_million": "1",
+                "effective_from": "2025-01-01",
+            },
+        ],
+    ),
 }
 PLATFORM_SPEC = Spec(frozenset())  # users, groups, beat schedules: superusers only
 
@@ -147,6 +189,9 @@ FOREIGN_ROWS = {
     "sessions_app.Campaign": "tenant",
     "sessions_app.CampaignRecipient": "campaign__tenant",
     "sessions_app.CallStatusChange": "call__tenant",
+    "sessions_app.Budget": "tenant",
+    "sessions_app.BudgetAlert": "budget__tenant",
+    "sessions_app.ModelPrice": "tenant",
 }
 
 REGISTERED = sorted(model._meta.label for model in admin.site._registry)

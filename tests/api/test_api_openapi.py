@@ -13,6 +13,8 @@ API_PATHS = {
     "/api/v1/agents/config/{agent_id}/schema/fields": {"post"},
     "/api/v1/agents/config/{agent_id}/schema/fields/{field_name}": {"delete"},
     "/api/v1/agents/config/{agent_id}/tracing/toggle": {"post"},
+    "/api/v1/agents/config/{agent_id}/experiment": {"get", "put"},
+    "/api/v1/agents/config/{agent_id}/experiment/promote": {"post"},
     "/api/v1/agents/config/{agent_id}/publish": {"post"},
     "/api/v1/agents/config/{agent_id}/rollback": {"post"},
     "/api/v1/agents/config/{agent_id}/versions": {"get"},

@@ -33,6 +33,10 @@ class Reply:
     token_delay: float | None = None
     token_sizes: tuple[int, ...] = ()
     """Cycled token lengths (e.g. ``(3, 5, 4, 6)``); ``token_size`` when empty."""
+    prompt_tokens: int = 10
+    completion_tokens: int = 10
+    cached_tokens: int = 0
+    """Reported in the final ``usage`` chunk (sent as with ``stream_options.include_usage``)."""
 
 
 ReplyScript = Callable[[dict[str, Any]], "Reply | str"]
@@ -189,7 +193,12 @@ class FakeOpenAI:
                     "created": int(time.time()),
                     "model": "fake-model",
                     "choices": [],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+                    "usage": {
+                        "prompt_tokens": reply.prompt_tokens,
+                        "completion_tokens": reply.completion_tokens,
+                        "total_tokens": reply.prompt_tokens + reply.completion_tokens,
+                        "prompt_tokens_details": {"cached_tokens": reply.cached_tokens},
+                    },
                 }
                 self._send_chunked(f"data: {json.dumps(usage)}\n\n".encode())
                 self._send_chunked(b"data: [DONE]\n\n")
