@@ -556,6 +556,7 @@ class TTSConfig(Contract):
     @property
     def spec(self) -> TTSProvider:
         return TTS_PROVIDERS[self.provider]
+
     instructions_timing: InstructionsTiming = Field(
         default="this_turn",
         description=(
@@ -661,6 +662,11 @@ class PipelineConfig(Contract):
         default="Sorry, I didn't catch that. Could you say it again?", max_length=500
     )
     max_session_minutes: int = Field(default=30, ge=1, le=1440)
+    preemptive_generation: bool = Field(
+        default=True,
+        description="Start the reply on the user's interim transcript; a discarded "
+        "speculative reply is never recorded.",
+    )
     room_empty_timeout_seconds: int = Field(default=300, ge=10, le=86_400)
     max_participants: int = Field(default=2, ge=2, le=100)
     session_overrides: list[str] = Field(

@@ -44,6 +44,10 @@ from worker.publisher import TurnPublisher
 from worker.tracing import turn_attributes
 from worker.turns import STRUCTURED_EXTRA_KEY, TurnState, TurnStore, TurnTracker
 
+INTERRUPTED_KEY = "interrupted"
+"""Added to an interrupted reply's JSON in the LLM's context (its spoken field is cut to the
+heard text), so the model knows the user did not hear the rest."""
+
 logger = logging.getLogger(__name__)
 
 JSON_ONLY_NOTE = (
@@ -234,17 +238,24 @@ class DynamicAgent(Agent):
         await self.turns.aclose()
 
     def _on_conversation_item(self, event: ConversationItemAddedEvent) -> None:
+        """A reply reached the conversation: it was spoken (played, or cut by a barge-in).
+
+        Only now is its turn recorded and published, with what the user actually heard:
+        livekit-agents truncates an interrupted reply's text to what was played and marks
+        it ``interrupted``; the structured JSON the LLM sees next says so too.
+        """
         item = event.item
-        turn = self.turns.current
-        if (
-            not isinstance(item, llm.ChatMessage)
-            or item.role != "assistant"
-            or turn is None
-            or turn.finished
-            or not turn.llm_done
-        ):
+        if not isinstance(item, llm.ChatMessage) or item.role != "assistant":
             return
-        item.extra[STRUCTURED_EXTRA_KEY] = json.dumps(turn.data, ensure_ascii=False, default=str)
+        heard = item.text_content or ""
+        turn = self.turns.spoken_turn(heard)
+        if turn is None:
+            return
+        if item.interrupted:
+            turn.spoken_text = heard
+            turn.data = {**turn.data, self._schema.spoken_field: heard}
+        shown = {**turn.data, INTERRUPTED_KEY: True} if item.interrupted else turn.data
+        item.extra[STRUCTURED_EXTRA_KEY] = json.dumps(shown, ensure_ascii=False, default=str)
         self.turns.finish(
             turn,
             interrupted=item.interrupted,

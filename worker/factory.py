@@ -414,8 +414,11 @@ class AgentFactory:
         vad_model = self.build_vad()
         turn_detection = self.build_turn_detection(vad_model)
         turn_handling: dict[str, Any] = {
-            # A discarded speculative reply would otherwise look like a turn of its own.
-            "preemptive_generation": {"enabled": False},
+            # A discarded speculative reply never reaches the conversation, so it is never
+            # recorded (``worker.turns``).
+            "preemptive_generation": {
+                "enabled": self.document.pipeline_config.preemptive_generation
+            },
         }
         if turn_detection is not None or self.text_only:
             # Text mode has no audio: None keeps livekit-agents from adding its default
