@@ -163,6 +163,11 @@ async def entrypoint(ctx: JobContext) -> None:
             job_tracing.shutdown()
 
     ctx.add_shutdown_callback(finish)
+    from worker.lifecycle import SessionLifecycle
+
+    # Whatever closes the session (participant left, time limit, silence, an end-call) ends
+    # the job, and ``finish`` marks the session ended with that reason.
+    lifecycle = SessionLifecycle(session=session, agent=agent, on_end=ctx.shutdown)
     await store.activate_session(session_id)
     await ctx.connect()
     pipeline = document.pipeline_config
@@ -176,6 +181,7 @@ async def entrypoint(ctx: JobContext) -> None:
             audio_input=audio_input, text_output=pipeline.transcription_enabled
         ),
     )
+    lifecycle.start()
     logger.info(
         "session %s running %s@%s for tenant %s",
         session_id,

@@ -433,7 +433,8 @@ class AgentFactory:
                 # Provider errors are handled per turn (fallback line); never close for them.
                 max_unrecoverable_errors=sys.maxsize,
             ),
-            "user_away_timeout": None,
+            # ``pipeline_config.silence_timeout_seconds`` (``worker.lifecycle``); None: never.
+            "user_away_timeout": self.document.pipeline_config.silence_timeout_seconds,
         }
 
     def build_session(self, **extra: Any) -> AgentSession:

@@ -146,6 +146,7 @@ def _save_turn(session_id: str, record: TurnRecord) -> None:
         transcription_delay_ms=record.transcription_delay_ms,
         spoken_complete_ms=record.spoken_complete_ms,
         version_label=record.version,
+        greeting=record.index == 0,
     )
 
 

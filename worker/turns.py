@@ -63,6 +63,8 @@ class TurnState:
     errors: list[str] = field(default_factory=list)
     llm_done: bool = False
     finished: bool = False
+    greeting: bool = False
+    """The agent's first message (``prompt_config.first_message``): recorded as turn 0."""
     overhead_s: float = 0.0
     """Time spent in this module's and the agent's own code during the turn (bench)."""
 
@@ -164,6 +166,8 @@ class TurnTracker:
         """The latest turn begun."""
         self.open: list[TurnState] = []
         """Turns begun and not yet spoken, oldest first (a preemptive reply may be among them)."""
+        self.greeting_next = False
+        """The next turn begun is the generated greeting."""
         self.dropped = 0
         """Turns whose reply never reached the user (not recorded)."""
         self.records: list[TurnRecord] = []
@@ -183,9 +187,21 @@ class TurnTracker:
 
     def begin(self, *, user_text: str, user_metrics: dict[str, Any] | None = None) -> TurnState:
         """Start a turn. It is recorded only if its reply is spoken (see :meth:`finish`)."""
-        self.current = TurnState(user_text=user_text, user_metrics=dict(user_metrics or {}))
+        self.current = TurnState(
+            user_text=user_text, user_metrics=dict(user_metrics or {}), greeting=self.greeting_next
+        )
+        self.greeting_next = False
         self.open.append(self.current)
         return self.current
+
+    def begin_greeting(self, text: str, *, spoken_field: str) -> TurnState:
+        """A fixed greeting (``session.say``): a turn with no LLM call, recorded as turn 0."""
+        turn = self.begin(user_text="")
+        turn.greeting = True
+        turn.spoken_text = text
+        turn.data = {spoken_field: text}
+        turn.llm_done = True
+        return turn
 
     def spoken_turn(self, heard: str) -> TurnState | None:
         """The open turn whose reply is the one just added to the conversation as ``heard``.
@@ -234,10 +250,11 @@ class TurnTracker:
         turn.finished = True
         if turn in self.open:
             self.open.remove(turn)
-        self._count += 1
+        if not turn.greeting:
+            self._count += 1
         spoken = apply_nodes(self._custom_nodes, NodeStage.SPOKEN_TEXT, turn.spoken_text)
         record = TurnRecord(
-            index=self._count,
+            index=0 if turn.greeting else self._count,
             version=self._version,
             user_text=apply_nodes(self._custom_nodes, NodeStage.USER_TRANSCRIPT, turn.user_text),
             spoken_text=spoken,
