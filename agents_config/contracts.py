@@ -440,6 +440,13 @@ class LLMConfig(Contract):
     model: str = Field(default="gpt-4o-mini", min_length=1, max_length=100)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     max_tokens: int | None = Field(default=None, ge=1, le=128_000)
+    max_history_turns: int = Field(
+        default=20,
+        ge=1,
+        le=1000,
+        description="Conversation turns the LLM sees; older ones are dropped (the system "
+        "prompt, few-shot examples and the latest structured reply always stay).",
+    )
     tool_choice: Literal["auto", "none", "required"] = "auto"
     supports_structured_output: bool = True
     base_url: str | None = Field(

@@ -44,6 +44,9 @@ from worker.publisher import TurnPublisher
 from worker.tracing import turn_attributes
 from worker.turns import STRUCTURED_EXTRA_KEY, TurnState, TurnStore, TurnTracker
 
+EXAMPLE_EXTRA_KEY = "few_shot_example"
+"""``ChatMessage.extra`` key of the few-shot examples: never dropped from the LLM's context."""
+
 INTERRUPTED_KEY = "interrupted"
 """Added to an interrupted reply's JSON in the LLM's context (its spoken field is cut to the
 heard text), so the model knows the user did not hear the rest."""
@@ -118,10 +121,16 @@ class AgentBlueprint:
                 ctx.add_message(
                     role="assistant",
                     content=json.dumps(reply, ensure_ascii=False),
-                    extra={STRUCTURED_EXTRA_KEY: json.dumps(reply, ensure_ascii=False)},
+                    extra={
+                        STRUCTURED_EXTRA_KEY: json.dumps(reply, ensure_ascii=False),
+                        EXAMPLE_EXTRA_KEY: True,
+                    },
                 )
             else:
-                ctx.add_message(role="assistant", content=reply)
+                ctx.add_message(role="assistant", content=reply, extra={EXAMPLE_EXTRA_KEY: True})
+        for item in ctx.items:
+            if isinstance(item, llm.ChatMessage):
+                item.extra[EXAMPLE_EXTRA_KEY] = True
         return ctx
 
 
@@ -282,7 +291,7 @@ class DynamicAgent(Agent):
                 if structured:
                     item = item.model_copy(update={"content": [structured]})
             items.append(item)
-        ctx = llm.ChatContext(items)
+        ctx = llm.ChatContext(bounded_history(items, self._llm_config.max_history_turns))
         if not self._llm_config.supports_structured_output:
             ctx.add_message(role="system", content=self._json_note)
         return ctx
@@ -460,6 +469,39 @@ class DynamicAgent(Agent):
                 turn.errors.append(f"TTS error: {exc}")
         finally:
             span.end()
+
+
+def bounded_history(items: list[llm.ChatItem], max_turns: int) -> list[llm.ChatItem]:
+    """The system prompt, the few-shot examples and the last ``max_turns`` conversation turns
+    (a turn starts at a user message); if the latest structured reply is older, it stays too,
+    so stage, score and flags carry over. A long session then costs per turn what a short
+    one does."""
+
+    def pinned(item: llm.ChatItem) -> bool:
+        return isinstance(item, llm.ChatMessage) and (
+            item.role in ("system", "developer") or bool(item.extra.get(EXAMPLE_EXTRA_KEY))
+        )
+
+    conversation = [index for index, item in enumerate(items) if not pinned(item)]
+    starts = [
+        index
+        for index in conversation
+        if isinstance(items[index], llm.ChatMessage) and items[index].role == "user"
+    ]
+    if len(starts) <= max_turns:
+        return items
+    cut = starts[-max_turns]
+    kept = {index for index in conversation if index >= cut}
+    for index in reversed(conversation):
+        item = items[index]
+        if (
+            isinstance(item, llm.ChatMessage)
+            and item.role == "assistant"
+            and item.extra.get(STRUCTURED_EXTRA_KEY)
+        ):
+            kept.add(index)
+            break
+    return [item for index, item in enumerate(items) if pinned(item) or index in kept]
 
 
 WORD_END = re.compile(r"\s")
