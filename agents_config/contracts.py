@@ -455,8 +455,20 @@ class LLMConfig(Contract):
     options: dict[str, Any] = Field(
         default_factory=dict, description="Provider-specific options (see README Providers)."
     )
+    fallbacks: list[LLMConfig] = Field(
+        default_factory=list,
+        max_length=3,
+        description="LLMs tried in order when this one fails (livekit's llm.FallbackAdapter).",
+    )
 
     _url = field_validator("base_url")(_check_http_url)
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _flat_fallbacks(cls, value: list[LLMConfig]) -> list[LLMConfig]:
+        if any(entry.fallbacks for entry in value):
+            raise ValueError("a fallback has no fallbacks of its own")
+        return value
 
     @model_validator(mode="before")
     @classmethod

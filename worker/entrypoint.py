@@ -134,6 +134,7 @@ async def entrypoint(ctx: JobContext) -> None:
                 **extra_provider_keys(lambda name: keys[name].value),
             ),
             vad=ctx.proc.userdata.get("vad"),
+            eot_ready=ctx.proc.userdata.get("eot_ready"),
         )
         blueprint = session_blueprint(document, loaded, loaded.version_label)
         agent = factory.build_agent(

@@ -27,6 +27,9 @@ from worker.turns import TurnStore
 
 logger = logging.getLogger(__name__)
 
+FALLBACK_ATTEMPT_TIMEOUT = 5.0
+"""Seconds one LLM of a fallback chain gets before the next one is tried."""
+
 OPENAI_TTS_FORMAT = "pcm"  # raw 24 kHz 16-bit mono: no decoder work, lowest first byte
 
 
@@ -122,6 +125,9 @@ class AgentFactory:
     keys: ProviderKeys
     vad: vad.VAD | None = None
     """The process's prewarmed VAD (``JobProcess.userdata``); loaded on demand otherwise."""
+    eot_ready: bool | None = None
+    """Whether the process's prewarm loaded the end-of-turn model (``False``: it could not, so
+    sessions use VAD endpointing instead of failing at start); None: not known, try."""
     text_only: bool = False
     """Text mode (``manage.py talk``, tests): no STT, VAD or turn detection is built."""
     llm_retries: int = 1
@@ -207,6 +213,29 @@ class AgentFactory:
         return key
 
     def build_llm(self) -> llm.LLM:
+        """The configured LLM; with ``llm_config.fallbacks``, livekit's ``llm.FallbackAdapter``
+        over it and each fallback in order (each built like a primary: its own key, the
+        outbound policy for its own ``base_url``)."""
+        primary = self._build_single_llm()
+        fallbacks = self.document.llm_config.fallbacks
+        if not fallbacks:
+            return primary
+        chain = [primary]
+        for index, config in enumerate(fallbacks):
+            document = self.document.model_copy(update={"llm_config": config})
+            helper = AgentFactory(
+                document=document,
+                keys=self.keys,
+                text_only=True,
+                _openai_clients=self._openai_clients,
+            )
+            try:
+                chain.append(helper._build_single_llm())
+            except ProviderConfigError as exc:
+                raise ProviderConfigError(f"llm_config.fallbacks[{index}]: {exc}") from exc
+        return llm.FallbackAdapter(chain, attempt_timeout=FALLBACK_ATTEMPT_TIMEOUT)
+
+    def _build_single_llm(self) -> llm.LLM:
         config = self.document.llm_config
         if config.provider == "anthropic":
             return self._build_anthropic_llm()
@@ -366,6 +395,11 @@ class AgentFactory:
         if self.text_only:
             return None
         if not self.document.pipeline_config.turn_detection:
+            return fallback
+        if self.eot_ready is False:
+            note = f"end-of-turn model did not load in this process; using {fallback} endpointing"
+            logger.warning(note)
+            self.notes.append(note)
             return fallback
         try:
             from livekit.agents.inference import TurnDetector

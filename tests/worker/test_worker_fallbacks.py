@@ -1,0 +1,74 @@
+"""Failures never leave the caller in silence: an LLM fallback chain (livekit's
+``llm.FallbackAdapter``) answers when the primary is down, and a process whose end-of-turn
+model did not load runs its sessions on VAD endpointing instead of failing them."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents_config.contracts import ContractError, parse_document
+from tests.worker.conftest import blueprint_for, build_factory, demo_turn
+from worker.audio import NullAudioOutput
+from worker.factory import AgentFactory, ProviderKeys
+from worker.publisher import MemoryTurnPublisher
+
+DOWN = "http://127.0.0.1:9/v1"  # nothing listens there: connection refused
+
+
+def with_fallback(fake_openai):
+    base = build_factory(DOWN).document.to_dict()
+    llm_config = {**base["llm_config"], "base_url": DOWN}
+    llm_config["fallbacks"] = [
+        {**llm_config, "model": "backup-model", "base_url": fake_openai.base_url}
+    ]
+    return build_factory(DOWN, llm_config=llm_config)
+
+
+async def test_llm_fallback_answers_when_the_primary_is_down(fake_openai):
+    from livekit.agents import llm
+
+    fake_openai.add(demo_turn("May I see your passport?"))
+    factory = with_fallback(fake_openai)
+    agent = factory.build_agent(blueprint=blueprint_for(factory), publisher=MemoryTurnPublisher())
+    assert isinstance(agent.llm, llm.FallbackAdapter)
+    session = factory.build_session()
+    await session.start(agent)
+    try:
+        await session.run(user_input="Good morning.")
+        await agent.turns.flush()
+    finally:
+        await session.aclose()
+        await factory.aclose()
+    [record] = agent.turns.records
+    assert record.spoken_text == "May I see your passport?"
+    assert record.errors == []
+    [request] = fake_openai.chat_requests
+    assert request["model"] == "backup-model"
+    assert request["response_format"]["type"] == "json_schema"
+
+
+def test_a_fallback_has_no_fallbacks_of_its_own():
+    raw = build_factory(DOWN).document.to_dict()
+    inner = {**raw["llm_config"], "fallbacks": [raw["llm_config"]]}
+    raw["llm_config"]["fallbacks"] = [inner]
+    with pytest.raises(ContractError):
+        parse_document(raw)
+
+
+async def test_end_of_turn_model_missing_falls_back_to_vad_endpointing(fake_openai):
+    document = build_factory(fake_openai.base_url).document
+    assert document.pipeline_config.turn_detection
+    factory = AgentFactory(
+        document=document,
+        keys=ProviderKeys(openai="sk-test", deepgram="dg-test"),
+        eot_ready=False,
+    )
+    options = factory.session_options()
+    assert options["turn_handling"]["turn_detection"] == "vad"
+    assert any("end-of-turn model" in note for note in factory.notes)
+    session = factory.build_session()
+    session.output.audio = NullAudioOutput()
+    agent = factory.build_agent(blueprint=blueprint_for(factory), publisher=MemoryTurnPublisher())
+    await session.start(agent)  # starts instead of raising
+    await session.aclose()
+    await factory.aclose()
