@@ -571,6 +571,19 @@ class TTSConfig(Contract):
     options: dict[str, Any] = Field(
         default_factory=dict, description="Provider-specific options (see README Providers)."
     )
+    fallbacks: list[TTSConfig] = Field(
+        default_factory=list,
+        max_length=3,
+        description="TTS engines tried in order when this one fails (livekit's "
+        "tts.FallbackAdapter).",
+    )
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _flat_fallbacks(cls, value: list[TTSConfig]) -> list[TTSConfig]:
+        if any(entry.fallbacks for entry in value):
+            raise ValueError("a fallback has no fallbacks of its own")
+        return value
 
     @model_validator(mode="before")
     @classmethod

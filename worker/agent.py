@@ -220,13 +220,13 @@ class DynamicAgent(Agent):
         await self.update_instructions(instructions)
         # The context of the turn being started was copied before the swap.
         self._replaced_instructions = (previous, instructions)
-        engine = self.tts if isinstance(self.tts, tts.TTS) else None
-        update = getattr(engine, "update_options", None)
-        if update is not None:
-            try:
-                update(voice=self._tts_config.voice)
-            except TypeError:
-                logger.debug("TTS %r cannot change voice", engine)
+        for engine in tts_engines(self.tts if isinstance(self.tts, tts.TTS) else None):
+            update = getattr(engine, "update_options", None)
+            if update is not None:
+                try:
+                    update(voice=self._tts_config.voice)
+                except TypeError:
+                    logger.debug("TTS %r cannot change voice", engine)
         logger.info("applied agent version %s at a turn boundary", blueprint.version)
 
     @property
@@ -434,13 +434,14 @@ class DynamicAgent(Agent):
         instructions = (turn.tts_instructions if turn else None) or (
             self._tts_config.default_instructions
         )
-        update = getattr(engine, "update_options", None)
-        if update is None:
-            return
-        try:
-            update(instructions=instructions or "")
-        except TypeError:  # a TTS without per-request instructions
-            logger.debug("TTS %r takes no instructions", engine)
+        for each in tts_engines(engine):
+            update = getattr(each, "update_options", None)
+            if update is None:
+                continue
+            try:
+                update(instructions=instructions or "")
+            except TypeError:  # a TTS without per-request instructions
+                logger.debug("TTS %r takes no instructions", each)
 
     async def tts_node(
         self, text: AsyncIterable[str], model_settings: ModelSettings
@@ -469,6 +470,15 @@ class DynamicAgent(Agent):
                 turn.errors.append(f"TTS error: {exc}")
         finally:
             span.end()
+
+
+def tts_engines(engine: tts.TTS | None) -> list[tts.TTS]:
+    """The TTS engines behind ``engine``: each of a fallback chain's, or just it."""
+    if engine is None:
+        return []
+    if isinstance(engine, tts.FallbackAdapter):
+        return list(engine._tts_instances)  # livekit keeps no public accessor
+    return [engine]
 
 
 def bounded_history(items: list[llm.ChatItem], max_turns: int) -> list[llm.ChatItem]:

@@ -335,6 +335,29 @@ class AgentFactory:
         raise ProviderConfigError(f"stt_config.provider: unknown provider {config.provider!r}")
 
     def build_tts(self) -> tts.TTS:
+        """The configured TTS; with ``tts_config.fallbacks``, livekit's ``tts.FallbackAdapter``
+        over it and each fallback in order (voice instructions reach every engine)."""
+        primary = self._build_single_tts()
+        fallbacks = self.document.tts_config.fallbacks
+        if not fallbacks:
+            return primary
+        chain = [primary]
+        for index, config in enumerate(fallbacks):
+            document = self.document.model_copy(update={"tts_config": config})
+            helper = AgentFactory(
+                document=document,
+                keys=self.keys,
+                text_only=True,
+                _openai_clients=self._openai_clients,
+            )
+            try:
+                chain.append(helper._build_single_tts())
+            except ProviderConfigError as exc:
+                raise ProviderConfigError(f"tts_config.fallbacks[{index}]: {exc}") from exc
+        # The next engine at once: a retry of a failing one is silence for the caller.
+        return tts.FallbackAdapter(chain, max_retry_per_tts=0)
+
+    def _build_single_tts(self) -> tts.TTS:
         config = self.document.tts_config
         try:
             if config.provider == "openai":

@@ -5,6 +5,7 @@ model did not load runs its sessions on VAD endpointing instead of failing them.
 from __future__ import annotations
 
 import pytest
+from livekit.agents.utils import http_context
 
 from agents_config.contracts import ContractError, parse_document
 from tests.worker.conftest import blueprint_for, build_factory, demo_turn
@@ -72,3 +73,39 @@ async def test_end_of_turn_model_missing_falls_back_to_vad_endpointing(fake_open
     await session.start(agent)  # starts instead of raising
     await session.aclose()
     await factory.aclose()
+
+
+async def test_tts_fallback_speaks_when_the_primary_is_down(fake_openai):
+    """Deepgram's TTS is unreachable here; the OpenAI fallback speaks, with the instructions."""
+    from livekit.agents import tts
+
+    fake_openai.add(demo_turn("May I see your passport?", voice_instructions="Stern, slow."))
+    base = build_factory(fake_openai.base_url).document.to_dict()
+    tts_config = {
+        "provider": "deepgram",
+        "model": "aura-2-thalia-en",
+        "fallbacks": [base["tts_config"]],
+    }
+    raw = {**base, "tts_config": tts_config}
+    factory = AgentFactory(
+        document=parse_document(raw),
+        keys=ProviderKeys(openai="sk-test", deepgram="dg-test"),
+        text_only=True,
+    )
+    agent = factory.build_agent(blueprint=blueprint_for(factory), publisher=MemoryTurnPublisher())
+    assert isinstance(agent.tts, tts.FallbackAdapter)
+    session = factory.build_session()
+    sink = NullAudioOutput()
+    session.output.audio = sink
+    async with http_context.open():  # what the job runtime gives the Deepgram plugin
+        await session.start(agent)
+        try:
+            await session.run(user_input="Good morning.")
+            await agent.turns.flush()
+        finally:
+            await session.aclose()
+            await factory.aclose()
+    spoken = "".join(r["input"] for r in fake_openai.speech_requests)
+    assert spoken.strip() == "May I see your passport?"
+    assert all(r["instructions"] == "Stern, slow." for r in fake_openai.speech_requests)
+    assert sink.frames > 0
