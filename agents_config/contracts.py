@@ -533,6 +533,19 @@ class STTConfig(Contract):
     provider: Literal["deepgram", "openai"] = "deepgram"
     model: str = Field(default="nova-3", min_length=1, max_length=100)
     language: str = Field(default="en", min_length=2, max_length=16)
+    fallbacks: list[STTConfig] = Field(
+        default_factory=list,
+        max_length=3,
+        description="STT engines tried in order when this one fails (livekit's "
+        "stt.FallbackAdapter).",
+    )
+
+    @field_validator("fallbacks")
+    @classmethod
+    def _flat_fallbacks(cls, value: list[STTConfig]) -> list[STTConfig]:
+        if any(entry.fallbacks for entry in value):
+            raise ValueError("a fallback has no fallbacks of its own")
+        return value
 
 
 class CartesiaOptions(Contract):

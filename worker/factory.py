@@ -308,8 +308,28 @@ class AgentFactory:
             raise ProviderConfigError(f"llm_config: {exc}") from exc
 
     def build_stt(self) -> stt.STT | None:
+        """The configured STT; with ``stt_config.fallbacks``, livekit's ``stt.FallbackAdapter``
+        over it and each fallback in order (the session's VAD lets a non-streaming one
+        stream)."""
         if self.text_only:
             return None
+        primary = self._build_single_stt()
+        fallbacks = self.document.stt_config.fallbacks
+        if not fallbacks:
+            return primary
+        chain = [primary]
+        for index, config in enumerate(fallbacks):
+            document = self.document.model_copy(update={"stt_config": config})
+            helper = AgentFactory(
+                document=document, keys=self.keys, _openai_clients=self._openai_clients
+            )
+            try:
+                chain.append(helper._build_single_stt())
+            except ProviderConfigError as exc:
+                raise ProviderConfigError(f"stt_config.fallbacks[{index}]: {exc}") from exc
+        return stt.FallbackAdapter(chain, vad=self.build_vad())
+
+    def _build_single_stt(self) -> stt.STT:
         config = self.document.stt_config
         try:
             if config.provider == "deepgram":

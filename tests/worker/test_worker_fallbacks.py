@@ -109,3 +109,27 @@ async def test_tts_fallback_speaks_when_the_primary_is_down(fake_openai):
     assert spoken.strip() == "May I see your passport?"
     assert all(r["instructions"] == "Stern, slow." for r in fake_openai.speech_requests)
     assert sink.frames > 0
+
+
+async def test_stt_fallback_chain_is_built_in_order(fake_openai):
+    from livekit.agents import stt
+    from livekit.plugins import deepgram, openai
+
+    raw = build_factory(fake_openai.base_url).document.to_dict()
+    raw["stt_config"] = {
+        "provider": "deepgram",
+        "model": "nova-3",
+        "fallbacks": [{"provider": "openai", "model": "gpt-4o-mini-transcribe"}],
+    }
+    factory = AgentFactory(
+        document=parse_document(raw),
+        keys=ProviderKeys(
+            openai="sk-test", deepgram="dg-test", openai_base_url=fake_openai.base_url
+        ),
+    )
+    engine = factory.build_stt()
+    assert isinstance(engine, stt.FallbackAdapter)
+    primary, backup = engine._stt_instances
+    assert isinstance(primary, deepgram.STT)
+    assert isinstance(backup.wrapped_stt, openai.STT)  # batch STT streamed on the session's VAD
+    await factory.aclose()
