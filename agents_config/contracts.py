@@ -440,6 +440,13 @@ class LLMConfig(Contract):
     model: str = Field(default="gpt-4o-mini", min_length=1, max_length=100)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     max_tokens: int | None = Field(default=None, ge=1, le=128_000)
+    first_token_timeout_seconds: float | None = Field(
+        default=None,
+        gt=0,
+        le=120,
+        description="No first token within this time: the turn speaks the fallback line. "
+        "null: wait.",
+    )
     max_history_turns: int = Field(
         default=20,
         ge=1,

@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -347,7 +348,20 @@ class DynamicAgent(Agent):
                     conn_options=self.session.conn_options.llm_conn_options,
                     **self._chat_kwargs(),
                 ) as stream:
-                    async for chunk in stream:
+                    chunks = aiter(stream)
+                    limit = self._llm_config.first_token_timeout_seconds
+                    deadline = asyncio.get_running_loop().time() + limit if limit else None
+                    while True:
+                        if deadline is not None and turn.first_token_at is None:
+                            try:
+                                async with asyncio.timeout_at(deadline):
+                                    chunk = await anext(chunks, None)
+                            except TimeoutError:
+                                raise RuntimeError(f"no first token within {limit} s") from None
+                        else:
+                            chunk = await anext(chunks, None)
+                        if chunk is None:
+                            break
                         if chunk.delta is not None and chunk.delta.content:
                             turn.mark_token()
                             yield chunk.delta.content

@@ -8,6 +8,7 @@ import pytest
 from livekit.agents.utils import http_context
 
 from agents_config.contracts import ContractError, parse_document
+from tests.fakes.openai_server import Reply
 from tests.worker.conftest import blueprint_for, build_factory, demo_turn
 from worker.audio import NullAudioOutput
 from worker.factory import AgentFactory, ProviderKeys
@@ -133,3 +134,24 @@ async def test_stt_fallback_chain_is_built_in_order(fake_openai):
     assert isinstance(primary, deepgram.STT)
     assert isinstance(backup.wrapped_stt, openai.STT)  # batch STT streamed on the session's VAD
     await factory.aclose()
+
+
+async def test_first_token_timeout_speaks_the_fallback_line(fake_openai):
+    fake_openai.add(Reply(demo_turn("Too late."), token_delay=1.5))
+    base = build_factory(fake_openai.base_url).document.to_dict()
+    factory = build_factory(
+        fake_openai.base_url,
+        llm_config={**base["llm_config"], "first_token_timeout_seconds": 0.3},
+    )
+    agent = factory.build_agent(blueprint=blueprint_for(factory), publisher=MemoryTurnPublisher())
+    session = factory.build_session()
+    await session.start(agent)
+    try:
+        await session.run(user_input="Good morning.")
+        await agent.turns.flush()
+    finally:
+        await session.aclose()
+        await factory.aclose()
+    [record] = agent.turns.records
+    assert record.spoken_text == factory.document.pipeline_config.fallback_line
+    assert any("no first token within 0.3 s" in error for error in record.errors)
