@@ -576,8 +576,10 @@ def turn_record(
     transcription_delay_ms: float | None = None,
     spoken_complete_ms: float | None = None,
     version_label: str | None = None,
+    greeting: bool = False,
 ) -> Any:
-    """Store one finished turn with the next index of the session (1-based, gap-free).
+    """Store one finished turn with the next index of the session (1-based, gap-free);
+    the agent's greeting (``prompt_config.first_message``) is turn 0.
 
     The session row is locked while the index is chosen, so concurrent writers never collide.
     """
@@ -593,7 +595,7 @@ def turn_record(
             FIRST_AUDIO_SECONDS.observe(first_spoken_ms / 1000)
         return Turn.objects.create(
             session=session,
-            index=(last or 0) + 1,
+            index=0 if greeting else (last or 0) + 1,
             version_label=version_label or session.version_label,
             user_text=user_text,
             spoken_text=spoken_text,

@@ -21,6 +21,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -44,6 +45,13 @@ from tenants.metrics import PROVIDER_ERRORS
 from worker.publisher import TurnPublisher
 from worker.tracing import turn_attributes
 from worker.turns import STRUCTURED_EXTRA_KEY, TurnState, TurnStore, TurnTracker
+
+EXAMPLE_EXTRA_KEY = "few_shot_example"
+"""``ChatMessage.extra`` key of the few-shot examples: never dropped from the LLM's context."""
+
+INTERRUPTED_KEY = "interrupted"
+"""Added to an interrupted reply's JSON in the LLM's context (its spoken field is cut to the
+heard text), so the model knows the user did not hear the rest."""
 
 logger = logging.getLogger(__name__)
 
@@ -115,10 +123,16 @@ class AgentBlueprint:
                 ctx.add_message(
                     role="assistant",
                     content=json.dumps(reply, ensure_ascii=False),
-                    extra={STRUCTURED_EXTRA_KEY: json.dumps(reply, ensure_ascii=False)},
+                    extra={
+                        STRUCTURED_EXTRA_KEY: json.dumps(reply, ensure_ascii=False),
+                        EXAMPLE_EXTRA_KEY: True,
+                    },
                 )
             else:
-                ctx.add_message(role="assistant", content=reply)
+                ctx.add_message(role="assistant", content=reply, extra={EXAMPLE_EXTRA_KEY: True})
+        for item in ctx.items:
+            if isinstance(item, llm.ChatMessage):
+                item.extra[EXAMPLE_EXTRA_KEY] = True
         return ctx
 
 
@@ -208,13 +222,13 @@ class DynamicAgent(Agent):
         await self.update_instructions(instructions)
         # The context of the turn being started was copied before the swap.
         self._replaced_instructions = (previous, instructions)
-        engine = self.tts if isinstance(self.tts, tts.TTS) else None
-        update = getattr(engine, "update_options", None)
-        if update is not None:
-            try:
-                update(voice=self._tts_config.voice)
-            except TypeError:
-                logger.debug("TTS %r cannot change voice", engine)
+        for engine in tts_engines(self.tts if isinstance(self.tts, tts.TTS) else None):
+            update = getattr(engine, "update_options", None)
+            if update is not None:
+                try:
+                    update(voice=self._tts_config.voice)
+                except TypeError:
+                    logger.debug("TTS %r cannot change voice", engine)
         logger.info("applied agent version %s at a turn boundary", blueprint.version)
 
     @property
@@ -235,17 +249,24 @@ class DynamicAgent(Agent):
         await self.turns.aclose()
 
     def _on_conversation_item(self, event: ConversationItemAddedEvent) -> None:
+        """A reply reached the conversation: it was spoken (played, or cut by a barge-in).
+
+        Only now is its turn recorded and published, with what the user actually heard:
+        livekit-agents truncates an interrupted reply's text to what was played and marks
+        it ``interrupted``; the structured JSON the LLM sees next says so too.
+        """
         item = event.item
-        turn = self.turns.current
-        if (
-            not isinstance(item, llm.ChatMessage)
-            or item.role != "assistant"
-            or turn is None
-            or turn.finished
-            or not turn.llm_done
-        ):
+        if not isinstance(item, llm.ChatMessage) or item.role != "assistant":
             return
-        item.extra[STRUCTURED_EXTRA_KEY] = json.dumps(turn.data, ensure_ascii=False, default=str)
+        heard = item.text_content or ""
+        turn = self.turns.spoken_turn(heard)
+        if turn is None:
+            return
+        if item.interrupted:
+            turn.spoken_text = heard
+            turn.data = {**turn.data, self._schema.spoken_field: heard}
+        shown = {**turn.data, INTERRUPTED_KEY: True} if item.interrupted else turn.data
+        item.extra[STRUCTURED_EXTRA_KEY] = json.dumps(shown, ensure_ascii=False, default=str)
         self.turns.finish(
             turn,
             interrupted=item.interrupted,
@@ -272,7 +293,7 @@ class DynamicAgent(Agent):
                 if structured:
                     item = item.model_copy(update={"content": [structured]})
             items.append(item)
-        ctx = llm.ChatContext(items)
+        ctx = llm.ChatContext(bounded_history(items, self._llm_config.max_history_turns))
         if not self._llm_config.supports_structured_output:
             ctx.add_message(role="system", content=self._json_note)
         return ctx
@@ -328,7 +349,20 @@ class DynamicAgent(Agent):
                     conn_options=self.session.conn_options.llm_conn_options,
                     **self._chat_kwargs(),
                 ) as stream:
-                    async for chunk in stream:
+                    chunks = aiter(stream)
+                    limit = self._llm_config.first_token_timeout_seconds
+                    deadline = asyncio.get_running_loop().time() + limit if limit else None
+                    while True:
+                        if deadline is not None and turn.first_token_at is None:
+                            try:
+                                async with asyncio.timeout_at(deadline):
+                                    chunk = await anext(chunks, None)
+                            except TimeoutError:
+                                raise RuntimeError(f"no first token within {limit} s") from None
+                        else:
+                            chunk = await anext(chunks, None)
+                        if chunk is None:
+                            break
                         if chunk.delta is not None and chunk.delta.content:
                             turn.mark_token()
                             yield chunk.delta.content
@@ -416,13 +450,14 @@ class DynamicAgent(Agent):
         instructions = (turn.tts_instructions if turn else None) or (
             self._tts_config.default_instructions
         )
-        update = getattr(engine, "update_options", None)
-        if update is None:
-            return
-        try:
-            update(instructions=instructions or "")
-        except TypeError:  # a TTS without per-request instructions
-            logger.debug("TTS %r takes no instructions", engine)
+        for each in tts_engines(engine):
+            update = getattr(each, "update_options", None)
+            if update is None:
+                continue
+            try:
+                update(instructions=instructions or "")
+            except TypeError:  # a TTS without per-request instructions
+                logger.debug("TTS %r takes no instructions", each)
 
     async def tts_node(
         self, text: AsyncIterable[str], model_settings: ModelSettings
@@ -452,6 +487,48 @@ class DynamicAgent(Agent):
                 turn.errors.append(f"TTS error: {exc}")
         finally:
             span.end()
+
+
+def tts_engines(engine: tts.TTS | None) -> list[tts.TTS]:
+    """The TTS engines behind ``engine``: each of a fallback chain's, or just it."""
+    if engine is None:
+        return []
+    if isinstance(engine, tts.FallbackAdapter):
+        return list(engine._tts_instances)  # livekit keeps no public accessor
+    return [engine]
+
+
+def bounded_history(items: list[llm.ChatItem], max_turns: int) -> list[llm.ChatItem]:
+    """The system prompt, the few-shot examples and the last ``max_turns`` conversation turns
+    (a turn starts at a user message); if the latest structured reply is older, it stays too,
+    so stage, score and flags carry over. A long session then costs per turn what a short
+    one does."""
+
+    def pinned(item: llm.ChatItem) -> bool:
+        return isinstance(item, llm.ChatMessage) and (
+            item.role in ("system", "developer") or bool(item.extra.get(EXAMPLE_EXTRA_KEY))
+        )
+
+    conversation = [index for index, item in enumerate(items) if not pinned(item)]
+    starts = [
+        index
+        for index in conversation
+        if isinstance(items[index], llm.ChatMessage) and items[index].role == "user"
+    ]
+    if len(starts) <= max_turns:
+        return items
+    cut = starts[-max_turns]
+    kept = {index for index in conversation if index >= cut}
+    for index in reversed(conversation):
+        item = items[index]
+        if (
+            isinstance(item, llm.ChatMessage)
+            and item.role == "assistant"
+            and item.extra.get(STRUCTURED_EXTRA_KEY)
+        ):
+            kept.add(index)
+            break
+    return [item for index, item in enumerate(items) if pinned(item) or index in kept]
 
 
 WORD_END = re.compile(r"\s")

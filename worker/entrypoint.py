@@ -144,6 +144,7 @@ async def entrypoint(ctx: JobContext) -> None:
                 **extra_provider_keys(lambda name: keys[name].value),
             ),
             vad=ctx.proc.userdata.get("vad"),
+            eot_ready=ctx.proc.userdata.get("eot_ready"),
         )
         blueprint = session_blueprint(document, loaded, loaded.version_label)
         meter = UsageMeter.for_document(document)
@@ -175,6 +176,11 @@ async def entrypoint(ctx: JobContext) -> None:
             job_tracing.shutdown()
 
     ctx.add_shutdown_callback(finish)
+    from worker.lifecycle import SessionLifecycle
+
+    # Whatever closes the session (participant left, time limit, silence, an end-call) ends
+    # the job, and ``finish`` marks the session ended with that reason.
+    lifecycle = SessionLifecycle(session=session, agent=agent, on_end=ctx.shutdown)
     await store.activate_session(
         session_id, worker_id=str(ctx.worker_id or ""), job_id=str(ctx.job.id or "")
     )
@@ -203,6 +209,7 @@ async def entrypoint(ctx: JobContext) -> None:
         telephony.VoicemailDetector(
             session, action=call[0], message=call[1], on_detected=voicemail_reached
         ).attach()
+    lifecycle.start()
     logger.info(
         "session %s running %s@%s for tenant %s",
         session_id,

@@ -27,6 +27,9 @@ from worker.turns import TurnStore
 
 logger = logging.getLogger(__name__)
 
+FALLBACK_ATTEMPT_TIMEOUT = 5.0
+"""Seconds one LLM of a fallback chain gets before the next one is tried."""
+
 OPENAI_TTS_FORMAT = "pcm"  # raw 24 kHz 16-bit mono: no decoder work, lowest first byte
 
 
@@ -122,6 +125,9 @@ class AgentFactory:
     keys: ProviderKeys
     vad: vad.VAD | None = None
     """The process's prewarmed VAD (``JobProcess.userdata``); loaded on demand otherwise."""
+    eot_ready: bool | None = None
+    """Whether the process's prewarm loaded the end-of-turn model (``False``: it could not, so
+    sessions use VAD endpointing instead of failing at start); None: not known, try."""
     text_only: bool = False
     """Text mode (``manage.py talk``, tests): no STT, VAD or turn detection is built."""
     llm_retries: int = 1
@@ -207,6 +213,29 @@ class AgentFactory:
         return key
 
     def build_llm(self) -> llm.LLM:
+        """The configured LLM; with ``llm_config.fallbacks``, livekit's ``llm.FallbackAdapter``
+        over it and each fallback in order (each built like a primary: its own key, the
+        outbound policy for its own ``base_url``)."""
+        primary = self._build_single_llm()
+        fallbacks = self.document.llm_config.fallbacks
+        if not fallbacks:
+            return primary
+        chain = [primary]
+        for index, config in enumerate(fallbacks):
+            document = self.document.model_copy(update={"llm_config": config})
+            helper = AgentFactory(
+                document=document,
+                keys=self.keys,
+                text_only=True,
+                _openai_clients=self._openai_clients,
+            )
+            try:
+                chain.append(helper._build_single_llm())
+            except ProviderConfigError as exc:
+                raise ProviderConfigError(f"llm_config.fallbacks[{index}]: {exc}") from exc
+        return llm.FallbackAdapter(chain, attempt_timeout=FALLBACK_ATTEMPT_TIMEOUT)
+
+    def _build_single_llm(self) -> llm.LLM:
         config = self.document.llm_config
         if config.provider == "anthropic":
             return self._build_anthropic_llm()
@@ -279,8 +308,28 @@ class AgentFactory:
             raise ProviderConfigError(f"llm_config: {exc}") from exc
 
     def build_stt(self) -> stt.STT | None:
+        """The configured STT; with ``stt_config.fallbacks``, livekit's ``stt.FallbackAdapter``
+        over it and each fallback in order (the session's VAD lets a non-streaming one
+        stream)."""
         if self.text_only:
             return None
+        primary = self._build_single_stt()
+        fallbacks = self.document.stt_config.fallbacks
+        if not fallbacks:
+            return primary
+        chain = [primary]
+        for index, config in enumerate(fallbacks):
+            document = self.document.model_copy(update={"stt_config": config})
+            helper = AgentFactory(
+                document=document, keys=self.keys, _openai_clients=self._openai_clients
+            )
+            try:
+                chain.append(helper._build_single_stt())
+            except ProviderConfigError as exc:
+                raise ProviderConfigError(f"stt_config.fallbacks[{index}]: {exc}") from exc
+        return stt.FallbackAdapter(chain, vad=self.build_vad())
+
+    def _build_single_stt(self) -> stt.STT:
         config = self.document.stt_config
         try:
             if config.provider == "deepgram":
@@ -306,6 +355,29 @@ class AgentFactory:
         raise ProviderConfigError(f"stt_config.provider: unknown provider {config.provider!r}")
 
     def build_tts(self) -> tts.TTS:
+        """The configured TTS; with ``tts_config.fallbacks``, livekit's ``tts.FallbackAdapter``
+        over it and each fallback in order (voice instructions reach every engine)."""
+        primary = self._build_single_tts()
+        fallbacks = self.document.tts_config.fallbacks
+        if not fallbacks:
+            return primary
+        chain = [primary]
+        for index, config in enumerate(fallbacks):
+            document = self.document.model_copy(update={"tts_config": config})
+            helper = AgentFactory(
+                document=document,
+                keys=self.keys,
+                text_only=True,
+                _openai_clients=self._openai_clients,
+            )
+            try:
+                chain.append(helper._build_single_tts())
+            except ProviderConfigError as exc:
+                raise ProviderConfigError(f"tts_config.fallbacks[{index}]: {exc}") from exc
+        # The next engine at once: a retry of a failing one is silence for the caller.
+        return tts.FallbackAdapter(chain, max_retry_per_tts=0)
+
+    def _build_single_tts(self) -> tts.TTS:
         config = self.document.tts_config
         try:
             if config.provider == "openai":
@@ -367,6 +439,11 @@ class AgentFactory:
             return None
         if not self.document.pipeline_config.turn_detection:
             return fallback
+        if self.eot_ready is False:
+            note = f"end-of-turn model did not load in this process; using {fallback} endpointing"
+            logger.warning(note)
+            self.notes.append(note)
+            return fallback
         try:
             from livekit.agents.inference import TurnDetector
 
@@ -414,8 +491,11 @@ class AgentFactory:
         vad_model = self.build_vad()
         turn_detection = self.build_turn_detection(vad_model)
         turn_handling: dict[str, Any] = {
-            # A discarded speculative reply would otherwise look like a turn of its own.
-            "preemptive_generation": {"enabled": False},
+            # A discarded speculative reply never reaches the conversation, so it is never
+            # recorded (``worker.turns``).
+            "preemptive_generation": {
+                "enabled": self.document.pipeline_config.preemptive_generation
+            },
         }
         if turn_detection is not None or self.text_only:
             # Text mode has no audio: None keeps livekit-agents from adding its default
@@ -430,7 +510,8 @@ class AgentFactory:
                 # Provider errors are handled per turn (fallback line); never close for them.
                 max_unrecoverable_errors=sys.maxsize,
             ),
-            "user_away_timeout": None,
+            # ``pipeline_config.silence_timeout_seconds`` (``worker.lifecycle``); None: never.
+            "user_away_timeout": self.document.pipeline_config.silence_timeout_seconds,
         }
 
     def build_session(self, **extra: Any) -> AgentSession:

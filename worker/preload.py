@@ -42,6 +42,7 @@ FORKSERVER_MODULES: tuple[str, ...] = (
     "worker.publisher",
     "worker.tracing",
     "worker.turns",
+    "worker.lifecycle",
 )
 """Imported in the forkserver: importable before ``django.setup()``."""
 
@@ -79,6 +80,7 @@ def _import_job_modules() -> None:
     import sessions_app.services  # noqa: F401
     import worker.agent
     import worker.factory
+    import worker.lifecycle
     import worker.publisher
     import worker.store
     import worker.tracing

@@ -157,6 +157,7 @@ def _save_turn(
         transcription_delay_ms=record.transcription_delay_ms,
         spoken_complete_ms=record.spoken_complete_ms,
         version_label=record.version,
+        greeting=record.index == 0,
     )
     if usage is None:
         return None

@@ -1,9 +1,12 @@
 """Per-turn bookkeeping of the dynamic agent: timings, the validated result, finalisation.
 
-A turn starts when the agent's ``llm_node`` runs and ends when its reply is added to the
-conversation (after playout), when it is superseded by the next turn (interrupted before any
-text was forwarded), or when the session closes. Finishing a turn builds a :class:`TurnRecord`,
-applies the custom nodes, publishes the frontend message (hidden fields stripped) and stores it.
+A turn starts when the agent's ``llm_node`` runs and is finished only when its reply is
+added to the conversation: played out, or cut by a barge-in (then with the text the user
+heard). A reply that never reached the user (a discarded preemptive generation, a reply
+interrupted before any of it was played, one still pending when the session closed) is
+dropped: no record, no published message, no stored row. Finishing a turn builds a
+:class:`TurnRecord`, applies the custom nodes, publishes the frontend message (hidden fields
+stripped) and stores it.
 """
 
 from __future__ import annotations
@@ -60,6 +63,8 @@ class TurnState:
     errors: list[str] = field(default_factory=list)
     llm_done: bool = False
     finished: bool = False
+    greeting: bool = False
+    """The agent's first message (``prompt_config.first_message``): recorded as turn 0."""
     overhead_s: float = 0.0
     """Time spent in this module's and the agent's own code during the turn (bench)."""
 
@@ -158,6 +163,13 @@ class TurnTracker:
         self._count = 0
         self._tasks: set[asyncio.Task[None]] = set()
         self.current: TurnState | None = None
+        """The latest turn begun."""
+        self.open: list[TurnState] = []
+        """Turns begun and not yet spoken, oldest first (a preemptive reply may be among them)."""
+        self.greeting_next = False
+        """The next turn begun is the generated greeting."""
+        self.dropped = 0
+        """Turns whose reply never reached the user (not recorded)."""
         self.records: list[TurnRecord] = []
         self.overheads: list[float] = []
         """Seconds of our own code per finished turn (see ``bench/turn_overhead.py``)."""
@@ -174,12 +186,53 @@ class TurnTracker:
         return self._version
 
     def begin(self, *, user_text: str, user_metrics: dict[str, Any] | None = None) -> TurnState:
-        """Start a turn; a previous one that never reached the conversation is finished first."""
-        previous = self.current
-        if previous is not None and not previous.finished:
-            self.finish(previous, interrupted=True)
-        self.current = TurnState(user_text=user_text, user_metrics=dict(user_metrics or {}))
+        """Start a turn. It is recorded only if its reply is spoken (see :meth:`finish`)."""
+        self.current = TurnState(
+            user_text=user_text, user_metrics=dict(user_metrics or {}), greeting=self.greeting_next
+        )
+        self.greeting_next = False
+        self.open.append(self.current)
         return self.current
+
+    def begin_greeting(self, text: str, *, spoken_field: str) -> TurnState:
+        """A fixed greeting (``session.say``): a turn with no LLM call, recorded as turn 0."""
+        turn = self.begin(user_text="")
+        turn.greeting = True
+        turn.spoken_text = text
+        turn.data = {spoken_field: text}
+        turn.llm_done = True
+        return turn
+
+    def spoken_turn(self, heard: str) -> TurnState | None:
+        """The open turn whose reply is the one just added to the conversation as ``heard``.
+
+        The oldest finished generation whose spoken text starts with what was heard (a
+        preemptive reply may run next to the one being played); else the latest finished one.
+        """
+        ready = [turn for turn in self.open if turn.llm_done and not turn.finished]
+        heard_words = " ".join(heard.split())
+        for turn in ready:
+            if " ".join(turn.spoken_text.split()).startswith(heard_words):
+                return turn
+        return ready[-1] if ready else None
+
+    def _drop_unspoken(self, before: TurnState | None = None) -> None:
+        """Forget open turns begun before ``before`` (all if None): their replies were never
+        heard (superseded or discarded), so they leave no trace."""
+        keep: list[TurnState] = []
+        seen = before is None
+        for turn in self.open:
+            if turn is before:
+                seen = True
+            if turn.finished:
+                continue
+            if not seen or before is None:
+                turn.finished = True
+                self.dropped += 1
+                logger.debug("dropping a turn whose reply was never heard")
+                continue
+            keep.append(turn)
+        self.open = keep
 
     def finish(
         self,
@@ -193,11 +246,15 @@ class TurnTracker:
         if turn.finished:
             return None
         started = time.perf_counter()
+        self._drop_unspoken(before=turn)
         turn.finished = True
-        self._count += 1
+        if turn in self.open:
+            self.open.remove(turn)
+        if not turn.greeting:
+            self._count += 1
         spoken = apply_nodes(self._custom_nodes, NodeStage.SPOKEN_TEXT, turn.spoken_text)
         record = TurnRecord(
-            index=self._count,
+            index=0 if turn.greeting else self._count,
             version=self._version,
             user_text=apply_nodes(self._custom_nodes, NodeStage.USER_TRANSCRIPT, turn.user_text),
             spoken_text=spoken,
@@ -245,7 +302,6 @@ class TurnTracker:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def aclose(self) -> None:
-        """Finish a turn still running (as interrupted) and wait for delivery."""
-        if self.current is not None and not self.current.finished:
-            self.finish(self.current, interrupted=True)
+        """Drop turns whose reply was never heard and wait for delivery of the others."""
+        self._drop_unspoken()
         await self.flush()
