@@ -216,24 +216,28 @@ class AgentFactory:
         """The configured LLM; with ``llm_config.fallbacks``, livekit's ``llm.FallbackAdapter``
         over it and each fallback in order (each built like a primary: its own key, the
         outbound policy for its own ``base_url``)."""
-        primary = self._build_single_llm()
-        fallbacks = self.document.llm_config.fallbacks
-        if not fallbacks:
-            return primary
-        chain = [primary]
-        for index, config in enumerate(fallbacks):
-            document = self.document.model_copy(update={"llm_config": config})
+        chain = self._chain("llm_config", AgentFactory._build_single_llm)
+        if len(chain) == 1:
+            return chain[0]
+        return llm.FallbackAdapter(chain, attempt_timeout=FALLBACK_ATTEMPT_TIMEOUT)
+
+    def _chain(self, section: str, build_single: Any) -> list[Any]:
+        """The section's component, then one per ``<section>.fallbacks`` entry, each built by
+        ``build_single`` on a copy of the document (its own key and ``base_url`` policy,
+        sharing this factory's clients); errors name the fallback's index."""
+        chain = [build_single(self)]
+        for index, config in enumerate(getattr(self.document, section).fallbacks):
             helper = AgentFactory(
-                document=document,
+                document=self.document.model_copy(update={section: config}),
                 keys=self.keys,
-                text_only=True,
+                text_only=self.text_only,
                 _openai_clients=self._openai_clients,
             )
             try:
-                chain.append(helper._build_single_llm())
+                chain.append(build_single(helper))
             except ProviderConfigError as exc:
-                raise ProviderConfigError(f"llm_config.fallbacks[{index}]: {exc}") from exc
-        return llm.FallbackAdapter(chain, attempt_timeout=FALLBACK_ATTEMPT_TIMEOUT)
+                raise ProviderConfigError(f"{section}.fallbacks[{index}]: {exc}") from exc
+        return chain
 
     def _build_single_llm(self) -> llm.LLM:
         config = self.document.llm_config
@@ -313,20 +317,9 @@ class AgentFactory:
         stream)."""
         if self.text_only:
             return None
-        primary = self._build_single_stt()
-        fallbacks = self.document.stt_config.fallbacks
-        if not fallbacks:
-            return primary
-        chain = [primary]
-        for index, config in enumerate(fallbacks):
-            document = self.document.model_copy(update={"stt_config": config})
-            helper = AgentFactory(
-                document=document, keys=self.keys, _openai_clients=self._openai_clients
-            )
-            try:
-                chain.append(helper._build_single_stt())
-            except ProviderConfigError as exc:
-                raise ProviderConfigError(f"stt_config.fallbacks[{index}]: {exc}") from exc
+        chain = self._chain("stt_config", AgentFactory._build_single_stt)
+        if len(chain) == 1:
+            return chain[0]
         return stt.FallbackAdapter(chain, vad=self.build_vad())
 
     def _build_single_stt(self) -> stt.STT:
@@ -357,23 +350,9 @@ class AgentFactory:
     def build_tts(self) -> tts.TTS:
         """The configured TTS; with ``tts_config.fallbacks``, livekit's ``tts.FallbackAdapter``
         over it and each fallback in order (voice instructions reach every engine)."""
-        primary = self._build_single_tts()
-        fallbacks = self.document.tts_config.fallbacks
-        if not fallbacks:
-            return primary
-        chain = [primary]
-        for index, config in enumerate(fallbacks):
-            document = self.document.model_copy(update={"tts_config": config})
-            helper = AgentFactory(
-                document=document,
-                keys=self.keys,
-                text_only=True,
-                _openai_clients=self._openai_clients,
-            )
-            try:
-                chain.append(helper._build_single_tts())
-            except ProviderConfigError as exc:
-                raise ProviderConfigError(f"tts_config.fallbacks[{index}]: {exc}") from exc
+        chain = self._chain("tts_config", AgentFactory._build_single_tts)
+        if len(chain) == 1:
+            return chain[0]
         # The next engine at once: a retry of a failing one is silence for the caller.
         return tts.FallbackAdapter(chain, max_retry_per_tts=0)
 
