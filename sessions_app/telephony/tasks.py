@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from celery import shared_task
 
@@ -20,16 +21,22 @@ def provision_phone_number(self, phone_number_id: int) -> str:
     phone = PhoneNumber.objects.select_related("tenant", "agent").filter(pk=phone_number_id).first()
     if phone is None:
         return "missing"
+    return _provision(self, phone, lambda: services.phone_number_provision(phone=phone))
+
+
+def _provision(task: Any, target: PhoneNumber | OutboundTrunk, provision: Any) -> str:
+    """Run ``provision``; a transient LiveKit error retries with backoff, anything else (or
+    the last try) is recorded on ``target`` as failed — a bad row never loops."""
     try:
-        services.phone_number_provision(phone=phone)
+        provision()
     except LiveKitError as exc:
-        if exc.transient and self.request.retries < self.max_retries:
-            raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
-        services.provisioning_failed(phone, str(exc))
+        if exc.transient and task.request.retries < task.max_retries:
+            raise task.retry(exc=exc, countdown=_backoff(task.request.retries)) from exc
+        services.provisioning_failed(target, str(exc))
         return "failed"
     except Exception as exc:  # configuration errors (e.g. LiveKit not set): record, never loop
-        logger.exception("provisioning %s failed", phone.pk)
-        services.provisioning_failed(phone, f"{type(exc).__name__}: {exc}")
+        logger.exception("provisioning %s failed", target.pk)
+        services.provisioning_failed(target, f"{type(exc).__name__}: {exc}")
         return "failed"
     return "provisioned"
 
@@ -51,18 +58,7 @@ def provision_outbound_trunk(self, trunk_pk: int) -> str:
     trunk = OutboundTrunk.objects.select_related("tenant").filter(pk=trunk_pk).first()
     if trunk is None:
         return "missing"
-    try:
-        services.outbound_trunk_provision(trunk=trunk)
-    except LiveKitError as exc:
-        if exc.transient and self.request.retries < self.max_retries:
-            raise self.retry(exc=exc, countdown=_backoff(self.request.retries)) from exc
-        services.provisioning_failed(trunk, str(exc))
-        return "failed"
-    except Exception as exc:  # configuration errors (e.g. LiveKit not set): record, never loop
-        logger.exception("provisioning %s failed", trunk.pk)
-        services.provisioning_failed(trunk, f"{type(exc).__name__}: {exc}")
-        return "failed"
-    return "provisioned"
+    return _provision(self, trunk, lambda: services.outbound_trunk_provision(trunk=trunk))
 
 
 @shared_task(bind=True, max_retries=PROVISION_MAX_RETRIES, acks_late=True)
