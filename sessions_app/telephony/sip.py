@@ -58,6 +58,20 @@ def _dispatch_rule(spec: InboundSpec, trunk_id: str) -> sip.SIPDispatchRuleInfo:
     )
 
 
+async def _upsert(known_id: str, find: Any, update: Any, create: Any) -> str:
+    """Idempotent create-or-update of one LiveKit SIP object: the stored id, else one found
+    by ``find``, is updated (if LiveKit no longer has it, it is created anew); returns its id."""
+    found = known_id or await find()
+    if found:
+        try:
+            await update(found)
+            return found
+        except api.TwirpError as exc:
+            if not _not_found(exc):
+                raise
+    return await create()
+
+
 def _not_found(exc: api.TwirpError) -> bool:
     return exc.code == "not_found" or exc.status == 404
 
@@ -67,44 +81,42 @@ def ensure_inbound(spec: InboundSpec, *, trunk_id: str = "", rule_id: str = "") 
 
     async def work(client: api.LiveKitAPI) -> InboundIds:
         trunk = _inbound_trunk(spec)
-        found_trunk = trunk_id
-        if not found_trunk:
+
+        async def find_trunk() -> str:
             listed = await client.sip.list_inbound_trunk(
                 sip.ListSIPInboundTrunkRequest(numbers=[spec.number])
             )
-            found_trunk = listed.items[0].sip_trunk_id if listed.items else ""
-        if found_trunk:
-            try:
-                await client.sip.update_inbound_trunk(found_trunk, trunk)
-            except api.TwirpError as exc:
-                if not _not_found(exc):
-                    raise
-                found_trunk = ""
-        if not found_trunk:
+            return listed.items[0].sip_trunk_id if listed.items else ""
+
+        async def create_trunk() -> str:
             created = await client.sip.create_inbound_trunk(
                 sip.CreateSIPInboundTrunkRequest(trunk=trunk)
             )
-            found_trunk = created.sip_trunk_id
+            return created.sip_trunk_id
 
+        found_trunk = await _upsert(
+            trunk_id,
+            find_trunk,
+            lambda id_: client.sip.update_inbound_trunk(id_, trunk),
+            create_trunk,
+        )
         rule = _dispatch_rule(spec, found_trunk)
-        found_rule = rule_id
-        if not found_rule:
-            listed_rules = await client.sip.list_dispatch_rule(
+
+        async def find_rule() -> str:
+            listed = await client.sip.list_dispatch_rule(
                 sip.ListSIPDispatchRuleRequest(trunk_ids=[found_trunk])
             )
-            found_rule = listed_rules.items[0].sip_dispatch_rule_id if listed_rules.items else ""
-        if found_rule:
-            try:
-                await client.sip.update_dispatch_rule(found_rule, rule)
-            except api.TwirpError as exc:
-                if not _not_found(exc):
-                    raise
-                found_rule = ""
-        if not found_rule:
-            created_rule = await client.sip.create_dispatch_rule(
+            return listed.items[0].sip_dispatch_rule_id if listed.items else ""
+
+        async def create_rule() -> str:
+            created = await client.sip.create_dispatch_rule(
                 sip.CreateSIPDispatchRuleRequest(dispatch_rule=rule)
             )
-            found_rule = created_rule.sip_dispatch_rule_id
+            return created.sip_dispatch_rule_id
+
+        found_rule = await _upsert(
+            rule_id, find_rule, lambda id_: client.sip.update_dispatch_rule(id_, rule), create_rule
+        )
         return InboundIds(trunk_id=found_trunk, dispatch_rule_id=found_rule)
 
     return _run(work)
