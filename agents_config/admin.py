@@ -75,6 +75,8 @@ def report_warnings(
     """Show the contracts' warnings (inferred settings, options without effect)."""
     for warning in warnings:
         modeladmin.message_user(request, f"{agent_id}: {warning}", messages.WARNING)
+
+
 def diff_table(changes: list, caption: str) -> str:
     """The changes between two documents as a table (path, change, before, after)."""
     rows = format_html_join(

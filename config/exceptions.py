@@ -101,6 +101,8 @@ class QuotaExceededError(APIException):
 
 # Retry-After of a 503 when the task broker is down (it usually comes back within seconds).
 PROVISIONING_RETRY_AFTER_SECONDS = 5
+
+
 class BudgetExceededError(APIException):
     status_code = status.HTTP_402_PAYMENT_REQUIRED
     default_detail = "A monthly budget is spent."

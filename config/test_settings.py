@@ -35,4 +35,3 @@ WHITENOISE_USE_FINDERS = WHITENOISE_AUTOREFRESH = True  # served from the apps, 
 CACHES["default"]["LOCATION"] = (  # noqa: F405
     REDIS_URL.rsplit("/", 1)[0] + "/" + os.environ.get("TEST_CACHE_REDIS_DB", "13")  # noqa: F405
 )
-

@@ -132,6 +132,7 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
                 "tts_ttfb_ms": "TTS first byte",
             },
         )
+
     @admin.display(description="Analysis")
     def analysis_outcome(self, obj: Session) -> str:
         """The post-session analysis: its status, then the validated result or the errors."""

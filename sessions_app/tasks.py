@@ -104,6 +104,8 @@ def build_session_report(self, session_id: str) -> str:
 def apply_retention() -> dict[str, int]:
     """Daily (beat): delete data older than each tenant's retention settings."""
     return services.retention_apply()
+
+
 ANALYSIS_MAX_RETRIES = 3
 
 
