@@ -11,7 +11,6 @@ it runs the agent (``sessions_app`` must not import ``worker``).
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
 from typing import Any
 
@@ -19,6 +18,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_POST
 
+from agents_config import json_input
 from agents_config.contracts import AgentDocument, ContractError, parse_document
 from agents_config.selectors import DRAFT, agent_draft_document, agent_version_by_label
 from sessions_app.playground import playground_agent
@@ -62,8 +62,10 @@ async def _say(
 def chat_turn(request: HttpRequest, agent_id: str) -> JsonResponse:
     """``{"message", "version": ""|"draft"|"X.Y.Z", "tenant", "reset"}`` → the agent's turn."""
     try:
-        body = json.loads(request.body or b"{}")
-    except ValueError:
+        body = json_input.loads(request.body or b"{}")
+    except json_input.UnsafeJSON as exc:  # too deep, NaN, lone surrogates: the shared limits
+        return _error(400, "invalid", "The body is not acceptable JSON.", exc.errors)
+    except ValueError:  # not JSON (or not UTF-8)
         return _error(400, "invalid", "The body is not JSON.")
     if not isinstance(body, dict):
         return _error(400, "invalid", "The body must be a JSON object.")

@@ -79,3 +79,12 @@ def test_bad_requests_are_4xx(viewer_client, chat_agent, client, other_tenant):
 def test_login_required(client, chat_agent):
     response = post(client, chat_agent, message="Hi")
     assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+def test_hostile_json_is_a_400_not_a_500(viewer_client, chat_agent):
+    """The chat is an entry point like the API: the shared JSON limits apply."""
+    url = f"/playground/{chat_agent.agent_id}/text-chat"
+    for body in ("[" * 10_000 + "]" * 10_000, '{"message": NaN}', '{"message": "\\udfff"}'):
+        response = viewer_client.post(url, body, content_type="application/json")
+        assert response.status_code == 400, body[:20]
+        assert response.json()["error"]["code"] == "invalid"
