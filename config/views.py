@@ -70,12 +70,15 @@ LOOPBACK = ("127.0.0.1", "::1")
 
 def metrics_allowed(request: HttpRequest) -> bool:
     """With ``METRICS_TOKEN``: the scraper sends ``Authorization: Bearer <token>``. Without
-    one, only clients on this host (loopback) may scrape."""
+    one, only clients on this host (loopback) may scrape, and not through a proxy: a reverse
+    proxy on the same host connects from loopback on behalf of anyone, so a forwarded request
+    (``X-Forwarded-For`` / ``Forwarded``) is refused."""
     token = settings.METRICS_TOKEN
     if token:
         sent = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
         return hmac.compare_digest(sent.encode(), token.encode())
-    return request.META.get("REMOTE_ADDR", "") in LOOPBACK
+    proxied = "HTTP_X_FORWARDED_FOR" in request.META or "HTTP_FORWARDED" in request.META
+    return not proxied and request.META.get("REMOTE_ADDR", "") in LOOPBACK
 
 
 def metrics(request: HttpRequest) -> HttpResponse:

@@ -29,6 +29,10 @@ def test_metrics_is_loopback_only_without_token(client, settings):
     settings.METRICS_TOKEN = ""
     assert client.get("/metrics").status_code == 200  # the test client is 127.0.0.1
     assert client.get("/metrics", REMOTE_ADDR="10.1.2.3").status_code == 404
+    # A reverse proxy on this host connects from loopback on behalf of anyone.
+    forwarded = client.get("/metrics", HTTP_X_FORWARDED_FOR="203.0.113.9")
+    assert forwarded.status_code == 404
+    assert client.get("/metrics", HTTP_FORWARDED="for=203.0.113.9").status_code == 404
 
 
 def test_metrics_token(client, settings):
