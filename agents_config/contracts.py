@@ -436,6 +436,18 @@ LLM_OPTIONS: dict[str, type[Contract]] = {"openai": OpenAIOptions, "anthropic": 
 """Option contracts by wire format (``LLMProvider.wire``)."""
 
 
+def _option_issues(model: type[BaseModel], options: dict[str, Any]) -> list[tuple[Loc, str]]:
+    """A provider's ``options`` checked by its options model, located under ``options``."""
+    try:
+        model.model_validate(options)
+    except ValidationError as exc:
+        return [
+            (("options", *loc), message)
+            for loc, message in _issues(ContractError.from_pydantic(exc))
+        ]
+    return []
+
+
 class LLMConfig(Contract):
     provider: Literal["openai", "anthropic", "together", "groq", "openrouter"] = "openai"
     model: str = Field(default="gpt-4o-mini", min_length=1, max_length=100)
@@ -522,14 +534,7 @@ class LLMConfig(Contract):
                     "(or use provider openai with a base_url)",
                 )
             )
-        try:
-            LLM_OPTIONS[spec.wire].model_validate(self.options)
-        except ValidationError as exc:
-            issues += [
-                (("options", *loc), message)
-                for loc, message in _issues(ContractError.from_pydantic(exc))
-            ]
-        return issues
+        return issues + _option_issues(LLM_OPTIONS[spec.wire], self.options)
 
     def provider_options(self) -> dict[str, Any]:
         """The validated provider options that are set (for the plugin's constructor)."""
@@ -653,14 +658,7 @@ class TTSConfig(Contract):
                     "aura-2-<voice>-<language> (the voice is part of the model)",
                 )
             )
-        try:
-            TTS_OPTIONS[self.provider].model_validate(self.options)
-        except ValidationError as exc:
-            issues += [
-                (("options", *loc), message)
-                for loc, message in _issues(ContractError.from_pydantic(exc))
-            ]
-        return issues
+        return issues + _option_issues(TTS_OPTIONS[self.provider], self.options)
 
     def provider_options(self) -> dict[str, Any]:
         options = TTS_OPTIONS[self.provider].model_validate(self.options)
