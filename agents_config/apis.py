@@ -3,7 +3,7 @@
 Views are thin: they resolve the agent inside the caller's tenant (another tenant's agent is a
 404), check the action (roles table + guardian object permission), call a service or
 selector and shape the response. Domain errors become the shared error shape in
-``config.exceptions``.
+``tenants.platform.exceptions``.
 
 ``config_id`` is the agent's database key as a string: stable for the agent's lifetime.
 Draft responses carry ``ETag: "<config_id>-<revision>"``; send it back as ``If-Match`` on
@@ -77,7 +77,6 @@ from agents_config.services import (
     agent_set_tracing,
     agent_update_sections,
 )
-from config.exceptions import PreconditionFailed
 from tenants.api import (
     BODY_ERRORS,
     ApiPagination,
@@ -88,6 +87,7 @@ from tenants.api import (
     parse_query,
 )
 from tenants.permissions import has_object_permission, role_group_perm_exists, visible_objects
+from tenants.platform.exceptions import PreconditionFailed
 from tenants.roles import Action
 
 SLUG = re.compile(SLUG_PATTERN)

@@ -33,7 +33,7 @@ from pydantic import (
     model_validator,
 )
 
-from agents_config import json_input
+from agents_config.nodes import NODE_REGISTRY
 from agents_config.schema import (
     CompiledSchema,
     FieldSpec,
@@ -45,7 +45,7 @@ from agents_config.schema import (
 from agents_config.templating import TemplateError, template_variables
 from agents_config.validators import OUTPUT_VALIDATORS
 from tenants.outbound import OutboundURLRefused, split_url
-from worker.nodes import NODE_REGISTRY
+from tenants.platform import json_input
 
 Loc = tuple[str | int, ...]
 

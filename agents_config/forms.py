@@ -17,7 +17,6 @@ from django import forms
 from django.core.exceptions import ValidationError
 from pydantic.fields import FieldInfo
 
-from agents_config import json_input
 from agents_config.contracts import (
     OPENAI_TTS_VOICES,
     SECTION_CONTRACTS,
@@ -30,6 +29,7 @@ from agents_config.contracts import (
 )
 from agents_config.models import Agent, SchemaField
 from agents_config.selectors import agent_draft_document
+from tenants.platform import json_input
 
 # Sections edited as fields on the agent form (the schema is edited as inline rows).
 FORM_SECTIONS = (

@@ -16,17 +16,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from agents_config import json_input
 from agents_config.contracts import AgentDocument, ContractError, parse_document
 from agents_config.expectations import LLMJudge, Outcome, ScriptedTurn, TurnView, parse_turns
 from agents_config.models import Agent, AgentTestCase
+from agents_config.providers import ProviderKeys
 from agents_config.selectors import (
     DRAFT,
     agent_draft_document,
     agent_version_by_label,
     content_checksum,
 )
-from worker.factory import ProviderKeys
+from tenants.platform import json_input
 
 TURN_TIMEOUT_S = 120.0
 JUDGE_SYSTEM_PROMPT = (
@@ -102,8 +102,8 @@ class Judge:
     """
 
     def __init__(self, *, document: AgentDocument, keys: ProviderKeys) -> None:
+        from agents_config.providers import ProviderConfigError
         from tenants.secrets import platform_key_refusal
-        from worker.factory import ProviderConfigError
 
         self.custom_base_url = document.llm_config.base_url
         self.base_url = self.custom_base_url or keys.openai_base_url or None
@@ -119,7 +119,7 @@ class Judge:
     def _client(self) -> Any:
         from openai import AsyncOpenAI
 
-        from worker.factory import openai_client
+        from agents_config.providers import openai_client
 
         if self.custom_base_url:
             return openai_client(api_key=self.api_key, base_url=self.custom_base_url)
@@ -262,7 +262,7 @@ async def run_case(
 
 def run_case_sync(spec: CaseSpec, *, target: Target, keys: ProviderKeys) -> dict[str, Any]:
     """``run_case`` in its own event loop; a configuration error becomes an errored case."""
-    from worker.factory import ProviderConfigError
+    from agents_config.providers import ProviderConfigError
 
     try:
         return asyncio.run(run_case(spec, target=target, keys=keys))

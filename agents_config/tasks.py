@@ -10,7 +10,7 @@ from django.conf import settings
 
 from agents_config import services
 from agents_config.models import AgentTestRun
-from config.logging import set_log_context
+from tenants.platform.logging import set_log_context
 
 
 def time_limit_reason(seconds: float, kind: str) -> str:

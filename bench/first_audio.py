@@ -50,10 +50,11 @@ from livekit.plugins import openai, silero  # noqa: E402
 
 from agents_config.contracts import parse_document  # noqa: E402
 from agents_config.demo import demo_document  # noqa: E402
+from agents_config.providers import ProviderKeys  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI, Reply  # noqa: E402
 from worker.agent import AgentBlueprint  # noqa: E402
 from worker.audio import NullAudioOutput  # noqa: E402
-from worker.factory import AgentFactory, ProviderKeys  # noqa: E402
+from worker.factory import AgentFactory  # noqa: E402
 from worker.publisher import MemoryTurnPublisher  # noqa: E402
 
 SAMPLE_RATE = 16_000

@@ -20,8 +20,9 @@ from celery.signals import (
     task_success,
 )
 
-from config.logging import reset_log_context
 from tenants.metrics import TASK_OUTCOMES
+from tenants.platform.logging import reset_log_context
+from tenants.platform.queues import queue_name, route_task, worker_queues
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -30,32 +31,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 app.autodiscover_tasks(["sessions_app.telephony"])
 
-
-def queue_name(kind: str) -> str:
-    """The broker queue for a kind of work (``provisioning``, ``webhooks``…), with the prefix."""
-    from django.conf import settings
-
-    return f"{settings.CELERY_QUEUE_PREFIX}{kind}"
-
-
-def worker_queues() -> list[str]:
-    """Every queue a task can be routed to (the default queue included), prefixed."""
-    from django.conf import settings
-
-    kinds = sorted(set(settings.TASK_QUEUES.values()))
-    return [queue_name(kind) for kind in kinds] + [settings.CELERY_TASK_DEFAULT_QUEUE]
-
-
-def route_task(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **_: Any):
-    """Celery router (``task_routes``): a task's queue comes from ``settings.TASK_QUEUES``.
-
-    Read at publish time, so a changed prefix (tests) applies at once; an explicit ``queue=``
-    given to ``apply_async`` still wins. Unlisted tasks fall through to the default queue.
-    """
-    from django.conf import settings
-
-    kind = settings.TASK_QUEUES.get(name)
-    return {"queue": queue_name(kind)} if kind else None
+__all__ = ["app", "queue_name", "route_task", "worker_queues"]
 
 
 def _task_name(sender: Any) -> str:

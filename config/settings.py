@@ -10,7 +10,7 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from config.logging import logging_config
+from tenants.platform.logging import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -303,7 +303,7 @@ SECRETS_ENCRYPTION_KEY: str = env.str("SECRETS_ENCRYPTION_KEY", default="")
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["config.parsers.LimitedJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["tenants.platform.parsers.LimitedJSONParser"],
     # API keys first: their Bearer challenge makes unauthenticated requests a 401.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "tenants.authentication.ApiKeyAuthentication",
@@ -312,7 +312,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["tenants.throttling.TenantRateThrottle"],
     "DEFAULT_PAGINATION_CLASS": "tenants.api.ApiPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "config.exceptions.api_exception_handler",
+    "EXCEPTION_HANDLER": "tenants.platform.exceptions.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
 SPECTACULAR_SETTINGS = {

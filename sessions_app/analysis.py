@@ -64,8 +64,8 @@ def _prompt(report: SessionReport) -> str:
 
 
 def _ask(document: AgentDocument, config: AnalysisConfig, keys: Any, prompt: str) -> str:
+    from agents_config.providers import ProviderConfigError
     from agents_config.suite_runner import Judge
-    from worker.factory import ProviderConfigError
 
     try:
         judge = Judge(document=document, keys=keys)

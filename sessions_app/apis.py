@@ -17,8 +17,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents_config.selectors import agent_with_live_version, agents_for_tenant
-from config.exceptions import Conflict, ServiceUnavailable
-from config.logging import set_log_context
 from sessions_app.livekit import livekit_configured, participant_token
 from sessions_app.models import Session, SessionReport
 from sessions_app.selectors import hidden_fields_of, sessions_filtered, sessions_visible
@@ -42,6 +40,8 @@ from tenants.api import (
     parse_query,
 )
 from tenants.permissions import has_object_permission, visible_objects
+from tenants.platform.exceptions import Conflict, ServiceUnavailable
+from tenants.platform.logging import set_log_context
 from tenants.roles import Action, Role
 
 SESSION_ID_PARAM = OpenApiParameter(

@@ -21,3 +21,33 @@ class SessionsAppConfig(AppConfig):
         post_delete.connect(
             on_phone_number_deleted, sender=PhoneNumber, dispatch_uid="telephony-number-deleted"
         )
+        _register_api_errors()
+
+
+def _register_api_errors() -> None:
+    """The API answers for this app's domain errors (the shared handler imports no app)."""
+    from rest_framework.exceptions import NotFound
+
+    from sessions_app.billing import BudgetExceeded
+    from sessions_app.services import ProvisioningUnavailable, QuotaExceeded, SessionRejected
+    from tenants.platform.exceptions import (
+        PROVISIONING_RETRY_AFTER_SECONDS,
+        BudgetExceededError,
+        Conflict,
+        QuotaExceededError,
+        ServiceUnavailable,
+        register_exception_mapping,
+    )
+
+    def unavailable(exc: ProvisioningUnavailable) -> Exception:
+        answer = ServiceUnavailable(str(exc))
+        answer.wait = PROVISIONING_RETRY_AFTER_SECONDS
+        return answer
+
+    register_exception_mapping(QuotaExceeded, QuotaExceededError)
+    register_exception_mapping(ProvisioningUnavailable, unavailable)
+    register_exception_mapping(BudgetExceeded, BudgetExceededError)
+    register_exception_mapping(
+        SessionRejected,
+        lambda exc: NotFound(str(exc)) if exc.status == 404 else Conflict(str(exc)),
+    )

@@ -20,7 +20,6 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from agents_config import json_input
 from agents_config.contracts import ContractError, parse_document
 from agents_config.models import Agent
 from sessions_app.events import session_status_changed
@@ -34,6 +33,7 @@ from sessions_app.models import (
 )
 from tenants.metrics import FIRST_AUDIO_SECONDS, QUOTA_REJECTIONS, SESSION_TRANSITIONS, TURNS
 from tenants.models import IsolationLevel, Tenant
+from tenants.platform import json_input
 
 logger = logging.getLogger(__name__)
 

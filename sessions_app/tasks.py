@@ -9,11 +9,11 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.db import transaction
 
-from config.logging import set_log_context
 from sessions_app import analysis, services
 from sessions_app.livekit import LiveKitError, delete_room
 from sessions_app.models import Session, SessionReport
 from sessions_app.reports import session_report_store
+from tenants.platform.logging import set_log_context
 
 logger = logging.getLogger(__name__)
 

@@ -19,11 +19,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.exceptions import ErrorSerializer
-from config.logging import set_log_context
-from config.parsers import LimitedJSONParser
 from tenants.models import Tenant
 from tenants.permissions import TenantContext, TenantPermission
+from tenants.platform.exceptions import ErrorSerializer
+from tenants.platform.logging import set_log_context
+from tenants.platform.parsers import LimitedJSONParser
 from tenants.roles import Action
 
 ERROR_DESCRIPTIONS: dict[int, str] = {

@@ -50,7 +50,7 @@ class QueueDepthCollector:
     def collect(self) -> Any:
         from django.conf import settings
 
-        from config.celery import worker_queues
+        from tenants.platform.queues import worker_queues
 
         family = GaugeMetricFamily(
             "voiceagents_celery_queue_depth",

@@ -14,10 +14,10 @@ from agents_config import services
 from agents_config.agent_templates import TemplateInvalid, agent_templates, load_templates
 from agents_config.contracts import parse_document
 from agents_config.models import Agent
+from agents_config.providers import ProviderKeys
 from agents_config.selectors import agent_draft_document
 from tests.api.conftest import _clean_cache, key_client  # noqa: F401
 from tests.worker.conftest import fake_openai  # noqa: F401
-from worker.factory import ProviderKeys
 from worker.textmode import TextConversation
 
 BUILT_IN = {"generic", "interview", "sales", "support"}

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from config.logging import JsonFormatter
 from sessions_app.tasks import expire_sessions
+from tenants.platform.logging import JsonFormatter
 
 
 @pytest.fixture

@@ -7,7 +7,12 @@ import logging
 
 import pytest
 
-from config.logging import ContextFilter, JsonFormatter, bind_log_context, reset_log_context
+from tenants.platform.logging import (
+    ContextFilter,
+    JsonFormatter,
+    bind_log_context,
+    reset_log_context,
+)
 
 
 def render(message: str) -> dict:
@@ -51,7 +56,7 @@ def test_api_requests_bind_the_tenant(tenant, monkeypatch):
     from rest_framework.test import APIClient
 
     from agents_config import apis
-    from config.logging import current_log_context
+    from tenants.platform.logging import current_log_context
     from tenants.services import api_key_create
 
     seen: list[dict] = []

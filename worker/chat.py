@@ -18,11 +18,11 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.http import require_POST
 
-from agents_config import json_input
 from agents_config.contracts import AgentDocument, ContractError, parse_document
+from agents_config.providers import ProviderConfigError, ProviderKeys
 from agents_config.selectors import DRAFT, agent_draft_document, agent_version_by_label
 from sessions_app.playground import playground_agent
-from worker.factory import ProviderConfigError, ProviderKeys
+from tenants.platform import json_input
 from worker.textmode import TextConversation
 
 MAX_MESSAGE_CHARS = 2000

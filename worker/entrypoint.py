@@ -85,14 +85,10 @@ async def entrypoint(ctx: JobContext) -> None:
     from livekit.agents import room_io
 
     from agents_config.contracts import ContractError, parse_document
-    from config.logging import set_log_context
+    from agents_config.providers import ProviderConfigError, ProviderKeys, extra_provider_keys
+    from tenants.platform.logging import set_log_context
     from worker import store
-    from worker.factory import (
-        AgentFactory,
-        ProviderConfigError,
-        ProviderKeys,
-        extra_provider_keys,
-    )
+    from worker.factory import AgentFactory
     from worker.publisher import RoomTurnPublisher
     from worker.usage import UsageMeter, budget_closer
 

@@ -1,9 +1,9 @@
 """AgentFactory: builds the LLM, STT, TTS, VAD, turn detection and the agent from a version.
 
 Provider keys come from the tenant's encrypted credentials, falling back to the environment
-(``ProviderKeys.for_tenant``). A custom ``llm_config.base_url`` is called through the
-outbound-URL policy (``tenants.outbound``) and receives the platform's key only where
-``tenants.secrets.platform_key_refusal`` allows. A provider that is unknown or cannot be
+(``ProviderKeys.for_tenant`` in ``agents_config.providers``). A custom ``llm_config.base_url`` is
+called through the outbound-URL policy (``tenants.outbound``) and receives the platform key only
+where ``tenants.secrets.platform_key_refusal`` allows. A provider that is unknown or cannot be
 configured raises :class:`ProviderConfigError`, which the job turns into a failed session
 with that reason.
 """
@@ -21,6 +21,11 @@ from livekit.agents import AgentSession, APIConnectOptions, llm, stt, tts, vad
 from livekit.agents.voice.agent_session import SessionConnectOptions
 
 from agents_config.contracts import AgentDocument
+from agents_config.providers import (
+    ProviderConfigError,
+    ProviderKeys,
+    openai_client,
+)
 from worker.agent import AgentBlueprint, DynamicAgent
 from worker.publisher import TurnPublisher
 from worker.turns import TurnStore
@@ -40,81 +45,6 @@ def tls_context() -> ssl.SSLContext:
     import httpx2
 
     return httpx2.create_ssl_context()
-
-
-class ProviderConfigError(Exception):
-    """A provider in the version cannot be built (unknown, missing key, bad option)."""
-
-
-@dataclass(frozen=True)
-class ProviderKeys:
-    openai: str = ""
-    deepgram: str = ""
-    openai_base_url: str = ""
-    """Environment default for OpenAI-compatible servers (``llm_config.base_url`` wins)."""
-    openai_own: bool = False
-    """``openai`` is the tenant's own key (else the platform's: it only goes to the
-    endpoints ``tenants.secrets.platform_key_refusal`` allows)."""
-    anthropic: str = ""
-    cartesia: str = ""
-    together: str = ""
-    groq: str = ""
-    openrouter: str = ""
-    anthropic_base_url: str = ""
-    """Environment endpoint for the Anthropic API (a proxy or a test server); "" for its own."""
-    cartesia_base_url: str = ""
-    """Environment endpoint for the Cartesia API; "" for its own."""
-
-    def for_credential(self, credential: str) -> str:
-        """The key named by a provider's ``credential`` (``agents_config.contracts``)."""
-        return getattr(self, credential, "") if credential in EXTRA_PROVIDER_KEYS else ""
-
-    @classmethod
-    def for_tenant(cls, tenant_id: int | None) -> ProviderKeys:
-        """The tenant's keys (own credentials, else the environment's). Synchronous ORM."""
-        from django.conf import settings
-
-        from tenants.secrets import provider_key
-
-        openai_key = provider_key(tenant_id=tenant_id, provider="openai")
-        return cls(
-            openai=openai_key.value,
-            deepgram=provider_key(tenant_id=tenant_id, provider="deepgram").value,
-            openai_base_url=settings.OPENAI_BASE_URL,
-            openai_own=openai_key.own,
-            **extra_provider_keys(
-                lambda name: provider_key(tenant_id=tenant_id, provider=name).value
-            ),
-        )
-
-
-EXTRA_PROVIDER_KEYS = ("anthropic", "cartesia", "together", "groq", "openrouter")
-"""Provider keys beyond OpenAI and Deepgram, looked up like them (tenant, then environment)."""
-
-
-def extra_provider_keys(lookup: Any) -> dict[str, Any]:
-    """``ProviderKeys`` keyword arguments for the extra providers: ``lookup(name) -> key``
-    for the keys, the environment's settings for their endpoints."""
-    from django.conf import settings
-
-    return {
-        **{name: lookup(name) or "" for name in EXTRA_PROVIDER_KEYS},
-        "anthropic_base_url": getattr(settings, "ANTHROPIC_BASE_URL", ""),
-        "cartesia_base_url": getattr(settings, "CARTESIA_BASE_URL", ""),
-    }
-
-
-def openai_client(*, api_key: str, base_url: str) -> Any:
-    """An ``openai.AsyncClient`` for a tenant-supplied ``base_url``: every connection goes
-    through the outbound-URL policy (checked on the resolved address, at connect time) and
-    redirects are not followed."""
-    import openai
-
-    from tenants.outbound import async_httpx_client
-
-    return openai.AsyncClient(
-        api_key=api_key, base_url=base_url, max_retries=0, http_client=async_httpx_client()
-    )
 
 
 @dataclass

@@ -47,7 +47,7 @@ FORKSERVER_MODULES: tuple[str, ...] = (
 """Imported in the forkserver: importable before ``django.setup()``."""
 
 DJANGO_MODULES: tuple[str, ...] = (
-    "config.logging",
+    "tenants.platform.logging",
     "worker.store",
     "sessions_app.services",
     "agents_config.reload",
@@ -76,8 +76,8 @@ def _import_job_modules() -> None:
 
     import agents_config.contracts
     import agents_config.reload  # noqa: F401
-    import config.logging  # noqa: F401
     import sessions_app.services  # noqa: F401
+    import tenants.platform.logging  # noqa: F401
     import worker.agent
     import worker.factory
     import worker.lifecycle

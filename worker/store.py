@@ -81,8 +81,8 @@ load_session = sync_to_async(_load_session, thread_sensitive=True)
 
 def _provider_keys(tenant_id: int | None) -> dict[str, ProviderKey]:
     """The tenant's keys per provider, each saying whether it is the tenant's own."""
+    from agents_config.providers import EXTRA_PROVIDER_KEYS
     from tenants.secrets import provider_key
-    from worker.factory import EXTRA_PROVIDER_KEYS
 
     close_old_connections()
     return {

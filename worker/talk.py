@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any, TextIO
 
 from agents_config.contracts import AgentDocument
-from worker.factory import ProviderKeys
+from agents_config.providers import ProviderKeys
 from worker.textmode import TextConversation
 
 PROMPT = "you> "

@@ -76,8 +76,9 @@ async def say_and_hang_up(ctx: Any, message: str, phone_number_id: int) -> None:
     from livekit.agents import Agent
 
     from agents_config.contracts import parse_document
+    from agents_config.providers import ProviderKeys
     from worker import store
-    from worker.factory import AgentFactory, ProviderKeys
+    from worker.factory import AgentFactory
 
     try:
         tenant_id, raw = await sync_to_async(_rejection_document, thread_sensitive=True)(

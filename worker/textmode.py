@@ -14,8 +14,9 @@ from typing import Any
 from livekit.agents import AgentSession, llm
 
 from agents_config.contracts import AgentDocument
+from agents_config.providers import ProviderKeys
 from worker.agent import AgentBlueprint, DynamicAgent
-from worker.factory import AgentFactory, DrainingAgentSession, ProviderKeys
+from worker.factory import AgentFactory, DrainingAgentSession
 from worker.publisher import MemoryTurnPublisher
 from worker.turns import TurnRecord, TurnStore
 from worker.usage import UsageMeter

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from worker.nodes import NodeStage, apply_nodes
+from agents_config.nodes import NodeStage, apply_nodes
 
 if TYPE_CHECKING:
     from agents_config.schema import CompiledSchema

@@ -18,7 +18,6 @@ from rest_framework.response import Response
 from agents_config.contracts import ContractError
 from agents_config.models import Agent, AgentVersion
 from agents_config.selectors import agent_with_live_version
-from config.exceptions import Conflict, ServiceUnavailable
 from sessions_app.livekit import livekit_configured
 from sessions_app.telephony import services
 from sessions_app.telephony.models import Campaign, OutboundTrunk, PhoneCall, PhoneNumber
@@ -46,6 +45,7 @@ from tenants.api import (
     parse_query,
 )
 from tenants.permissions import has_object_permission
+from tenants.platform.exceptions import Conflict, ServiceUnavailable
 from tenants.roles import Action
 
 MANAGE = Action.MANAGE_TELEPHONY

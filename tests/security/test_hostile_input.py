@@ -11,7 +11,6 @@ from django.core.management import CommandError, call_command
 from django.urls import URLPattern, URLResolver, reverse
 from rest_framework.test import APIClient
 
-from agents_config import json_input
 from agents_config.contracts import ContractError
 from agents_config.expectations import TurnView, parse_turns
 from agents_config.forms import PrettyJSONField
@@ -25,6 +24,7 @@ from sessions_app.factories import SessionFactory
 from sessions_app.models import Session
 from sessions_app.services import session_create
 from sessions_app.telephony.models import Campaign, PhoneCall, PhoneNumber
+from tenants.platform import json_input
 from tenants.services import api_key_create
 from tests.test_settings_and_health import manage
 

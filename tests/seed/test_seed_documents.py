@@ -13,9 +13,10 @@ from django.urls import reverse
 
 from agents_config.contracts import ContractError, parse_document
 from agents_config.models import Agent
+from agents_config.providers import ProviderKeys
 from tests.seed.seed_documents import seed_migration_document
 from tests.worker.conftest import demo_turn
-from worker.factory import AgentFactory, ProviderKeys
+from worker.factory import AgentFactory
 from worker.textmode import TextConversation
 
 SEED_ID = "pte-interview-agent-v1"

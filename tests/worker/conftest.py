@@ -10,9 +10,10 @@ from django.db import connection
 
 from agents_config.contracts import parse_document
 from agents_config.factories import agent_document
+from agents_config.providers import ProviderKeys
 from tests.fakes.openai_server import FakeOpenAI
 from worker.agent import AgentBlueprint, resolve_variables
-from worker.factory import AgentFactory, ProviderKeys
+from worker.factory import AgentFactory
 
 
 @pytest.fixture

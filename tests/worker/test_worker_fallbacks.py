@@ -8,10 +8,11 @@ import pytest
 from livekit.agents.utils import http_context
 
 from agents_config.contracts import ContractError, parse_document
+from agents_config.providers import ProviderKeys
 from tests.fakes.openai_server import Reply
 from tests.worker.conftest import blueprint_for, build_factory, demo_turn
 from worker.audio import NullAudioOutput
-from worker.factory import AgentFactory, ProviderKeys
+from worker.factory import AgentFactory
 from worker.publisher import MemoryTurnPublisher
 
 DOWN = "http://127.0.0.1:9/v1"  # nothing listens there: connection refused

@@ -40,7 +40,8 @@ async def job():
     # what the entrypoint does once it has the session's document and keys
     from agents_config.contracts import parse_document
     from worker.agent import AgentBlueprint
-    from worker.factory import AgentFactory, ProviderKeys
+    from agents_config.providers import ProviderKeys
+    from worker.factory import AgentFactory
     from worker.publisher import MemoryTurnPublisher
 
     raw = demo_document()

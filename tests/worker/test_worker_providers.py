@@ -13,11 +13,12 @@ from livekit.agents.utils import http_context
 from agents_config import contracts
 from agents_config.contracts import ContractError, parse_document
 from agents_config.factories import agent_document
+from agents_config.providers import ProviderConfigError, ProviderKeys
 from tests.fakes.anthropic_server import FakeAnthropic
 from tests.fakes.cartesia_server import FakeCartesia
 from tests.worker.conftest import blueprint_for, demo_turn
 from worker.audio import NullAudioOutput
-from worker.factory import AgentFactory, ProviderConfigError, ProviderKeys
+from worker.factory import AgentFactory
 from worker.publisher import MemoryTurnPublisher
 from worker.textmode import TextConversation
 

@@ -27,7 +27,7 @@ def test_tenant_key_is_encrypted_at_rest_and_preferred(tenant, other_tenant, set
 
 @pytest.mark.parametrize("provider", ["anthropic", "cartesia", "together", "groq", "openrouter"])
 def test_every_named_provider_has_per_tenant_keys(provider, tenant, other_tenant, settings):
-    from worker.factory import ProviderKeys, extra_provider_keys
+    from agents_config.providers import ProviderKeys, extra_provider_keys
 
     setattr(settings, f"{provider.upper()}_API_KEY", f"{provider}-environment")
     credential_set(tenant=tenant, provider=provider, value=f"{provider}-tenant")

@@ -7,10 +7,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from agents_config import json_input
 from agents_config.contracts import ContractError
 from agents_config.services import AgentConflict, agent_import
 from tenants.models import Tenant
+from tenants.platform import json_input
 
 
 class Command(BaseCommand):

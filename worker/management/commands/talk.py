@@ -9,10 +9,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from agents_config import json_input
 from agents_config.contracts import ContractError, parse_document
 from agents_config.models import Agent
 from agents_config.selectors import agent_draft_document, agent_version_by_label
+from tenants.platform import json_input
 
 
 class Command(BaseCommand):
@@ -71,7 +71,7 @@ class Command(BaseCommand):
         except ContractError as exc:
             raise CommandError(f"The configuration is invalid: {exc}") from exc
 
-        from worker.factory import ProviderConfigError, ProviderKeys
+        from agents_config.providers import ProviderConfigError, ProviderKeys
         from worker.talk import talk
 
         keys = ProviderKeys.for_tenant(agent.tenant_id)

@@ -130,10 +130,10 @@ def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "filters": {"context": {"()": "config.logging.ContextFilter"}},
+        "filters": {"context": {"()": "tenants.platform.logging.ContextFilter"}},
         "formatters": {
             "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s %(context)s"},
-            "json": {"()": "config.logging.JsonFormatter"},
+            "json": {"()": "tenants.platform.logging.JsonFormatter"},
         },
         "handlers": {
             "console": {

@@ -3,12 +3,15 @@
 ``fields`` maps a field path (``schema_config.fields[2].field_type``, ``""`` for the whole
 document) to messages. Domain errors raised by services (``ContractError``,
 ``AgentConflict``, ``StaleRevision``, ``OutboundURLForbidden``, ``SessionRejected``,
-``QuotaExceeded``, ``ProvisioningUnavailable``, ``BudgetExceeded``) are translated
-here, so views do not catch them. A quota error also carries ``quota`` and ``Retry-After``.
+``QuotaExceeded``, ``ProvisioningUnavailable``, ``BudgetExceeded``) are translated by the
+handler, so views do not catch them. Each app registers the translations of its own errors
+(``register_exception_mapping`` in its ``AppConfig.ready``), so this ground module imports no
+app. A quota error also carries ``quota`` and ``Retry-After``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -16,14 +19,10 @@ from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework import serializers, status
-from rest_framework.exceptions import APIException, NotFound, ValidationError
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
 
-from agents_config.contracts import ContractError
-from agents_config.json_input import UnsafeJSON
-from agents_config.services import AgentConflict, OutboundURLForbidden, StaleRevision
-from sessions_app.billing import BudgetExceeded
-from sessions_app.services import ProvisioningUnavailable, QuotaExceeded, SessionRejected
+from tenants.platform.json_input import UnsafeJSON
 
 
 class Conflict(APIException):
@@ -45,7 +44,7 @@ class PayloadTooLarge(APIException):
 
 
 class UnacceptableJSON(APIException):
-    """A body that parses but breaks ``agents_config.json_input``'s limits (depth, NaN...)."""
+    """A body that parses but breaks ``tenants.platform.json_input``'s limits (depth, NaN...)."""
 
     status_code = status.HTTP_400_BAD_REQUEST
     default_detail = "The JSON body is outside the accepted limits."
@@ -84,7 +83,8 @@ class QuotaExceededError(APIException):
     default_detail = "A tenant quota is exhausted."
     default_code = "quota_exceeded"
 
-    def __init__(self, quota: QuotaExceeded):
+    def __init__(self, quota: Any):
+        """``quota``: a ``sessions_app.services.QuotaExceeded`` (quota, limit, reset_at)."""
         super().__init__(str(quota))
         self.extra = {
             "quota": {
@@ -108,7 +108,8 @@ class BudgetExceededError(APIException):
     default_detail = "A monthly budget is spent."
     default_code = "budget_exceeded"
 
-    def __init__(self, budget: BudgetExceeded):
+    def __init__(self, budget: Any):
+        """``budget``: a ``sessions_app.billing.BudgetExceeded``."""
         super().__init__(str(budget))
         self.extra = {
             "budget": {
@@ -180,27 +181,32 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix: [str(detail)]}
 
 
+Translator = Callable[[Any], Exception]
+
+_MAPPINGS: dict[type[Exception], Translator] = {}
+
+
+def register_exception_mapping(exc_type: type[Exception], translate: Translator) -> None:
+    """Answer a domain error ``exc_type`` as the API error ``translate(exc)`` returns.
+
+    Called from each app's ``AppConfig.ready`` for the errors its services raise.
+    """
+    _MAPPINGS[exc_type] = translate
+
+
+def _unsafe_json(exc: UnsafeJSON) -> Exception:
+    return InvalidConfiguration(fields=exc.errors)
+
+
+register_exception_mapping(UnsafeJSON, _unsafe_json)
+register_exception_mapping(RequestDataTooBig, lambda exc: PayloadTooLarge())
+
+
 def _translate(exc: Exception) -> Exception:
-    if isinstance(exc, ContractError | UnsafeJSON):
-        return InvalidConfiguration(fields=exc.errors)
-    if isinstance(exc, OutboundURLForbidden):
-        return FieldPermissionDenied(fields=exc.fields)
-    if isinstance(exc, AgentConflict):
-        return Conflict(str(exc))
-    if isinstance(exc, StaleRevision):
-        return PreconditionFailed(str(exc))
-    if isinstance(exc, RequestDataTooBig):
-        return PayloadTooLarge()
-    if isinstance(exc, QuotaExceeded):
-        return QuotaExceededError(exc)
-    if isinstance(exc, ProvisioningUnavailable):
-        unavailable = ServiceUnavailable(str(exc))
-        unavailable.wait = PROVISIONING_RETRY_AFTER_SECONDS
-        return unavailable
-    if isinstance(exc, BudgetExceeded):
-        return BudgetExceededError(exc)
-    if isinstance(exc, SessionRejected):
-        return NotFound(str(exc)) if exc.status == 404 else Conflict(str(exc))
+    for klass in type(exc).__mro__:
+        translate = _MAPPINGS.get(klass)
+        if translate is not None:
+            return translate(exc)
     return exc
 
 

@@ -1,6 +1,6 @@
 """The API's JSON parser: bounded body size and nesting depth, only storable values.
 
-Limits live in ``agents_config.json_input`` (depth ``JSON_MAX_DEPTH``, finite numbers, no lone
+Limits live in ``tenants.platform.json_input`` (depth ``JSON_MAX_DEPTH``, finite numbers, no lone
 surrogates or NUL); a body that breaks them is a 400 ``parse_error`` whose ``fields`` name the
 offending path.
 """
@@ -13,8 +13,8 @@ from django.conf import settings
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
-from agents_config import json_input
-from config.exceptions import PayloadTooLarge, UnacceptableJSON
+from tenants.platform import json_input
+from tenants.platform.exceptions import PayloadTooLarge, UnacceptableJSON
 
 
 class LimitedJSONParser(JSONParser):
