@@ -327,11 +327,11 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
 
     @admin.display(description="Turn latency (recent turns)")
     def turn_latency(self, obj: Agent) -> str:
-        from agents_config.selectors import agent_turn_latency
+        from agents_config.hooks import turn_latency
 
         if obj.pk is None:
             return "-"
-        stats = agent_turn_latency(agent=obj)
+        stats = turn_latency(agent=obj)
 
         def line(label: str, values: dict) -> str:
             if not values["count"]:

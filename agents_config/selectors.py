@@ -12,7 +12,6 @@ from django.db.models import Exists, QuerySet
 
 from agents_config.models import Agent, AgentVersion, SchemaField
 from tenants.models import Tenant
-from tenants.stats import percentile
 
 # Keys that do not change what a version *is*: they are excluded from its content checksum.
 NON_CONTENT_KEYS = frozenset({"version", "enabled", "tenant_config"})
@@ -255,35 +254,6 @@ def agents_filtered(
     if search:
         agents = agents.filter(Q(name__icontains=search) | Q(agent_id__icontains=search))
     return agents.order_by("agent_id")
-
-
-def agent_turn_latency(*, agent: Agent, recent: int = 500) -> dict[str, dict[str, float | None]]:
-    """p50/p90 (ms) of time to first spoken text and of TTS first byte over the agent's
-    ``recent`` latest turns (nearest-rank; ``None`` when no turn has the measurement)."""
-    from sessions_app.models import Session, Turn
-
-    # The turns of the agent's ``recent`` latest sessions (index session_agent_recent, then
-    # unique_turn_index), not a sort of every turn the agent ever had.
-    latest_sessions = (
-        Session.objects.filter(agent=agent).order_by("-created_at").values("pk")[:recent]
-    )
-    rows = list(
-        Turn.objects.filter(session__in=latest_sessions)
-        .order_by("-created_at")
-        .values_list("first_spoken_ms", "tts_ttfb_ms")[:recent]
-    )
-
-    def percentiles(values: list[float]) -> dict[str, float | None]:
-        return {
-            "p50": percentile(values, 0.5),
-            "p90": percentile(values, 0.9),
-            "count": len(values),
-        }
-
-    return {
-        "first_spoken_ms": percentiles([r[0] for r in rows if r[0] is not None]),
-        "tts_ttfb_ms": percentiles([r[1] for r in rows if r[1] is not None]),
-    }
 
 
 def agent_publish_preview(agent: Agent) -> dict[str, Any]:

@@ -734,14 +734,14 @@ def agent_set_tracing(
 def agent_delete_if_idle(
     *, agent: Agent, actor: AbstractBaseUser | None = None, actor_label: str = ""
 ) -> None:
-    """Delete the agent unless it has open sessions (``AgentConflict``)."""
-    from sessions_app.models import OPEN_STATUSES, Session
+    """Delete the agent unless a registered guard refuses, e.g. it has open sessions
+    (``AgentConflict``; ``agents_config.hooks.register_delete_guard``)."""
+    from agents_config.hooks import delete_refusal
 
     locked = _locked(agent)
-    if Session.objects.filter(agent=locked, status__in=OPEN_STATUSES).exists():
-        raise AgentConflict(
-            f"Agent {locked.agent_id!r} has active sessions; end them before deleting it."
-        )
+    refusal = delete_refusal(locked)
+    if refusal:
+        raise AgentConflict(refusal)
     agent_delete(agent=locked, actor=actor, actor_label=actor_label)
 
 

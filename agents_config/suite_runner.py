@@ -1,4 +1,5 @@
-"""Runs agent test cases through the worker's text mode (``worker.textmode``) and reports.
+"""Runs agent test cases on the registered text-mode engine (``agents_config.hooks``; the
+worker registers ``worker.textmode``) and reports.
 
 A case runs against a published version or the draft with the same factory and agent class
 as the worker; each turn's structured output is checked against its expectations, compared
@@ -18,6 +19,7 @@ from typing import Any
 
 from agents_config.contracts import AgentDocument, ContractError, parse_document
 from agents_config.expectations import LLMJudge, Outcome, ScriptedTurn, TurnView, parse_turns
+from agents_config.hooks import text_conversation
 from agents_config.models import Agent, AgentTestCase
 from agents_config.providers import ProviderKeys
 from agents_config.selectors import (
@@ -192,12 +194,10 @@ async def run_case(
     spec: CaseSpec, *, target: Target, keys: ProviderKeys, judge: Judge | None = None
 ) -> dict[str, Any]:
     """Run one case in a fresh text-mode conversation; returns its result (JSON-ready)."""
-    from worker.textmode import TextConversation
-
     judge = judge or Judge(document=target.document, keys=keys)
     started = time.perf_counter()
     turns: list[dict[str, Any]] = []
-    async with TextConversation(
+    async with text_conversation(
         document=target.document,
         version=target.label,
         keys=keys,

@@ -22,6 +22,16 @@ class SessionsAppConfig(AppConfig):
             on_phone_number_deleted, sender=PhoneNumber, dispatch_uid="telephony-number-deleted"
         )
         _register_api_errors()
+        _register_agent_hooks()
+
+
+def _register_agent_hooks() -> None:
+    """What ``agents_config`` asks of sessions (it may not import this app)."""
+    from agents_config.hooks import register_delete_guard, register_turn_latency
+    from sessions_app.selectors import agent_open_sessions_refusal, agent_turn_latency
+
+    register_delete_guard(agent_open_sessions_refusal)
+    register_turn_latency(agent_turn_latency)
 
 
 def _register_api_errors() -> None:

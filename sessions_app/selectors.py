@@ -7,7 +7,8 @@ import datetime as dt
 from django.db.models import Q, QuerySet
 
 from agents_config.models import Agent
-from sessions_app.models import Session
+from sessions_app.models import Session, Turn
+from tenants.stats import percentile
 
 
 def sessions_visible(*, tenant_id: int, agents: QuerySet[Agent], include_orphans: bool) -> QuerySet:
@@ -127,3 +128,39 @@ def agent_daily_metrics(
         "sessions": [started.get(d, 0) for d in day_list],
         "turn_count": sum(len(v) for v in by_day.values()),
     }
+
+
+def agent_turn_latency(*, agent: Agent, recent: int = 500) -> dict[str, dict[str, float | None]]:
+    """p50/p90 (ms) of time to first spoken text and of TTS first byte over the agent's
+    ``recent`` latest turns (nearest-rank; ``None`` when no turn has the measurement)."""
+    # The turns of the agent's ``recent`` latest sessions (index session_agent_recent, then
+    # unique_turn_index), not a sort of every turn the agent ever had.
+    latest_sessions = (
+        Session.objects.filter(agent=agent).order_by("-created_at").values("pk")[:recent]
+    )
+    rows = list(
+        Turn.objects.filter(session__in=latest_sessions)
+        .order_by("-created_at")
+        .values_list("first_spoken_ms", "tts_ttfb_ms")[:recent]
+    )
+
+    def percentiles(values: list[float]) -> dict[str, float | None]:
+        return {
+            "p50": percentile(values, 0.5),
+            "p90": percentile(values, 0.9),
+            "count": len(values),
+        }
+
+    return {
+        "first_spoken_ms": percentiles([r[0] for r in rows if r[0] is not None]),
+        "tts_ttfb_ms": percentiles([r[1] for r in rows if r[1] is not None]),
+    }
+
+
+def agent_open_sessions_refusal(agent: Agent) -> str | None:
+    """Why ``agent`` may not be deleted: it has open sessions (a delete guard)."""
+    from sessions_app.models import OPEN_STATUSES
+
+    if Session.objects.filter(agent=agent, status__in=OPEN_STATUSES).exists():
+        return f"Agent {agent.agent_id!r} has active sessions; end them before deleting it."
+    return None

@@ -7,8 +7,8 @@ import importlib
 import pytest
 
 from agents_config.factories import make_agent
-from agents_config.selectors import agent_turn_latency
 from sessions_app.factories import SessionFactory, TurnFactory
+from sessions_app.selectors import agent_turn_latency
 
 pytestmark = pytest.mark.django_db
 

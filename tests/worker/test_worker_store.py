@@ -100,7 +100,7 @@ def test_closed_or_unknown_sessions_are_unavailable(published_agent):
 
 
 def test_admin_shows_turn_latency_percentiles(admin_client, published_agent):
-    from agents_config.selectors import agent_turn_latency
+    from sessions_app.selectors import agent_turn_latency
     from sessions_app.services import turn_record
 
     session = Session.objects.create(

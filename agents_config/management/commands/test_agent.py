@@ -7,13 +7,13 @@ from typing import Any
 from django.core.management.base import CommandError, CommandParser
 
 from agents_config.contracts import ContractError
+from agents_config.management.agent_command import AgentCommand
 from agents_config.models import AgentTestRun, SuiteRunStatus
 from agents_config.services import AgentConflict, agent_test_run_execute, agent_test_run_start
 from agents_config.suite_runner import format_report, progress_bar
-from worker.management.commands.talk import Command as TalkCommand
 
 
-class Command(TalkCommand):
+class Command(AgentCommand):
     help = (
         "Run an agent's test cases through the worker's text mode and print a report. "
         "Default: the draft; --version for a published version. Exits 1 when a case fails."

@@ -7,24 +7,20 @@ import logging
 import sys
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 
 from agents_config.contracts import ContractError, parse_document
-from agents_config.models import Agent
+from agents_config.management.agent_command import AgentCommand
 from agents_config.selectors import agent_draft_document, agent_version_by_label
 from tenants.platform import json_input
 
 
-class Command(BaseCommand):
+class Command(AgentCommand):
     help = (
         "Talk to an agent in the terminal (text mode): prints the spoken text and the "
         "structured turn. Default: the live published version; --draft for the draft. "
         "Only the conversation (and errors) is printed unless --verbose."
     )
-
-    def create_parser(self, prog_name: str, subcommand: str, **kwargs: Any) -> CommandParser:
-        # ``--version`` names the agent version here, replacing Django's own --version flag.
-        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("agent_id")
@@ -103,18 +99,3 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         finally:
             logging.disable(logging.NOTSET)
-
-    def _agent(self, agent_id: str, tenant: str | None) -> Agent:
-        agents = Agent.objects.select_related("tenant", "published_version").filter(
-            agent_id=agent_id
-        )
-        if tenant:
-            agents = agents.filter(tenant__slug=tenant)
-        found = list(agents[:2])
-        if not found:
-            raise CommandError(
-                f"No agent {agent_id!r}" + (f" in tenant {tenant!r}." if tenant else ".")
-            )
-        if len(found) > 1:
-            raise CommandError(f"Several tenants have an agent {agent_id!r}; pass --tenant SLUG.")
-        return found[0]
