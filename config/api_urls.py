@@ -6,8 +6,8 @@ from agents_config import apis as agents
 from agents_config import suite_apis as suites
 from sessions_app import apis as sessions
 from sessions_app import experiment_apis as experiments
+from sessions_app import tenant_apis as tenants
 from sessions_app.telephony import apis as telephony
-from tenants import apis as tenants
 from tenants.platform.exceptions import api_not_found
 
 config = "agents/config/<str:agent_id>"

@@ -18,6 +18,7 @@ from sessions_app import charts as charts_svg
 from sessions_app import services
 from sessions_app.models import Session, SessionReport, SessionTransition, Turn
 from sessions_app.selectors import agent_daily_metrics, sessions_live
+from sessions_app.webhooks import admin as webhooks_admin  # noqa: F401  (registers it)
 from tenants.admin_scoping import (
     TenantScopedAdminMixin,
     TenantScopedInlineMixin,

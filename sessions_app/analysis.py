@@ -128,8 +128,8 @@ def _store(report: SessionReport, *, status: str, data: Any, errors: list[str]) 
 
 
 def _announce(report: SessionReport) -> None:
+    from sessions_app.webhooks.services import webhook_event_emit
     from tenants.models import WebhookEvent
-    from tenants.webhooks import webhook_event_emit
 
     session = report.session
     data = {

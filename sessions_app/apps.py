@@ -8,6 +8,8 @@ class SessionsAppConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_delete
 
+        _connect_webhooks()  # first, as when the tenants app connected them
+
         from sessions_app.events import session_status_changed
         from sessions_app.telephony.models import PhoneNumber
         from sessions_app.telephony.services import (
@@ -25,13 +27,21 @@ class SessionsAppConfig(AppConfig):
         _register_agent_hooks()
 
 
-def _register_agent_hooks() -> None:
-    """What ``agents_config`` asks of sessions (it may not import this app)."""
-    from agents_config.hooks import register_delete_guard, register_turn_latency
-    from sessions_app.selectors import agent_open_sessions_refusal, agent_turn_latency
+def _connect_webhooks() -> None:
+    """Webhooks deliver agent and session events (``sessions_app.webhooks``)."""
+    from agents_config.events import agent_config_changed
+    from sessions_app.events import session_report_ready, session_status_changed
+    from sessions_app.webhooks import receivers
 
-    register_delete_guard(agent_open_sessions_refusal)
-    register_turn_latency(agent_turn_latency)
+    session_status_changed.connect(
+        receivers.on_session_status_changed, dispatch_uid="webhooks_session_status"
+    )
+    session_report_ready.connect(
+        receivers.on_session_report_ready, dispatch_uid="webhooks_session_report"
+    )
+    agent_config_changed.connect(
+        receivers.on_agent_config_changed, dispatch_uid="webhooks_agent_published"
+    )
 
 
 def _register_api_errors() -> None:
@@ -61,3 +71,12 @@ def _register_api_errors() -> None:
         SessionRejected,
         lambda exc: NotFound(str(exc)) if exc.status == 404 else Conflict(str(exc)),
     )
+
+
+def _register_agent_hooks() -> None:
+    """What ``agents_config`` asks of sessions (it may not import this app)."""
+    from agents_config.hooks import register_delete_guard, register_turn_latency
+    from sessions_app.selectors import agent_open_sessions_refusal, agent_turn_latency
+
+    register_delete_guard(agent_open_sessions_refusal)
+    register_turn_latency(agent_turn_latency)

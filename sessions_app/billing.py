@@ -288,7 +288,7 @@ def budget_thresholds_check(*, session: Session) -> list[BudgetAlert]:
 
 
 def _announce_threshold(budget: Budget, alert: BudgetAlert) -> None:
-    from tenants.webhooks import webhook_event_emit
+    from sessions_app.webhooks.services import webhook_event_emit
 
     agent_slug = budget.agent.agent_id if budget.agent_id else None
     data = {

@@ -11,5 +11,6 @@ from django.dispatch import Signal
 #         from_status, to_status, reason
 session_status_changed = Signal()
 
-# kwargs: session_id (str), tenant_id (int), agent_id (slug)
+# kwargs: session_id (str), tenant_id (int), agent_id (slug), version (str), status,
+#         report (the report document: receivers need not read the report's table)
 session_report_ready = Signal()

@@ -135,6 +135,9 @@ def session_report_store(*, session: Session) -> SessionReport:
         "session_id": str(session.pk),
         "tenant_id": session.tenant_id,
         "agent_id": session.agent_slug,
+        "version": session.version_label,
+        "status": session.status,
+        "report": report.document,
     }
     transaction.on_commit(lambda: session_report_ready.send(sender=SessionReport, **payload))
     return report

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from django.db.models import Q, QuerySet
 
 from agents_config.models import Agent
 from sessions_app.models import Session, Turn
+from tenants.models import Tenant
 from tenants.stats import percentile
 
 
@@ -164,3 +166,29 @@ def agent_open_sessions_refusal(agent: Agent) -> str | None:
     if Session.objects.filter(agent=agent, status__in=OPEN_STATUSES).exists():
         return f"Agent {agent.agent_id!r} has active sessions; end them before deleting it."
     return None
+
+
+def tenant_usage(*, tenant: Tenant) -> dict[str, int]:
+    """Current usage counted from sessions: open now, and started this calendar month
+    (tenant's time zone). Kept here so the source can move to a usage table."""
+    import datetime as dt
+    import zoneinfo
+
+    from sessions_app.models import OPEN_STATUSES
+    from sessions_app.services import month_period
+
+    first_day, _ = month_period(tenant)
+    zone = zoneinfo.ZoneInfo(tenant.time_zone)
+    month_start = dt.datetime.combine(first_day, dt.time(), tzinfo=zone)
+    sessions = Session.objects.filter(tenant=tenant)
+    return {
+        "open_sessions": sessions.filter(status__in=OPEN_STATUSES).count(),
+        "sessions_this_month": sessions.filter(created_at__gte=month_start).count(),
+    }
+
+
+def tenant_spend(*, tenant: Tenant) -> dict[str, Any]:
+    """This month's cost and budgets (computed by ``sessions_app.billing``)."""
+    from sessions_app.billing import tenant_spend as month_spend
+
+    return month_spend(tenant=tenant)

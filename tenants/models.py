@@ -215,7 +215,7 @@ class ProviderCredential(models.Model):
         return decrypt_secret(self.encrypted_value)
 
 
-# --- Webhooks (signing, delivery and URL checks live in ``tenants.webhooks``) ---
+# --- Webhooks (signing and delivery live in ``sessions_app.webhooks``) ---
 
 
 class WebhookEvent(models.TextChoices):
@@ -281,7 +281,7 @@ class WebhookEndpoint(models.Model):
         return f"{self.tenant} → {self.url}"
 
     def clean(self) -> None:
-        from tenants.webhooks import UnsafeWebhookUrl, webhook_url_check
+        from tenants.outbound import OutboundURLRefused, check_url
 
         if (
             self.agent_id is not None
@@ -291,8 +291,8 @@ class WebhookEndpoint(models.Model):
             raise ValidationError({"agent": "The agent belongs to another tenant."})
         if self.url:
             try:
-                webhook_url_check(self.url)
-            except UnsafeWebhookUrl as exc:
+                check_url(self.url)
+            except OutboundURLRefused as exc:
                 raise ValidationError({"url": str(exc)}) from exc
 
     def set_secret(self, secret: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
@@ -39,29 +38,3 @@ def tenant_roles_of(*, user: AbstractBaseUser) -> dict[int, str]:
 def tenant_role_of(*, user: AbstractBaseUser, tenant: Tenant) -> str | None:
     membership = Membership.objects.filter(user=user, tenant=tenant).only("role").first()
     return membership.role if membership else None
-
-
-def tenant_usage(*, tenant: Tenant) -> dict[str, int]:
-    """Current usage counted from sessions: open now, and started this calendar month
-    (tenant's time zone). Kept here so the source can move to a usage table."""
-    import datetime as dt
-    import zoneinfo
-
-    from sessions_app.models import OPEN_STATUSES, Session
-    from sessions_app.services import month_period
-
-    first_day, _ = month_period(tenant)
-    zone = zoneinfo.ZoneInfo(tenant.time_zone)
-    month_start = dt.datetime.combine(first_day, dt.time(), tzinfo=zone)
-    sessions = Session.objects.filter(tenant=tenant)
-    return {
-        "open_sessions": sessions.filter(status__in=OPEN_STATUSES).count(),
-        "sessions_this_month": sessions.filter(created_at__gte=month_start).count(),
-    }
-
-
-def tenant_spend(*, tenant: Tenant) -> dict[str, Any]:
-    """This month's cost and budgets (computed by ``sessions_app.billing``)."""
-    from sessions_app.billing import tenant_spend as month_spend
-
-    return month_spend(tenant=tenant)

@@ -35,7 +35,7 @@ def fake_llm(settings):
 
 @pytest.fixture
 def analysed_agent(agent, fake_llm, monkeypatch):
-    from tenants import tasks as tenant_tasks
+    from sessions_app.webhooks import tasks as tenant_tasks
 
     monkeypatch.setattr(tenant_tasks.deliver_webhook, "delay", lambda delivery_id: None)
     llm = dict(agent.llm_config, base_url=fake_llm.base_url)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from tenants.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from sessions_app.webhooks.services import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tenants import webhooks
+from sessions_app.webhooks import services as webhooks
 from tests.fakes.webhook_receiver import WebhookReceiver
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tenants import webhooks
+from sessions_app.webhooks import services as webhooks
 from tenants.models import AuditEvent, WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ import pytest
 from config.celery import app
 from sessions_app import services as sessions
 from sessions_app.factories import SessionFactory, TurnFactory
-from tenants import webhooks
+from sessions_app.webhooks import services as webhooks
 from tenants.models import AuditEvent, WebhookDelivery, WebhookEndpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -11,9 +11,9 @@ from agents_config.services import agent_publish, agent_rollback
 from sessions_app import services as sessions
 from sessions_app.factories import SessionFactory, TurnFactory
 from sessions_app.reports import session_report_store
-from tenants import webhooks
+from sessions_app.webhooks import services as webhooks
+from sessions_app.webhooks.tasks import deliver_webhook
 from tenants.models import AuditEvent, WebhookDelivery, WebhookEndpoint
-from tenants.tasks import deliver_webhook
 
 pytestmark = pytest.mark.django_db
 

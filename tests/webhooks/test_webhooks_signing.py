@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from tenants.webhooks import (
+from sessions_app.webhooks.services import (
     UnsafeWebhookUrl,
     sign_payload,
     verify_signature,

@@ -9,10 +9,10 @@ Receivers recompute the HMAC over the raw body and reject timestamps outside a t
 window (replays); :func:`verify_signature` is a reference implementation.
 
 Deliveries are rows (``WebhookDelivery``, the log) created after the triggering transaction
-commits and sent by the ``tenants.tasks.deliver_webhook`` Celery task, which retries with
-exponential backoff. URLs go through the outbound-URL policy (``tenants.outbound``): checked
-when an endpoint is saved and again, on the connection itself, at delivery time. Redirects
-are not followed.
+commits and sent by the ``sessions_app.webhooks.tasks.deliver_webhook`` Celery task (registered
+under its old name ``tenants.tasks.deliver_webhook``), which retries with exponential backoff.
+URLs go through the outbound-URL policy (``tenants.outbound``): checked when an endpoint is
+saved and again, on the connection itself, at delivery time. Redirects are not followed.
 """
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ def webhook_endpoints_for_event(
 
 
 def _enqueue(delivery_ids: list[str]) -> None:
-    from tenants.tasks import deliver_webhook
+    from sessions_app.webhooks.tasks import deliver_webhook
 
     def send() -> None:
         for delivery_id in delivery_ids:
@@ -431,69 +431,3 @@ def webhook_delivery_attempt(*, delivery_id: str) -> AttemptOutcome:
 
 
 # --- Signal receivers (connected in ``TenantsConfig.ready``; they run after commit) ---
-
-
-def _emit_safely(**kwargs: Any) -> None:
-    """A webhook problem must never break the write that triggered the event."""
-    try:
-        webhook_event_emit(**kwargs)
-    except Exception:
-        logger.exception("could not create webhook deliveries for %s", kwargs.get("event"))
-
-
-def on_session_status_changed(sender: Any, **kwargs: Any) -> None:
-    event = SESSION_STATUS_EVENTS.get(kwargs.get("to_status", ""))
-    if event is None:
-        return
-    _emit_safely(
-        tenant_id=kwargs["tenant_id"],
-        agent_id=kwargs.get("agent_id"),
-        event=event,
-        data={
-            "session_id": kwargs["session_id"],
-            "agent_id": kwargs.get("agent_id"),
-            "version": kwargs.get("version"),
-            "status": kwargs["to_status"],
-            "previous_status": kwargs.get("from_status"),
-            "reason": kwargs.get("reason", ""),
-        },
-    )
-
-
-def on_session_report_ready(sender: Any, **kwargs: Any) -> None:
-    from sessions_app.models import SessionReport
-
-    report = (
-        SessionReport.objects.select_related("session")
-        .filter(session_id=kwargs["session_id"])
-        .first()
-    )
-    if report is None:
-        return
-    _emit_safely(
-        tenant_id=kwargs["tenant_id"],
-        agent_id=kwargs.get("agent_id"),
-        event=WebhookEvent.SESSION_REPORT_READY,
-        data={
-            "session_id": kwargs["session_id"],
-            "agent_id": kwargs.get("agent_id"),
-            "version": report.session.version_label,
-            "status": report.session.status,
-            "report": report.document,
-        },
-    )
-
-
-def on_agent_config_changed(sender: Any, **kwargs: Any) -> None:
-    if kwargs.get("action") not in PUBLISH_ACTIONS:
-        return
-    _emit_safely(
-        tenant_id=kwargs["tenant_id"],
-        agent_id=kwargs.get("agent_id"),
-        event=WebhookEvent.AGENT_PUBLISHED,
-        data={
-            "agent_id": kwargs.get("agent_id"),
-            "version": kwargs.get("version"),
-            "action": kwargs["action"],
-        },
-    )

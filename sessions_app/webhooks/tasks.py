@@ -1,14 +1,15 @@
-"""Celery tasks for tenants: webhook delivery (thin; the rules live in ``tenants.webhooks``)."""
+"""Webhook delivery task (thin; the rules live in ``sessions_app.webhooks.services``)."""
 
 from __future__ import annotations
 
 from celery import shared_task
 from django.conf import settings
 
-from tenants import webhooks
+from sessions_app.webhooks import services as webhooks
 
 
-@shared_task(bind=True, max_retries=None, acks_late=True)
+# Registered under the name it had in ``tenants.tasks``: queued messages still route.
+@shared_task(name="tenants.tasks.deliver_webhook", bind=True, max_retries=None, acks_late=True)
 def deliver_webhook(self, delivery_id: str) -> str:
     """Make one attempt at a webhook delivery; retried with exponential backoff until the
     service marks it succeeded or failed (``WEBHOOK_MAX_ATTEMPTS`` is counted in the log)."""

@@ -1,4 +1,5 @@
-"""Tenant endpoints of the REST API (``/api/v1/tenants/...``)."""
+"""The tenant endpoint (``/api/v1/tenants/me``): it reports session usage and spend, so it
+lives with sessions (the tenants app may not read them)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from sessions_app.selectors import tenant_spend, tenant_usage
 from tenants.api import NoQuerySerializer, TenantAPIView, error_responses, parse_query
-from tenants.selectors import tenant_spend, tenant_usage
 from tenants.serializers import TenantMeSerializer
 
 
