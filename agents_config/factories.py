@@ -8,8 +8,10 @@ from typing import Any
 import factory
 
 from agents_config.demo import demo_document
-from agents_config.models import Agent, AgentTestCase, AgentTestRun
-from agents_config.services import agent_create, agent_test_case_create
+from agents_config.models import Agent
+from agents_config.services import agent_create
+from agents_config.test_suites.models import AgentTestCase, AgentTestRun
+from agents_config.test_suites.services import agent_test_case_create
 from tenants.factories import TenantFactory
 from tenants.models import Tenant
 

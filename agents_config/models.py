@@ -166,87 +166,6 @@ class AgentGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Agent, on_delete=models.CASCADE)
 
 
-# --- Test suites: scripted conversations with expectations (``agents_config.expectations``) ---
-
-
-class AgentTestCase(models.Model):
-    """A scripted conversation: user turns, each with expectations on the agent's turn."""
-
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="test_cases")
-    name = models.CharField(max_length=100)
-    user_details = models.JSONField(default=dict, blank=True)
-    overrides = models.JSONField(default=dict, blank=True)
-    turns = models.JSONField(
-        default=list, help_text='[{"user": "...", "expect": [{"kind": "equals", ...}]}]'
-    )
-    baseline = models.JSONField(
-        default=list,
-        blank=True,
-        help_text="Recorded structured turns (replay): each run shows what changed.",
-    )
-    source_session = models.ForeignKey(
-        "sessions_app.Session",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-    )
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["agent", "name"]
-        constraints = [
-            models.UniqueConstraint(fields=["agent", "name"], name="unique_test_case_per_agent")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.agent.agent_id}: {self.name}"
-
-
-class SuiteRunStatus(models.TextChoices):
-    QUEUED = "queued", "Queued"
-    RUNNING = "running", "Running"
-    PASSED = "passed", "Passed"
-    FAILED = "failed", "Failed"
-    ERROR = "error", "Error"
-
-
-class AgentTestRun(models.Model):
-    """One run of a case (or of the whole suite when ``case`` is null) against a version."""
-
-    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="test_runs")
-    case = models.ForeignKey(
-        AgentTestCase, null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
-    )
-    version_label = models.CharField(max_length=20, help_text='A version number or "draft".')
-    checksum = models.CharField(
-        max_length=64, blank=True, help_text="Content checksum of the document tested."
-    )
-    suite_checksum = models.CharField(
-        max_length=64, blank=True, help_text="Checksum of the cases as they were run."
-    )
-    status = models.CharField(
-        max_length=10, choices=SuiteRunStatus.choices, default=SuiteRunStatus.QUEUED
-    )
-    progress_done = models.PositiveIntegerField(default=0)
-    progress_total = models.PositiveIntegerField(default=0)
-    results = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True)
-    triggered_by = models.CharField(max_length=200, blank=True)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-pk"]
-        indexes = [models.Index(fields=["agent", "checksum", "status"])]
-
-    def __str__(self) -> str:
-        target = self.case.name if self.case_id and self.case else "suite"
-        return f"{self.agent.agent_id} {target} @{self.version_label} ({self.status})"
-
-
 class VersionExperiment(models.Model):
     """Traffic split over published versions (``agents_config.experiments``)."""
 
@@ -261,3 +180,8 @@ class VersionExperiment(models.Model):
     def __str__(self) -> str:
         split = ", ".join(f"{v} {w}%" for v, w in self.weights.items())
         return f"{self.agent}: {split}"
+
+
+# The test-suite models live in their feature's subpackage (app label and tables unchanged);
+# imported here so Django registers them with this app.
+from agents_config.test_suites import models as _test_suite_models  # noqa: E402, F401

@@ -3,7 +3,7 @@
 from django.urls import path, re_path
 
 from agents_config import apis as agents
-from agents_config import suite_apis as suites
+from agents_config.test_suites import apis as suites
 from sessions_app import apis as sessions
 from sessions_app import experiment_apis as experiments
 from sessions_app import tenant_apis as tenants

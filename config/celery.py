@@ -29,7 +29,9 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 app = Celery("voiceagents")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
-app.autodiscover_tasks(["sessions_app.telephony", "sessions_app.webhooks"])
+app.autodiscover_tasks(
+    ["agents_config.test_suites", "sessions_app.telephony", "sessions_app.webhooks"]
+)
 
 __all__ = ["app", "queue_name", "route_task", "worker_queues"]
 

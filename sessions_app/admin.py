@@ -264,11 +264,12 @@ def turn_into_test_case(
     model_admin: SessionAdmin, request: HttpRequest, queryset: QuerySet[Session]
 ) -> None:
     """Each session's user turns become a test case's script, its structured turns the
-    baseline (``agents_config.services.session_to_test_case``)."""
+    baseline (``agents_config.test_suites.services.session_to_test_case``)."""
     from django.contrib import messages
 
     from agents_config.models import Agent
-    from agents_config.services import AgentConflict, session_to_test_case
+    from agents_config.services import AgentConflict
+    from agents_config.test_suites.services import session_to_test_case
 
     agent_admin = model_admin.admin_site._registry[Agent]
     for session in queryset.select_related("agent"):

@@ -6,7 +6,7 @@ fields, constrained by the compiled schema (``response_format`` json_schema, str
 validated by the same schema engine as the turns. The result is stored on the report
 (``SessionReport.analysis`` and ``document["analysis"]``) and announced with
 ``session.analysis_ready``. The LLM is called exactly like the test suites' judge
-(``agents_config.suite_runner.Judge``): a custom ``base_url`` goes through the outbound-URL
+(``agents_config.test_suites.runner.Judge``): a custom ``base_url`` goes through the outbound-URL
 policy and gets the platform's key only where ``platform_key_refusal`` allows.
 
 Statuses: ``done`` (valid), ``invalid`` (answered, but not per the schema: what validated is
@@ -65,7 +65,7 @@ def _prompt(report: SessionReport) -> str:
 
 def _ask(document: AgentDocument, config: AnalysisConfig, keys: Any, prompt: str) -> str:
     from agents_config.providers import ProviderConfigError
-    from agents_config.suite_runner import Judge
+    from agents_config.test_suites.runner import Judge
 
     try:
         judge = Judge(document=document, keys=keys)
@@ -172,7 +172,7 @@ def session_analysis_run(*, report: SessionReport, final_attempt: bool = True) -
     try:
         if session.agent is None:
             raise AnalysisFailed("the agent was deleted")
-        from agents_config.suite_runner import provider_keys
+        from agents_config.test_suites.runner import provider_keys
 
         answer = _ask(document, config, provider_keys(session.agent), _prompt(report))
     except AnalysisFailed as exc:

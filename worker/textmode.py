@@ -1,7 +1,7 @@
 """One text-mode conversation with an agent: the worker's factory and agent class on a
 text-only ``AgentSession`` (livekit-agents text mode: no STT, VAD, audio or room).
 
-Used by ``manage.py talk``, the agent test suites (``agents_config.suite_runner``) and the
+Used by ``manage.py talk``, the agent test suites (``agents_config.test_suites.runner``) and the
 playground's text chat (``worker.chat``).
 """
 

@@ -8,8 +8,9 @@ import json
 import pytest
 from django.urls import reverse
 
-from agents_config.models import Agent, AgentTestCase
+from agents_config.models import Agent
 from agents_config.selectors import agent_draft_document
+from agents_config.test_suites.models import AgentTestCase
 from tenants.models import ApiKey, Membership
 from tenants.selectors import api_key_from_raw
 from tests.admin.conftest import FOREIGN_MARK

@@ -12,12 +12,12 @@ from django.urls import URLPattern, URLResolver, reverse
 from rest_framework.test import APIClient
 
 from agents_config.contracts import ContractError
-from agents_config.expectations import TurnView, parse_turns
 from agents_config.forms import PrettyJSONField
 from agents_config.models import Agent
 from agents_config.schema import FieldSpec, SchemaDefinitionError, compile_schema
 from agents_config.selectors import agent_draft_document
-from agents_config.services import agent_test_case_create, agent_test_run_start
+from agents_config.test_suites.expectations import TurnView, parse_turns
+from agents_config.test_suites.services import agent_test_case_create, agent_test_run_start
 from agents_config.user_regex import UserRegexError, compile_user_regex, user_regex_search
 from config import api_urls
 from sessions_app.factories import SessionFactory

@@ -13,7 +13,8 @@ from asgiref.sync import sync_to_async
 from agents_config.contracts import parse_document
 from agents_config.factories import agent_document, make_agent
 from agents_config.providers import ProviderConfigError, ProviderKeys
-from agents_config.services import agent_publish, agent_test_case_create, agent_update_sections
+from agents_config.services import agent_publish, agent_update_sections
+from agents_config.test_suites.services import agent_test_case_create
 from tenants.secrets import credential_set
 from tests.fakes.otlp_receiver import FakeOtlpReceiver
 from tests.fakes.recording_server import RecordingServer
@@ -47,7 +48,7 @@ def _tenant_host_agent(agent, listener):
 
 
 def _run_via_api(agent, key_client, django_capture_on_commit_callbacks):
-    from agents_config.models import AgentTestRun
+    from agents_config.test_suites.models import AgentTestRun
 
     developer = key_client(agent.tenant, "developer")
     with django_capture_on_commit_callbacks(execute=True):
@@ -219,7 +220,7 @@ def test_tracing_exports_to_a_tenant_endpoint_only_through_the_policy(settings):
 
 
 def test_the_judge_refuses_too(settings, listener):
-    from agents_config.suite_runner import Judge
+    from agents_config.test_suites.runner import Judge
 
     settings.PLATFORM_KEY_ALLOWED_BASE_URLS = []
     document = _factory(f"{listener.url}/v1").document
@@ -227,7 +228,7 @@ def test_the_judge_refuses_too(settings, listener):
         Judge(document=document, keys=ProviderKeys(openai=PLATFORM_KEY))
     judge = Judge(document=document, keys=ProviderKeys(openai=TENANT_KEY, openai_own=True))
     settings.OUTBOUND_ALLOWED_NETWORKS = []
-    from agents_config.expectations import LLMJudge, TurnView
+    from agents_config.test_suites.expectations import LLMJudge, TurnView
 
     outcome = asyncio.run(
         judge(LLMJudge(kind="llm_judge", intent="x"), user_text="hi", turn=TurnView({}, "", []))

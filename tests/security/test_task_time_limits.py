@@ -8,13 +8,10 @@ import time
 import pytest
 from celery.exceptions import TimeLimitExceeded
 
-from agents_config.models import AgentTestRun, SuiteRunStatus
-from agents_config.services import (
-    agent_test_case_create,
-    agent_test_run_start,
-    agent_update_sections,
-)
-from agents_config.tasks import run_agent_test_run
+from agents_config.services import agent_update_sections
+from agents_config.test_suites.models import AgentTestRun, SuiteRunStatus
+from agents_config.test_suites.services import agent_test_case_create, agent_test_run_start
+from agents_config.test_suites.tasks import run_agent_test_run
 from config.celery import app
 from tests.fakes.openai_server import FakeOpenAI, Reply, last_user_message
 from tests.worker.conftest import demo_turn

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from agents_config.models import AgentTestCase, AgentTestRun
-from agents_config.services import agent_test_case_create
+from agents_config.test_suites.models import AgentTestCase, AgentTestRun
+from agents_config.test_suites.services import agent_test_case_create
 from tests.suites.conftest import by_prompt
 from tests.worker.conftest import demo_turn
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from agents_config.factories import make_agent
-from agents_config.models import AgentTestRun
+from agents_config.test_suites.models import AgentTestRun
 from tests.suites.conftest import by_prompt
 from tests.worker.conftest import demo_turn
 

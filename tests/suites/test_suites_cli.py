@@ -7,7 +7,8 @@ import io
 import pytest
 from django.core.management import call_command
 
-from agents_config.services import agent_publish, agent_test_case_create
+from agents_config.services import agent_publish
+from agents_config.test_suites.services import agent_test_case_create
 from tests.suites.conftest import by_prompt
 from tests.worker.conftest import demo_turn
 

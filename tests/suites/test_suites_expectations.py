@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from agents_config.contracts import ContractError
-from agents_config.expectations import TurnView, parse_turns
-from agents_config.suite_runner import _verdict, turn_changes
+from agents_config.test_suites.expectations import TurnView, parse_turns
+from agents_config.test_suites.runner import _verdict, turn_changes
 
 TURN = TurnView(
     data={"stage": "intro", "score": 7, "flags": ["late"], "note": "Calm", "nested": {"a": [1]}},

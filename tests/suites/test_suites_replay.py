@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from agents_config.models import AgentTestCase
-from agents_config.services import (
-    AgentConflict,
-    agent_publish,
+from agents_config.services import AgentConflict, agent_publish
+from agents_config.test_suites.models import AgentTestCase
+from agents_config.test_suites.runner import format_report
+from agents_config.test_suites.services import (
     agent_test_run_execute,
     agent_test_run_start,
     session_to_test_case,
 )
-from agents_config.suite_runner import format_report
 from sessions_app.factories import SessionFactory, TurnFactory
 from tests.suites.conftest import by_prompt
 from tests.worker.conftest import demo_turn

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from agents_config.models import AgentTestRun
-from agents_config.services import (
-    agent_publish,
+from agents_config.services import agent_publish, agent_update_sections
+from agents_config.test_suites.models import AgentTestRun
+from agents_config.test_suites.services import (
     agent_test_case_create,
     agent_test_run_execute,
     agent_test_run_start,
-    agent_update_sections,
 )
 from tests.suites.conftest import by_prompt
 from tests.worker.conftest import demo_turn

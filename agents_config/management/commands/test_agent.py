@@ -8,9 +8,10 @@ from django.core.management.base import CommandError, CommandParser
 
 from agents_config.contracts import ContractError
 from agents_config.management.agent_command import AgentCommand
-from agents_config.models import AgentTestRun, SuiteRunStatus
-from agents_config.services import AgentConflict, agent_test_run_execute, agent_test_run_start
-from agents_config.suite_runner import format_report, progress_bar
+from agents_config.services import AgentConflict
+from agents_config.test_suites.models import AgentTestRun, SuiteRunStatus
+from agents_config.test_suites.runner import format_report, progress_bar
+from agents_config.test_suites.services import agent_test_run_execute, agent_test_run_start
 
 
 class Command(AgentCommand):

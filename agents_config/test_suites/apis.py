@@ -13,14 +13,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from agents_config.apis import AGENT_ID_PARAM, AgentObjectAPIView
-from agents_config.models import AgentTestCase, AgentTestRun
-from agents_config.services import agent_test_case_create, agent_test_run_start
-from agents_config.suite_serializers import (
+from agents_config.test_suites.models import AgentTestCase, AgentTestRun
+from agents_config.test_suites.serializers import (
     TestCaseInputSerializer,
     TestCaseSerializer,
     TestRunInputSerializer,
     TestRunSerializer,
 )
+from agents_config.test_suites.services import agent_test_case_create, agent_test_run_start
 from tenants.api import (
     BODY_ERRORS,
     ApiPagination,

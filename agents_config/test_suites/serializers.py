@@ -1,12 +1,12 @@
-"""API serializers for agent test suites (the case contract is ``agents_config.expectations``)."""
+"""API serializers for agent test suites (the case contract: ``test_suites.expectations``)."""
 
 from __future__ import annotations
 
 from rest_framework import serializers
 
 from agents_config.contracts import SEMVER_PATTERN
-from agents_config.expectations import EXPECTATION_KINDS
 from agents_config.serializers import StrictInputSerializer
+from agents_config.test_suites.expectations import EXPECTATION_KINDS
 
 VERSION_OR_DRAFT = rf"(?:{SEMVER_PATTERN.strip('^$')}|draft)"
 

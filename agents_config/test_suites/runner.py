@@ -4,7 +4,7 @@ worker registers ``worker.textmode``) and reports.
 A case runs against a published version or the draft with the same factory and agent class
 as the worker; each turn's structured output is checked against its expectations, compared
 with the recorded baseline (replayed sessions) and timed. Nothing here writes to the
-database: ``agents_config.services.agent_test_run_execute`` records the results.
+database: ``test_suites.services.agent_test_run_execute`` records the results.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from agents_config.contracts import AgentDocument, ContractError, parse_document
-from agents_config.expectations import LLMJudge, Outcome, ScriptedTurn, TurnView, parse_turns
 from agents_config.hooks import text_conversation
-from agents_config.models import Agent, AgentTestCase
+from agents_config.models import Agent
 from agents_config.providers import ProviderKeys
 from agents_config.selectors import (
     DRAFT,
@@ -28,6 +27,14 @@ from agents_config.selectors import (
     agent_version_by_label,
     content_checksum,
 )
+from agents_config.test_suites.expectations import (
+    LLMJudge,
+    Outcome,
+    ScriptedTurn,
+    TurnView,
+    parse_turns,
+)
+from agents_config.test_suites.models import AgentTestCase
 from tenants.platform import json_input
 
 TURN_TIMEOUT_S = 120.0

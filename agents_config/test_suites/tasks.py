@@ -1,4 +1,4 @@
-"""Celery tasks for agents: thin wrappers that load by id and call a service."""
+"""Celery task for test runs: a thin wrapper that loads by id and calls a service."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded, TimeLimitExceeded
 from django.conf import settings
 
-from agents_config import services
-from agents_config.models import AgentTestRun
+from agents_config.test_suites import services
+from agents_config.test_suites.models import AgentTestRun
 from tenants.platform.logging import set_log_context
 
 
@@ -28,7 +28,9 @@ class TestRunTask(Task):
             services.agent_test_run_stop(run_id=run_id, reason=reason)
 
 
+# Registered under the name it had in ``agents_config.tasks``: queued messages still route.
 @shared_task(
+    name="agents_config.tasks.run_agent_test_run",
     base=TestRunTask,
     acks_late=True,
     soft_time_limit=settings.TEST_RUN_SOFT_TIME_LIMIT,

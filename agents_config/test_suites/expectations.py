@@ -2,7 +2,7 @@
 
 An expectation is a JSON object with a ``kind``; ``evaluate`` checks it against one finished
 turn and says why it passed or failed. ``llm_judge`` needs a model call, so the runner
-(``agents_config.suite_runner``) evaluates it; everything else is pure.
+(``agents_config.test_suites.runner``) evaluates it; everything else is pure.
 
 ``field`` is a dotted path into the structured turn (``red_flags.0`` indexes a list). Patterns
 (``matches``) are compiled when the case is saved and run by ``agents_config.user_regex``
