@@ -143,7 +143,7 @@ SEED_FIELD = {
 
 
 def config_warnings(agent: Agent) -> list[dict[str, str]]:
-    """The contract warnings of the agent's last write (``services._write_document``)."""
+    """The contract warnings of the agent's last write (``services.agents._write_document``)."""
     return [warning.as_dict() for warning in getattr(agent, "config_warnings", [])]
 
 

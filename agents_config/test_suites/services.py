@@ -15,7 +15,7 @@ from django.db import transaction
 
 from agents_config.contracts import ContractError
 from agents_config.models import Agent
-from agents_config.services import AgentConflict, _actor_label, _locked
+from agents_config.services.common import AgentConflict, _actor_label, _locked
 from agents_config.test_suites.expectations import parse_turns
 from agents_config.test_suites.models import AgentTestCase, AgentTestRun, SuiteRunStatus
 from tenants.services import audit_record

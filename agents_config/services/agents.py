@@ -1,4 +1,5 @@
-"""Writes for agents: create, update the draft, publish, rollback, duplicate, enable, import.
+"""Agent lifecycle writes: create, update the draft, publish, rollback, duplicate, enable,
+import, delete.
 
 Every write validates the whole document through ``agents_config.contracts``, records an audit
 event and emits its change event after commit. Views, admin actions and commands call these.
@@ -12,7 +13,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from guardian.shortcuts import assign_perm
 
-from agents_config.contracts import AgentDocument, ContractError, OutboundURL, parse_document
+from agents_config.contracts import AgentDocument, ContractError, parse_document
 from agents_config.events import emit_config_change
 from agents_config.models import (
     Agent,
@@ -26,89 +27,18 @@ from agents_config.selectors import (
     agent_latest_version,
     content_checksum,
 )
+from agents_config.services.common import (
+    AgentConflict,
+    StaleRevision,
+    _actor_label,
+    _locked,
+    _user,
+)
+from agents_config.services.outbound import agent_outbound_check
 from agents_config.versioning import BumpKind, bump, format_semver, parse_semver
-from tenants import outbound
 from tenants.models import Tenant
-from tenants.roles import Action, Role, agent_permissions_for_role, role_allows
-from tenants.secrets import platform_key_refusal, tenant_has_credential
+from tenants.roles import Role, agent_permissions_for_role
 from tenants.services import audit_record, tenant_role_group
-
-
-class AgentConflict(Exception):
-    """The write contradicts the current state (duplicate id, nothing to publish, ...)."""
-
-
-class StaleRevision(Exception):
-    """The draft changed since the caller read it (optimistic locking)."""
-
-
-class OutboundURLForbidden(Exception):
-    """The caller's role may not change outbound URLs (``fields`` names them); a 403."""
-
-    def __init__(self, fields: dict[str, list[str]]):
-        self.fields = fields
-        super().__init__("; ".join(f"{path}: {' '.join(m)}" for path, m in fields.items()))
-
-
-def _actor_label(actor: AbstractBaseUser | None, actor_label: str) -> dict[str, Any]:
-    return {"actor": actor, "actor_label": actor_label}
-
-
-def _urls_of(data: Any) -> list[OutboundURL] | None:
-    if data is None or isinstance(data, list):
-        return data
-    return (data if isinstance(data, AgentDocument) else parse_document(data)).outbound_urls()
-
-
-def agent_outbound_check(
-    *,
-    tenant: Tenant,
-    document: AgentDocument | dict[str, Any] | list[OutboundURL],
-    previous: AgentDocument | dict[str, Any] | list[OutboundURL] | None = None,
-    role: str | None = None,
-    publishing: bool = False,
-) -> None:
-    """Where the document sends requests and keys, checked before it is stored or published.
-
-    * A role without ``Action.CHANGE_OUTBOUND_URLS`` (only admins have it) may not set,
-      change or clear an outbound URL: ``OutboundURLForbidden`` naming the field.
-      ``role=None`` is a trusted caller (management commands, the system).
-    * A new or changed URL must pass the outbound-URL policy (``tenants.outbound``).
-    * A URL that would receive the platform's key (the tenant has no credential of its own
-      for the provider) must be one the platform allows (``platform_key_refusal``).
-
-    Saves check what changed; publishing checks every URL. Raises ``ContractError``.
-    """
-    urls = _urls_of(document) or []
-    before = {u.field: u for u in _urls_of(previous) or []}
-    changed = [u for u in urls if before.get(u.field) != u and (u.url or u.field in before)]
-    if role is not None and not role_allows(role, Action.CHANGE_OUTBOUND_URLS):
-        forbidden = {
-            u.field: [
-                f"The {role} role may not change outbound URLs; only a tenant admin may "
-                f"{'set' if u.url else 'clear'} {u.field}."
-            ]
-            for u in changed
-            if (before[u.field].url if u.field in before else None) != u.url
-        }
-        if forbidden:
-            raise OutboundURLForbidden(forbidden)
-    errors: dict[str, list[str]] = {}
-    for url in urls if publishing else changed:
-        if not url.url:
-            continue
-        try:
-            outbound.check_url(url.url)
-        except outbound.OutboundURLRefused as exc:
-            errors.setdefault(url.field, []).append(str(exc))
-        if url.key_provider and not tenant_has_credential(
-            tenant_id=tenant.pk, provider=url.key_provider
-        ):
-            refusal = platform_key_refusal(provider=url.key_provider, url=url.url, field=url.field)
-            if refusal is not None:
-                errors.setdefault(url.field, []).append(refusal.reason)
-    if errors:
-        raise ContractError(errors)
 
 
 def _write_document(agent: Agent, document: AgentDocument) -> None:
@@ -234,19 +164,6 @@ def agent_create_from_template(
     document = template.new_document(agent_id=agent_id, name=name, overrides=overrides)
     return agent_create(
         tenant=tenant, data=document, role=role, actor=actor, actor_label=actor_label
-    )
-
-
-def _user(actor: AbstractBaseUser | None) -> AbstractBaseUser | None:
-    return actor if actor is not None and actor.is_authenticated else None
-
-
-def _locked(agent: Agent) -> Agent:
-    """The agent's row, locked until the transaction ends."""
-    return (
-        Agent.objects.select_for_update(of=("self",))
-        .select_related("tenant", "published_version")
-        .get(pk=agent.pk)
     )
 
 
@@ -550,195 +467,3 @@ def agent_delete(
     )
     emit_config_change(agent=agent, action="deleted")
     agent.delete()
-
-
-# --- API writes: partial updates, schema fields, tracing, guarded delete -------------------
-
-# Keys the API shows next to a document that are not part of it; ignored in partial updates.
-READ_ONLY_KEYS = frozenset({"config_id", "published_version", "revision"})
-
-
-def deep_merge(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
-    """``patch`` over ``base``: objects merge recursively; lists and scalars replace."""
-    merged = dict(base)
-    for key, value in patch.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _current(agent: Agent, expected_revision: int | None) -> tuple[Agent, dict[str, Any]]:
-    """The locked agent and its draft document, after the optimistic-lock check."""
-    locked = _locked(agent)
-    if expected_revision is not None and locked.revision != expected_revision:
-        raise StaleRevision(
-            f"The agent changed since revision {expected_revision} (now {locked.revision})."
-        )
-    return locked, agent_draft_document(locked)
-
-
-def _save_edit(
-    *,
-    agent: Agent,
-    document: dict[str, Any],
-    action: str,
-    details: dict[str, Any],
-    expected_revision: int | None,
-    actor: AbstractBaseUser | None,
-    actor_label: str,
-) -> Agent:
-    """Store an edited draft document, record the named edit and emit its change event."""
-    updated = agent_update_draft(
-        agent=agent,
-        data=document,
-        actor=actor,
-        actor_label=actor_label,
-        expected_revision=expected_revision,
-    )
-    audit_record(
-        tenant=updated.tenant,
-        action=f"agent.{action}",
-        target=updated.agent_id,
-        details={**details, "revision": updated.revision},
-        **_actor_label(actor, actor_label),
-    )
-    emit_config_change(agent=updated, action=action)
-    return updated
-
-
-@transaction.atomic
-def agent_update_sections(
-    *,
-    agent: Agent,
-    partial: Any,
-    expected_revision: int | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
-    role: str | None = None,
-) -> Agent:
-    """Deep-merge ``partial`` into the draft and validate the whole result.
-
-    Lists (such as ``schema_config.fields``) replace wholesale, which is how fields are
-    reordered. Raises ``ContractError`` or ``StaleRevision``.
-    """
-    if not isinstance(partial, dict):
-        raise ContractError({"": ["Expected a JSON object."]})
-    _, document = _current(agent, expected_revision)
-    patch = {k: v for k, v in partial.items() if k not in READ_ONLY_KEYS}
-    updated = agent_update_draft(
-        agent=agent,
-        data=deep_merge(document, patch),
-        actor=actor,
-        actor_label=actor_label,
-        expected_revision=expected_revision,
-        role=role,
-    )
-    emit_config_change(agent=updated, action="draft_updated")
-    return updated
-
-
-@transaction.atomic
-def agent_add_schema_field(
-    *,
-    agent: Agent,
-    field: Any,
-    expected_revision: int | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
-) -> Agent:
-    """Append a field to the draft's schema (validated with the whole document).
-
-    Raises ``AgentConflict`` if a field of that name exists, ``ContractError`` if invalid.
-    """
-    if not isinstance(field, dict):
-        raise ContractError({"": ["Expected a JSON object describing the field."]})
-    _, document = _current(agent, expected_revision)
-    fields = document["schema_config"]["fields"]
-    name = field.get("field_name")
-    if any(f["field_name"] == name for f in fields):
-        raise AgentConflict(f"The schema already has a field named {name!r}.")
-    document["schema_config"] = {**document["schema_config"], "fields": [*fields, field]}
-    return _save_edit(
-        agent=agent,
-        document=document,
-        action="schema_field_added",
-        details={"field_name": name},
-        expected_revision=expected_revision,
-        actor=actor,
-        actor_label=actor_label,
-    )
-
-
-class SchemaFieldMissing(LookupError):
-    """The draft's schema has no field of that name."""
-
-
-@transaction.atomic
-def agent_remove_schema_field(
-    *,
-    agent: Agent,
-    field_name: str,
-    expected_revision: int | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
-) -> Agent:
-    """Remove a field from the draft's schema (the rest must still validate).
-
-    Raises ``SchemaFieldMissing``, ``ContractError`` (e.g. the spoken field) or
-    ``StaleRevision``.
-    """
-    _, document = _current(agent, expected_revision)
-    fields = document["schema_config"]["fields"]
-    remaining = [f for f in fields if f["field_name"] != field_name]
-    if len(remaining) == len(fields):
-        raise SchemaFieldMissing(field_name)
-    document["schema_config"] = {**document["schema_config"], "fields": remaining}
-    return _save_edit(
-        agent=agent,
-        document=document,
-        action="schema_field_removed",
-        details={"field_name": field_name},
-        expected_revision=expected_revision,
-        actor=actor,
-        actor_label=actor_label,
-    )
-
-
-@transaction.atomic
-def agent_set_tracing(
-    *,
-    agent: Agent,
-    enabled: bool,
-    expected_revision: int | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
-) -> Agent:
-    """Switch ``tracing_config.enabled`` on the draft (validated whole)."""
-    _, document = _current(agent, expected_revision)
-    document["tracing_config"] = {**document["tracing_config"], "enabled": enabled}
-    return _save_edit(
-        agent=agent,
-        document=document,
-        action="tracing_toggled",
-        details={"enabled": enabled},
-        expected_revision=expected_revision,
-        actor=actor,
-        actor_label=actor_label,
-    )
-
-
-@transaction.atomic
-def agent_delete_if_idle(
-    *, agent: Agent, actor: AbstractBaseUser | None = None, actor_label: str = ""
-) -> None:
-    """Delete the agent unless a registered guard refuses, e.g. it has open sessions
-    (``AgentConflict``; ``agents_config.hooks.register_delete_guard``)."""
-    from agents_config.hooks import delete_refusal
-
-    locked = _locked(agent)
-    refusal = delete_refusal(locked)
-    if refusal:
-        raise AgentConflict(refusal)
-    agent_delete(agent=locked, actor=actor, actor_label=actor_label)
