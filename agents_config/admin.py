@@ -44,6 +44,7 @@ from agents_config.selectors import (
     version_export_document,
     version_previous,
 )
+from tenants.actors import Actor
 from tenants.admin_scoping import (
     CRUD_TENANT_ACTIONS,
     TenantScopedAdminMixin,
@@ -350,7 +351,12 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        services.agent_touch_draft(agent=form.instance, actor=request.user, created=not change)
+        services.agent_touch_draft(
+            agent=form.instance,
+            actor=Actor.from_request(request),
+            created=not change,
+            was_enabled=getattr(request, "_agent_was_enabled", None),
+        )
         for formset in formsets:
             report_warnings(
                 self, request, form.instance.agent_id, getattr(formset, "contract_warnings", [])
@@ -358,7 +364,11 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Agent, form: Any, change: bool) -> None:
         if not change:
-            obj.created_by = request.user
+            obj.created_by = Actor.from_request(request).audit_user
+        else:
+            # The admin's change view is one transaction: the row stays locked until the
+            # inlines are saved and ``agent_touch_draft`` bumped the revision.
+            request._agent_was_enabled = services.agent_lock_for_edit(agent=obj)
         super().save_model(request, obj, form, change)
 
     # --- actions (bulk) ---
@@ -369,7 +379,7 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
                 self.message_user(request, f"{agent}: permission denied", messages.ERROR)
                 continue
             try:
-                version = services.agent_publish(agent=agent, actor=request.user)
+                version = services.agent_publish(agent=agent, actor=Actor.from_request(request))
             except (ContractError, services.AgentConflict) as exc:
                 _report_errors(self, request, agent, exc)
             else:
@@ -379,7 +389,9 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
         changed = 0
         for agent in queryset:
             if self.has_change_permission(request, agent):
-                services.agent_set_enabled(agent=agent, enabled=enabled, actor=request.user)
+                services.agent_set_enabled(
+                    agent=agent, enabled=enabled, actor=Actor.from_request(request)
+                )
                 changed += 1
         self.message_user(request, f"{'Enabled' if enabled else 'Disabled'} {changed} agent(s).")
 
@@ -461,7 +473,7 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
             try:
                 version = services.agent_publish(
                     agent=agent,
-                    actor=request.user,
+                    actor=Actor.from_request(request),
                     bump_kind=form.cleaned_data["bump"],
                     version=form.cleaned_data["version"] or None,
                     note=form.cleaned_data["note"],
@@ -496,7 +508,7 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
                 version = services.agent_rollback(
                     agent=agent,
                     to_version=form.cleaned_data["version"],
-                    actor=request.user,
+                    actor=Actor.from_request(request),
                     note=form.cleaned_data["note"],
                     role=admin_role(request, agent.tenant),
                 )
@@ -526,7 +538,7 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
                     agent=agent,
                     new_agent_id=form.cleaned_data["new_agent_id"],
                     name=form.cleaned_data["name"] or None,
-                    actor=request.user,
+                    actor=Actor.from_request(request),
                     role=admin_role(request, agent.tenant),
                 )
             except (ContractError, services.AgentConflict, services.OutboundURLForbidden) as exc:
@@ -568,7 +580,7 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
                     template_id=form.cleaned_data["template"],
                     agent_id=form.cleaned_data["agent_id"],
                     name=form.cleaned_data["name"] or None,
-                    actor=request.user,
+                    actor=Actor.from_request(request),
                 )
             except ContractError as exc:
                 for path_, msgs in exc.errors.items():
@@ -595,7 +607,7 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
                 agent = services.agent_import(
                     tenant=form.cleaned_data["tenant"],
                     data=form.cleaned_data["data"],
-                    actor=request.user,
+                    actor=Actor.from_request(request),
                     replace=form.cleaned_data["replace"],
                     publish=form.cleaned_data["publish"],
                     role=admin_role(request, form.cleaned_data["tenant"]),
@@ -795,7 +807,7 @@ class AgentTestCaseAdmin(SuitePermissions, admin.ModelAdmin):
                 continue
             try:
                 run = services.agent_test_run_start(
-                    agent=case.agent, case_name=case.name, actor=request.user
+                    agent=case.agent, case_name=case.name, actor=Actor.from_request(request)
                 )
             except (ContractError, services.AgentConflict) as exc:
                 _report_errors(self, request, case.agent, exc)
@@ -941,13 +953,17 @@ class AgentTestRunAdmin(SuitePermissions, admin.ModelAdmin):
         if request.method == "POST":
             if "require" in request.POST:
                 required = request.POST["require"] == "1"
-                services.agent_test_gate_set(agent=agent, required=required, actor=request.user)
+                services.agent_test_gate_set(
+                    agent=agent, required=required, actor=Actor.from_request(request)
+                )
                 state = "now requires" if required else "no longer requires"
                 self.message_user(request, f"{agent.agent_id} {state} passing tests to publish.")
             else:
                 try:
                     run = services.agent_test_run_start(
-                        agent=agent, version=request.POST.get("version") or None, actor=request.user
+                        agent=agent,
+                        version=request.POST.get("version") or None,
+                        actor=Actor.from_request(request),
                     )
                 except (ContractError, services.AgentConflict) as exc:
                     _report_errors(self, request, agent, exc)
@@ -979,7 +995,7 @@ def run_agent_test_suites(
             model_admin.message_user(request, f"{agent}: permission denied", messages.ERROR)
             continue
         try:
-            run = services.agent_test_run_start(agent=agent, actor=request.user)
+            run = services.agent_test_run_start(agent=agent, actor=Actor.from_request(request))
         except (ContractError, services.AgentConflict) as exc:
             _report_errors(model_admin, request, agent, exc)
         else:

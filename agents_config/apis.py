@@ -237,7 +237,7 @@ class AgentConfigCreateApi(TenantAPIView):
                 tenant=self.tenant,
                 data=request.data,
                 role=self.context.role,
-                **self.actor_kwargs(),
+                actor=self.actor,
             )
         data = AgentCreatedSerializer(
             {
@@ -261,7 +261,7 @@ class AgentConfigCreateApi(TenantAPIView):
                 name=identity.get("name") or None,
                 overrides=overrides,
                 role=self.context.role,
-                **self.actor_kwargs(),
+                actor=self.actor,
             )
         except UnknownTemplate:
             raise ValidationError(
@@ -356,7 +356,7 @@ class AgentConfigApi(AgentObjectAPIView):
             partial=request.data,
             expected_revision=self.expected_revision(agent),
             role=self.context.role,
-            **self.actor_kwargs(),
+            actor=self.actor,
         )
         data = {
             "status": "updated",
@@ -375,7 +375,7 @@ class AgentConfigApi(AgentObjectAPIView):
     )
     def delete(self, request: Request, agent_id: str) -> Response:
         agent = self.get_agent(agent_id)
-        agent_delete_if_idle(agent=agent, **self.actor_kwargs())
+        agent_delete_if_idle(agent=agent, actor=self.actor)
         return Response(AgentStatusSerializer({"status": "deleted", "agent_id": agent_id}).data)
 
 
@@ -401,7 +401,7 @@ class SchemaFieldCreateApi(AgentObjectAPIView):
             agent=agent,
             field=field,
             expected_revision=self.expected_revision(agent),
-            **self.actor_kwargs(),
+            actor=self.actor,
         )
         data = {
             "status": "field_added",
@@ -443,7 +443,7 @@ class SchemaFieldApi(AgentObjectAPIView):
                 agent=agent,
                 field_name=field_name,
                 expected_revision=self.expected_revision(agent),
-                **self.actor_kwargs(),
+                actor=self.actor,
             )
         except SchemaFieldMissing:
             raise NotFound(f"The schema has no field {field_name!r}.") from None
@@ -486,7 +486,7 @@ class TracingToggleApi(AgentObjectAPIView):
             agent=agent,
             enabled=enabled,
             expected_revision=self.expected_revision(agent),
-            **self.actor_kwargs(),
+            actor=self.actor,
         )
         data = {
             "status": "tracing_updated",
@@ -548,7 +548,7 @@ class PublishApi(AgentObjectAPIView):
             bump_kind=body["bump"],
             version=body.get("version"),
             note=body["note"],
-            **self.actor_kwargs(),
+            actor=self.actor,
         )
         data = {
             "status": "published",
@@ -682,7 +682,7 @@ class RollbackApi(AgentObjectAPIView):
             to_version=target,
             note=body["note"],
             role=self.context.role,
-            **self.actor_kwargs(),
+            actor=self.actor,
         )
         data = {
             "status": "rolled_back",
@@ -757,7 +757,7 @@ class ImportApi(TenantAPIView):
             replace=query["replace"],
             publish=query["publish"],
             role=self.context.role,
-            **self.actor_kwargs(),
+            actor=self.actor,
         )
         agent.refresh_from_db()
         published = agent.published_version.version if agent.published_version else None

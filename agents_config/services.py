@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from guardian.shortcuts import assign_perm
 
@@ -31,6 +30,7 @@ from agents_config.selectors import (
 )
 from agents_config.versioning import BumpKind, bump, format_semver, parse_semver
 from tenants import outbound
+from tenants.actors import Actor, actor_or_system
 from tenants.models import Tenant
 from tenants.roles import Action, Role, agent_permissions_for_role, role_allows
 from tenants.secrets import platform_key_refusal, tenant_has_credential
@@ -51,10 +51,6 @@ class OutboundURLForbidden(Exception):
     def __init__(self, fields: dict[str, list[str]]):
         self.fields = fields
         super().__init__("; ".join(f"{path}: {' '.join(m)}" for path, m in fields.items()))
-
-
-def _actor_label(actor: AbstractBaseUser | None, actor_label: str) -> dict[str, Any]:
-    return {"actor": actor, "actor_label": actor_label}
 
 
 def _urls_of(data: Any) -> list[OutboundURL] | None:
@@ -172,8 +168,7 @@ def agent_create(
     *,
     tenant: Tenant,
     data: dict[str, Any] | AgentDocument,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     role: str | None = None,
 ) -> Agent:
     """Create an agent from a configuration document; ``AgentConflict`` if the id is taken.
@@ -184,7 +179,9 @@ def agent_create(
     if Agent.objects.filter(tenant=tenant, agent_id=document.agent_id).exists():
         raise AgentConflict(f"An agent with agent_id {document.agent_id!r} already exists.")
     agent_outbound_check(tenant=tenant, document=document, role=role)
-    agent = Agent(tenant=tenant, agent_id=document.agent_id, created_by=_user(actor))
+    agent = Agent(
+        tenant=tenant, agent_id=document.agent_id, created_by=actor_or_system(actor).audit_user
+    )
     try:
         with transaction.atomic():
             _write_document(agent, document)
@@ -197,7 +194,7 @@ def agent_create(
         tenant=tenant,
         action="agent.created",
         target=agent.agent_id,
-        **_actor_label(actor, actor_label),
+        actor=actor,
     )
     emit_config_change(agent=agent, action="created")
     return agent
@@ -224,8 +221,7 @@ def agent_create_from_template(
     name: str | None = None,
     overrides: dict[str, Any] | None = None,
     role: str | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> Agent:
     """A new draft from an agent template (``agents_config.agent_templates``), with section
     ``overrides`` deep-merged; created by :func:`agent_create` like any other document."""
@@ -235,13 +231,7 @@ def agent_create_from_template(
     if template is None:
         raise UnknownTemplate(template_id)
     document = template.new_document(agent_id=agent_id, name=name, overrides=overrides)
-    return agent_create(
-        tenant=tenant, data=document, role=role, actor=actor, actor_label=actor_label
-    )
-
-
-def _user(actor: AbstractBaseUser | None) -> AbstractBaseUser | None:
-    return actor if actor is not None and actor.is_authenticated else None
+    return agent_create(tenant=tenant, data=document, role=role, actor=actor)
 
 
 def _locked(agent: Agent) -> Agent:
@@ -258,8 +248,7 @@ def agent_update_draft(
     *,
     agent: Agent,
     data: dict[str, Any] | AgentDocument,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     expected_revision: int | None = None,
     role: str | None = None,
 ) -> Agent:
@@ -286,7 +275,7 @@ def agent_update_draft(
         action="agent.draft_updated",
         target=locked.agent_id,
         details={"revision": locked.revision},
-        **_actor_label(actor, actor_label),
+        actor=actor,
     )
     if was_enabled != locked.enabled:
         emit_config_change(agent=locked, action="enabled" if locked.enabled else "disabled")
@@ -294,20 +283,48 @@ def agent_update_draft(
     return locked
 
 
+def agent_lock_for_edit(*, agent: Agent) -> bool:
+    """Before a form writes the agent's row directly (the admin): lock the row until the
+    transaction ends and carry the stored revision onto ``agent``, so the form's save never
+    writes back a stale one. Returns whether the stored agent was enabled (for
+    :func:`agent_touch_draft`). Call inside the transaction that saves the form."""
+    locked = _locked(agent)
+    agent.revision = locked.revision
+    return locked.enabled
+
+
 @transaction.atomic
 def agent_touch_draft(
-    *, agent: Agent, actor: AbstractBaseUser | None = None, created: bool = False
-) -> None:
-    """After an admin form saved the draft directly: bump the revision, grant, audit."""
-    Agent.objects.filter(pk=agent.pk).update(revision=agent.revision + (0 if created else 1))
+    *,
+    agent: Agent,
+    actor: Actor | None = None,
+    created: bool = False,
+    was_enabled: bool | None = None,
+) -> Agent:
+    """After an admin form saved the draft directly: bump the revision under the row lock,
+    grant the role permissions (new agents), audit and send the change event on commit.
+
+    ``was_enabled`` is what :func:`agent_lock_for_edit` returned; a changed ``enabled``
+    also sends ``enabled`` / ``disabled``, as :func:`agent_update_draft` does.
+    """
+    locked = _locked(agent)
     if created:
-        agent_grant_role_permissions(agent=agent)
+        agent_grant_role_permissions(agent=locked)
+    else:
+        locked.revision += 1
+        Agent.objects.filter(pk=locked.pk).update(revision=locked.revision)
+        agent.revision = locked.revision
     audit_record(
-        tenant=agent.tenant,
+        tenant=locked.tenant,
         action="agent.created" if created else "agent.draft_updated",
-        target=agent.agent_id,
+        target=locked.agent_id,
         actor=actor,
+        details={} if created else {"revision": locked.revision},
     )
+    emit_config_change(agent=locked, action="created" if created else "draft_updated")
+    if was_enabled is not None and was_enabled != locked.enabled:
+        emit_config_change(agent=locked, action="enabled" if locked.enabled else "disabled")
+    return locked
 
 
 def _snapshot(agent: Agent, version_label: str) -> dict[str, Any]:
@@ -320,7 +337,7 @@ def _create_version(
     document: dict[str, Any],
     semver: tuple[int, int, int],
     source: str,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     note: str,
     rolled_back_from: AgentVersion | None = None,
 ) -> AgentVersion:
@@ -337,7 +354,7 @@ def _create_version(
         source=source,
         rolled_back_from=rolled_back_from,
         note=note,
-        created_by=_user(actor),
+        created_by=actor_or_system(actor).audit_user,
     )
     agent.published_version = version
     agent.save(update_fields=["published_version", "updated_at"])
@@ -348,8 +365,7 @@ def _create_version(
 def agent_publish(
     *,
     agent: Agent,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     bump_kind: BumpKind = "minor",
     version: str | None = None,
     note: str = "",
@@ -392,7 +408,7 @@ def agent_publish(
         action="agent.published",
         target=locked.agent_id,
         details={"version": new_version.version, "note": note},
-        **_actor_label(actor, actor_label),
+        actor=actor,
     )
     emit_config_change(agent=locked, action="published", version=new_version.version)
     agent.refresh_from_db()
@@ -404,8 +420,7 @@ def agent_rollback(
     *,
     agent: Agent,
     to_version: AgentVersion,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     note: str = "",
     role: str | None = None,
 ) -> AgentVersion:
@@ -443,7 +458,7 @@ def agent_rollback(
         action="agent.rolled_back",
         target=locked.agent_id,
         details={"to": to_version.version, "version": new_version.version},
-        **_actor_label(actor, actor_label),
+        actor=actor,
     )
     emit_config_change(agent=locked, action="rollback", version=new_version.version)
     agent.refresh_from_db()
@@ -456,21 +471,21 @@ def agent_duplicate(
     agent: Agent,
     new_agent_id: str,
     name: str | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     role: str | None = None,
 ) -> Agent:
     """Copy the draft into a new, unpublished agent of the same tenant."""
     document = agent_draft_document(agent)
     document.update(agent_id=new_agent_id, name=name or f"{agent.name or agent.agent_id} (copy)")
-    return agent_create(
-        tenant=agent.tenant, data=document, actor=actor, actor_label=actor_label, role=role
-    )
+    return agent_create(tenant=agent.tenant, data=document, actor=actor, role=role)
 
 
 @transaction.atomic
 def agent_set_enabled(
-    *, agent: Agent, enabled: bool, actor: AbstractBaseUser | None = None, actor_label: str = ""
+    *,
+    agent: Agent,
+    enabled: bool,
+    actor: Actor | None = None,
 ) -> Agent:
     locked = _locked(agent)
     if locked.enabled != enabled:
@@ -482,7 +497,7 @@ def agent_set_enabled(
             tenant=locked.tenant,
             action=f"agent.{action}",
             target=locked.agent_id,
-            **_actor_label(actor, actor_label),
+            actor=actor,
         )
         emit_config_change(agent=locked, action=action)
     agent.refresh_from_db()
@@ -494,8 +509,7 @@ def agent_import(
     *,
     tenant: Tenant,
     data: dict[str, Any],
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     replace: bool = False,
     publish: bool = False,
     note: str = "",
@@ -513,13 +527,9 @@ def agent_import(
             f"An agent with agent_id {document.agent_id!r} already exists (use replace)."
         )
     if existing is None:
-        agent = agent_create(
-            tenant=tenant, data=document, actor=actor, actor_label=actor_label, role=role
-        )
+        agent = agent_create(tenant=tenant, data=document, actor=actor, role=role)
     else:
-        agent = agent_update_draft(
-            agent=existing, data=document, actor=actor, actor_label=actor_label, role=role
-        )
+        agent = agent_update_draft(agent=existing, data=document, actor=actor, role=role)
     if publish:
         latest = agent_latest_version(agent=agent)
         wanted = parse_semver(document.version)
@@ -528,7 +538,6 @@ def agent_import(
             agent_publish(
                 agent=agent,
                 actor=actor,
-                actor_label=actor_label,
                 version=explicit,
                 note=note or "Imported",
             )
@@ -541,13 +550,15 @@ def agent_import(
 
 @transaction.atomic
 def agent_delete(
-    *, agent: Agent, actor: AbstractBaseUser | None = None, actor_label: str = ""
+    *,
+    agent: Agent,
+    actor: Actor | None = None,
 ) -> None:
     audit_record(
         tenant=agent.tenant,
         action="agent.deleted",
         target=agent.agent_id,
-        **_actor_label(actor, actor_label),
+        actor=actor,
     )
     emit_config_change(agent=agent, action="deleted")
     agent.delete()
@@ -587,15 +598,13 @@ def _save_edit(
     action: str,
     details: dict[str, Any],
     expected_revision: int | None,
-    actor: AbstractBaseUser | None,
-    actor_label: str,
+    actor: Actor | None,
 ) -> Agent:
     """Store an edited draft document, record the named edit and emit its change event."""
     updated = agent_update_draft(
         agent=agent,
         data=document,
         actor=actor,
-        actor_label=actor_label,
         expected_revision=expected_revision,
     )
     audit_record(
@@ -603,7 +612,7 @@ def _save_edit(
         action=f"agent.{action}",
         target=updated.agent_id,
         details={**details, "revision": updated.revision},
-        **_actor_label(actor, actor_label),
+        actor=actor,
     )
     emit_config_change(agent=updated, action=action)
     return updated
@@ -615,8 +624,7 @@ def agent_update_sections(
     agent: Agent,
     partial: Any,
     expected_revision: int | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     role: str | None = None,
 ) -> Agent:
     """Deep-merge ``partial`` into the draft and validate the whole result.
@@ -632,7 +640,6 @@ def agent_update_sections(
         agent=agent,
         data=deep_merge(document, patch),
         actor=actor,
-        actor_label=actor_label,
         expected_revision=expected_revision,
         role=role,
     )
@@ -646,8 +653,7 @@ def agent_add_schema_field(
     agent: Agent,
     field: Any,
     expected_revision: int | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> Agent:
     """Append a field to the draft's schema (validated with the whole document).
 
@@ -668,7 +674,6 @@ def agent_add_schema_field(
         details={"field_name": name},
         expected_revision=expected_revision,
         actor=actor,
-        actor_label=actor_label,
     )
 
 
@@ -682,8 +687,7 @@ def agent_remove_schema_field(
     agent: Agent,
     field_name: str,
     expected_revision: int | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> Agent:
     """Remove a field from the draft's schema (the rest must still validate).
 
@@ -703,7 +707,6 @@ def agent_remove_schema_field(
         details={"field_name": field_name},
         expected_revision=expected_revision,
         actor=actor,
-        actor_label=actor_label,
     )
 
 
@@ -713,8 +716,7 @@ def agent_set_tracing(
     agent: Agent,
     enabled: bool,
     expected_revision: int | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> Agent:
     """Switch ``tracing_config.enabled`` on the draft (validated whole)."""
     _, document = _current(agent, expected_revision)
@@ -726,13 +728,14 @@ def agent_set_tracing(
         details={"enabled": enabled},
         expected_revision=expected_revision,
         actor=actor,
-        actor_label=actor_label,
     )
 
 
 @transaction.atomic
 def agent_delete_if_idle(
-    *, agent: Agent, actor: AbstractBaseUser | None = None, actor_label: str = ""
+    *,
+    agent: Agent,
+    actor: Actor | None = None,
 ) -> None:
     """Delete the agent unless it has open sessions (``AgentConflict``)."""
     from sessions_app.models import OPEN_STATUSES, Session
@@ -742,18 +745,10 @@ def agent_delete_if_idle(
         raise AgentConflict(
             f"Agent {locked.agent_id!r} has active sessions; end them before deleting it."
         )
-    agent_delete(agent=locked, actor=actor, actor_label=actor_label)
+    agent_delete(agent=locked, actor=actor)
 
 
 # --- Agent test suites: cases, runs, the publish gate, replay -------------------------------
-
-
-def _triggered_by(actor: AbstractBaseUser | None, actor_label: str, default: str) -> str:
-    if actor_label:
-        return actor_label
-    if actor is not None and actor.is_authenticated:
-        return actor.get_username()
-    return default
 
 
 def _clean_case_fields(
@@ -787,8 +782,7 @@ def agent_test_case_create(
     overrides: Any = None,
     baseline: Any = None,
     source_session: Any = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> AgentTestCase:
     """Store a validated test case; ``ContractError`` if invalid, ``AgentConflict`` if the
     agent already has a case of that name."""
@@ -813,7 +807,7 @@ def agent_test_case_create(
         action="agent.test_case_created",
         target=agent.agent_id,
         details={"case": name},
-        **_actor_label(actor, actor_label),
+        actor=actor,
     )
     return case
 
@@ -824,8 +818,7 @@ def agent_test_run_start(
     agent: Agent,
     version: str | None = None,
     case_name: str | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     triggered_by: str = "",
     enqueue: bool = True,
 ) -> AgentTestRun:
@@ -851,14 +844,14 @@ def agent_test_run_start(
         version_label=target.label,
         checksum=target.checksum,
         progress_total=cases.count(),
-        triggered_by=triggered_by or _triggered_by(actor, actor_label, "system"),
+        triggered_by=triggered_by or actor_or_system(actor).label,
     )
     audit_record(
         tenant=agent.tenant,
         action="agent.test_run_started",
         target=agent.agent_id,
         details={"run": run.pk, "version": target.label, "case": case_name or ""},
-        **_actor_label(actor, actor_label),
+        actor=actor,
     )
     if enqueue:
         from agents_config.tasks import run_agent_test_run
@@ -1003,8 +996,7 @@ def agent_test_gate_set(
     *,
     agent: Agent,
     required: bool,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> Agent:
     """Switch the publish gate (not part of the versioned document)."""
     locked = _locked(agent)
@@ -1016,7 +1008,7 @@ def agent_test_gate_set(
             action="agent.test_gate_set",
             target=locked.agent_id,
             details={"required": required},
-            **_actor_label(actor, actor_label),
+            actor=actor,
         )
     agent.refresh_from_db()
     return locked
@@ -1027,8 +1019,7 @@ def session_to_test_case(
     *,
     session: Any,
     name: str | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> AgentTestCase:
     """A replay case from a recorded session: its user turns become the script (each
     expecting a valid turn when the recorded one was valid), its structured turns the
@@ -1070,5 +1061,4 @@ def session_to_test_case(
         baseline=baseline,
         source_session=session,
         actor=actor,
-        actor_label=actor_label,
     )

@@ -18,6 +18,7 @@ from sessions_app import charts as charts_svg
 from sessions_app import services
 from sessions_app.models import Session, SessionReport, SessionTransition, Turn
 from sessions_app.selectors import agent_daily_metrics, sessions_live
+from tenants.actors import Actor
 from tenants.admin_scoping import (
     TenantScopedAdminMixin,
     TenantScopedInlineMixin,
@@ -275,7 +276,7 @@ def turn_into_test_case(
             model_admin.message_user(request, f"{session}: permission denied", messages.ERROR)
             continue
         try:
-            case = session_to_test_case(session=session, actor=request.user)
+            case = session_to_test_case(session=session, actor=Actor.from_request(request))
         except AgentConflict as exc:
             model_admin.message_user(request, f"{session}: {exc}", messages.ERROR)
             continue

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from tenants import services, webhooks
+from tenants.actors import Actor
 from tenants.admin_scoping import (
     MANAGE_TENANT_ACTIONS,
     TenantScopedAdminMixin,
@@ -137,32 +138,31 @@ class TenantAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         return obj._open_sessions
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        services.audit_record(
-            tenant=obj,
-            action="tenant.updated" if change else "tenant.created",
-            target=obj.slug,
-            actor=request.user,
-            details={"changed": form.changed_data},
+        actor = Actor.from_request(request)
+        if change:
+            services.tenant_update(tenant=obj, changed=form.changed_data, actor=actor)
+            return
+        fixed = ("slug", "name", "isolation_level")
+        created = services.tenant_create(
+            slug=obj.slug,
+            name=obj.name,
+            isolation_level=obj.isolation_level,
+            actor=actor,
+            **{field: getattr(obj, field) for field in form.cleaned_data if field not in fixed},
         )
+        obj.pk = created.pk  # the admin goes on with ``obj`` (inlines, log, redirect)
+        obj._state.adding, obj._state.db = False, created._state.db
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if formset.model is not Membership:
             super().save_formset(request, form, formset, change)
             return
+        actor = Actor.from_request(request)
         memberships = formset.save(commit=False)
         for membership in formset.deleted_objects:
-            services.membership_remove(membership=membership)
+            services.membership_remove(membership=membership, actor=actor)
         for membership in memberships:
-            membership.save()
-            services.membership_sync_groups(membership=membership)
-            services.audit_record(
-                tenant=membership.tenant,
-                action="membership.set",
-                target=str(membership.user),
-                actor=request.user,
-                details={"role": membership.role},
-            )
+            services.membership_save(membership=membership, actor=actor)
         formset.save_m2m()
 
 
@@ -225,18 +225,11 @@ class ApiKeyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             tenant=obj.tenant,
             name=obj.name,
             role=obj.role,
-            created_by=request.user,
+            actor=Actor.from_request(request),
             expires_at=obj.expires_at,
         )
         form.instance = obj = issued.api_key
         request._issued_api_key = issued.raw_key  # shown once by response_add, never stored
-        services.audit_record(
-            tenant=obj.tenant,
-            action="api_key.created",
-            target=obj.prefix,
-            actor=request.user,
-            details={"role": obj.role},
-        )
 
     def response_add(
         self, request: HttpRequest, obj: ApiKey, post_url_continue: Any = None
@@ -255,14 +248,9 @@ class ApiKeyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        for api_key in queryset:
-            services.api_key_revoke(api_key=api_key)
-            services.audit_record(
-                tenant=api_key.tenant,
-                action="api_key.revoked",
-                target=api_key.prefix,
-                actor=request.user,
-            )
+        actor = Actor.from_request(request)
+        for api_key in queryset.select_related("tenant"):
+            services.api_key_revoke(api_key=api_key, actor=actor)
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
 
 
@@ -321,15 +309,15 @@ class MembershipAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        services.membership_sync_groups(membership=obj)
+        services.membership_save(membership=obj, actor=Actor.from_request(request))
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        services.membership_remove(membership=obj)
+        services.membership_remove(membership=obj, actor=Actor.from_request(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        actor = Actor.from_request(request)
         for membership in queryset.select_related("user", "tenant"):
-            services.membership_remove(membership=membership)  # role groups too
+            services.membership_remove(membership=membership, actor=actor)  # role groups too
 
 
 class ProviderCredentialForm(forms.ModelForm):
@@ -367,13 +355,33 @@ class ProviderCredentialAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["tenant"]
     readonly_fields = ["created_at", "updated_at"]
 
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: ProviderCredential | None = None
+    ) -> list[str]:
+        # A stored key belongs to its tenant and provider: replace its value, or delete it.
+        return list(self.readonly_fields) + ([] if obj is None else ["tenant", "provider"])
+
     def save_model(
         self, request: HttpRequest, obj: ProviderCredential, form: Any, change: bool
     ) -> None:
         value = form.cleaned_data.get("value")
-        if value:
-            obj.set_value(value)
-        super().save_model(request, obj, form, change)
+        if not value:
+            return  # an edit without a new key keeps the stored one
+        stored = services.credential_set(
+            tenant=obj.tenant, provider=obj.provider, value=value, actor=Actor.from_request(request)
+        )
+        # The admin goes on with ``obj`` (log entry, redirect): make it the stored row.
+        obj.pk, obj.encrypted_value = stored.pk, stored.encrypted_value
+        obj.created_at, obj.updated_at = stored.created_at, stored.updated_at
+        obj._state.adding, obj._state.db = False, stored._state.db
+
+    def delete_model(self, request: HttpRequest, obj: ProviderCredential) -> None:
+        services.credential_delete(credential=obj, actor=Actor.from_request(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ProviderCredential]) -> None:
+        actor = Actor.from_request(request)
+        for credential in queryset.select_related("tenant"):
+            services.credential_delete(credential=credential, actor=actor)
 
 
 # --- Webhooks ---
@@ -523,7 +531,7 @@ class WebhookEndpointAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
                 url=obj.url,
                 events=obj.events,
                 is_active=obj.is_active,
-                actor=request.user,
+                actor=Actor.from_request(request),
             )
             form.instance = created.endpoint
             request._webhook_secret = created.secret  # shown once by response_add, never stored
@@ -531,13 +539,13 @@ class WebhookEndpointAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             return
         super().save_model(request, obj, form, change)
         if "is_active" in form.changed_data and obj.is_active:
-            webhooks.webhook_endpoint_enable(endpoint=obj, actor=request.user)
+            webhooks.webhook_endpoint_enable(endpoint=obj, actor=Actor.from_request(request))
         else:
             services.audit_record(
                 tenant=obj.tenant,
                 action="webhook.updated",
                 target=obj.url,
-                actor=request.user,
+                actor=Actor.from_request(request),
                 details={"changed": form.changed_data},
             )
 
@@ -564,7 +572,7 @@ class WebhookEndpointAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     )
     def enable_selected(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset.select_related("tenant"):
-            webhooks.webhook_endpoint_enable(endpoint=endpoint, actor=request.user)
+            webhooks.webhook_endpoint_enable(endpoint=endpoint, actor=Actor.from_request(request))
         self.message_user(request, f"Re-enabled {queryset.count()} endpoint(s).", messages.SUCCESS)
 
 
@@ -626,7 +634,9 @@ class WebhookDeliveryAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     def resend_selected(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         sent = skipped = 0
         for delivery in queryset.select_related("endpoint"):
-            if webhooks.webhook_delivery_resend(delivery=delivery, actor=request.user):
+            if webhooks.webhook_delivery_resend(
+                delivery=delivery, actor=Actor.from_request(request)
+            ):
                 sent += 1
             else:
                 skipped += 1

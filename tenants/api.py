@@ -22,6 +22,7 @@ from rest_framework.views import APIView
 from config.exceptions import ErrorSerializer
 from config.logging import set_log_context
 from config.parsers import LimitedJSONParser
+from tenants.actors import Actor
 from tenants.models import Tenant
 from tenants.permissions import TenantContext, TenantPermission
 from tenants.roles import Action
@@ -174,6 +175,7 @@ class TenantAPIView(APIView):
     def tenant(self) -> Tenant:
         return self.context.tenant
 
-    def actor_kwargs(self) -> dict[str, Any]:
-        """``actor`` / ``actor_label`` for services (audit trail)."""
-        return {"actor": self.context.actor, "actor_label": self.context.actor_label}
+    @property
+    def actor(self) -> Actor:
+        """The caller, as services' ``actor`` (audit trail)."""
+        return self.context.actor

@@ -204,11 +204,6 @@ class ProviderCredential(models.Model):
     def __str__(self) -> str:
         return f"{self.tenant} {self.provider} credential"
 
-    def set_value(self, value: str) -> None:
-        from tenants.secrets import encrypt_secret
-
-        self.encrypted_value = encrypt_secret(value)
-
     def get_value(self) -> str:
         from tenants.secrets import decrypt_secret
 

@@ -13,7 +13,7 @@ from asgiref.sync import sync_to_async
 from agents_config.contracts import parse_document
 from agents_config.factories import agent_document, make_agent
 from agents_config.services import agent_publish, agent_test_case_create, agent_update_sections
-from tenants.secrets import credential_set
+from tenants.services import credential_set
 from tests.fakes.otlp_receiver import FakeOtlpReceiver
 from tests.fakes.recording_server import RecordingServer
 from worker import tracing
