@@ -746,18 +746,19 @@ class AgentTestCaseForm(forms.ModelForm):
         fields = ["agent", "name", "user_details", "overrides", "turns"]
 
     def clean(self) -> dict[str, Any]:
-        from agents_config.expectations import parse_turns
-
+        """The service's own check (``services.test_case_check``), shown per field."""
         cleaned = super().clean()
-        if "turns" in cleaned:
-            try:
-                parse_turns(cleaned["turns"])
-            except ContractError as exc:
-                for path_, msgs in exc.errors.items():
+        fields = ("name", "user_details", "overrides", "turns")
+        if not all(key in cleaned for key in fields):
+            return cleaned  # a field failed its own parsing; its error is shown already
+        try:
+            services.test_case_check(**{key: cleaned[key] for key in fields})
+        except ContractError as exc:
+            for path_, msgs in exc.errors.items():
+                if path_ in fields and path_ != "turns":
+                    self.add_error(path_, " ".join(msgs))
+                else:
                     self.add_error("turns", f"{path_}: {' '.join(msgs)}")
-        for key in ("user_details", "overrides"):
-            if key in cleaned and not isinstance(cleaned[key], dict):
-                self.add_error(key, "Expected a JSON object.")
         return cleaned
 
 
@@ -786,6 +787,29 @@ class AgentTestCaseAdmin(SuitePermissions, admin.ModelAdmin):
                 request.user, "agents_config.change_agent", klass=Agent, accept_global_perms=False
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: AgentTestCase, form: Any, change: bool) -> None:
+        """Through the services (validated, audited); the form checked the same rules."""
+        fields = {key: form.cleaned_data[key] for key in ("name", "turns")}
+        fields.update(
+            user_details=form.cleaned_data["user_details"],
+            overrides=form.cleaned_data["overrides"],
+            actor=Actor.from_request(request),
+        )
+        if change:
+            services.agent_test_case_update(case=obj, **fields)
+            return
+        created = services.agent_test_case_create(agent=obj.agent, **fields)
+        obj.pk, obj.created_at, obj.updated_at = created.pk, created.created_at, created.updated_at
+        obj._state.adding, obj._state.db = False, created._state.db
+
+    def delete_model(self, request: HttpRequest, obj: AgentTestCase) -> None:
+        services.agent_test_case_delete(case=obj, actor=Actor.from_request(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AgentTestCase]) -> None:
+        actor = Actor.from_request(request)
+        for case in queryset.select_related("agent__tenant"):
+            services.agent_test_case_delete(case=case, actor=actor)
 
     @admin.display(description="Turns")
     def turn_count(self, obj: AgentTestCase) -> int:

@@ -751,6 +751,14 @@ def agent_delete_if_idle(
 # --- Agent test suites: cases, runs, the publish gate, replay -------------------------------
 
 
+def test_case_check(
+    *, name: Any, user_details: Any, overrides: Any, turns: Any, baseline: Any = None
+) -> None:
+    """THE validation of a test case's fields (API, admin form, replay): ``ContractError``
+    naming each bad field (turn errors by their path, e.g. ``turns[0].expect[0].kind``)."""
+    _clean_case_fields(name, user_details, overrides, turns, [] if baseline is None else baseline)
+
+
 def _clean_case_fields(
     name: str, user_details: Any, overrides: Any, turns: Any, baseline: Any
 ) -> None:
@@ -810,6 +818,48 @@ def agent_test_case_create(
         actor=actor,
     )
     return case
+
+
+@transaction.atomic
+def agent_test_case_update(
+    *,
+    case: AgentTestCase,
+    name: str,
+    turns: Any,
+    user_details: Any = None,
+    overrides: Any = None,
+    actor: Actor | None = None,
+) -> AgentTestCase:
+    """Replace a case's script (validated like :func:`agent_test_case_create`); audited."""
+    user_details = {} if user_details is None else user_details
+    overrides = {} if overrides is None else overrides
+    _clean_case_fields(name, user_details, overrides, turns, case.baseline or [])
+    name = name.strip()
+    if AgentTestCase.objects.filter(agent=case.agent, name=name).exclude(pk=case.pk).exists():
+        raise AgentConflict(f"{case.agent.agent_id} already has a test case named {name!r}.")
+    case.name, case.turns = name, turns
+    case.user_details, case.overrides = user_details, overrides
+    case.save()
+    audit_record(
+        tenant=case.agent.tenant,
+        action="agent.test_case_updated",
+        target=case.agent.agent_id,
+        details={"case": name},
+        actor=actor,
+    )
+    return case
+
+
+@transaction.atomic
+def agent_test_case_delete(*, case: AgentTestCase, actor: Actor | None = None) -> None:
+    audit_record(
+        tenant=case.agent.tenant,
+        action="agent.test_case_deleted",
+        target=case.agent.agent_id,
+        details={"case": case.name},
+        actor=actor,
+    )
+    case.delete()
 
 
 @transaction.atomic
