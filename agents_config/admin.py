@@ -45,16 +45,17 @@ from agents_config.selectors import (
     version_previous,
 )
 from tenants.actors import Actor
+from tenants.admin import TenantAdmin
 from tenants.admin_scoping import (
     CRUD_TENANT_ACTIONS,
     TenantScopedAdminMixin,
     TenantScopedInlineMixin,
     is_platform_operator,
     tenant_ids_allowing,
+    tenant_roles_for,
 )
 from tenants.models import Tenant
 from tenants.roles import Action, Role
-from tenants.selectors import tenant_role_of
 
 
 def pretty_json(value: Any) -> str:
@@ -147,7 +148,10 @@ def admin_role(request: HttpRequest, tenant: Tenant) -> str | None:
     superuser, the operator; a staff user without a membership counts as a viewer)."""
     if request.user.is_superuser:
         return None
-    return tenant_role_of(user=request.user, tenant=tenant) or Role.VIEWER
+    return tenant_roles_for(request).get(tenant.pk) or Role.VIEWER
+
+
+TenantAdmin.register_count("agent_count", "Agents", Count("agents", distinct=True))
 
 
 @admin.register(Agent)

@@ -1049,8 +1049,3 @@ def parse_section(section: str, data: Any) -> Contract:
             {section: [f"Unknown section; expected one of {list(SECTION_CONTRACTS)}."]}
         )
     return _validated(SECTION_CONTRACTS[section], data, (section,))
-
-
-def section_defaults(section: str) -> dict[str, Any]:
-    """Default values of a section whose fields all have defaults (for new agents)."""
-    return SECTION_CONTRACTS[section]().model_dump(mode="json")

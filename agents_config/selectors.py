@@ -44,6 +44,26 @@ def schema_field_document(field: SchemaField) -> dict[str, Any]:
     }
 
 
+def document_schema_fields(document: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The schema fields of a stored configuration document (a version's snapshot)."""
+    return ((document or {}).get("schema_config") or {}).get("fields") or []
+
+
+def document_hidden_fields(document: dict[str, Any] | None) -> set[str]:
+    """THE rule for hidden fields of a stored document: names whose ``metadata.hidden`` is
+    set. Never sent to the frontend (API turns, playground); the report lists them."""
+    return {
+        f["field_name"]
+        for f in document_schema_fields(document)
+        if (f.get("metadata") or {}).get("hidden")
+    }
+
+
+def without_hidden(data: dict[str, Any] | None, hidden: set[str] | frozenset[str]) -> dict:
+    """A copy of a turn's structured output without the hidden fields."""
+    return {k: v for k, v in (data or {}).items() if k not in hidden}
+
+
 def tenant_config_document(tenant: Tenant) -> dict[str, Any]:
     return {
         "tenant_id": tenant.slug,

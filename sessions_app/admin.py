@@ -16,9 +16,10 @@ from django.utils.html import format_html
 
 from sessions_app import charts as charts_svg
 from sessions_app import services
-from sessions_app.models import Session, SessionReport, SessionTransition, Turn
+from sessions_app.models import OPEN_STATUSES, Session, SessionReport, SessionTransition, Turn
 from sessions_app.selectors import agent_daily_metrics, sessions_live
 from tenants.actors import Actor
+from tenants.admin import TenantAdmin
 from tenants.admin_scoping import (
     TenantScopedAdminMixin,
     TenantScopedInlineMixin,
@@ -26,6 +27,12 @@ from tenants.admin_scoping import (
     tenant_ids_allowing,
 )
 from tenants.roles import Action
+
+TenantAdmin.register_count(
+    "open_session_count",
+    "Open sessions",
+    Count("sessions", filter=Q(sessions__status__in=OPEN_STATUSES), distinct=True),
+)
 
 
 class ReadOnlyInline(TenantScopedInlineMixin, admin.TabularInline):

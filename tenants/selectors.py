@@ -36,11 +36,6 @@ def tenant_roles_of(*, user: AbstractBaseUser) -> dict[int, str]:
     return dict(memberships_for_user(user=user).values_list("tenant_id", "role"))
 
 
-def tenant_role_of(*, user: AbstractBaseUser, tenant: Tenant) -> str | None:
-    membership = Membership.objects.filter(user=user, tenant=tenant).only("role").first()
-    return membership.role if membership else None
-
-
 def tenant_usage(*, tenant: Tenant) -> dict[str, int]:
     """Current usage counted from sessions: open now, and started this calendar month
     (tenant's time zone). Kept here so the source can move to a usage table."""
