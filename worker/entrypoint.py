@@ -91,7 +91,6 @@ async def entrypoint(ctx: JobContext) -> None:
         AgentFactory,
         ProviderConfigError,
         ProviderKeys,
-        extra_provider_keys,
     )
     from worker.publisher import RoomTurnPublisher
     from worker.usage import UsageMeter, budget_closer
@@ -121,8 +120,6 @@ async def entrypoint(ctx: JobContext) -> None:
         ctx.shutdown(str(exc))
         return
 
-    from django.conf import settings
-
     from sessions_app.services import resolve_overrides
 
     set_log_context(
@@ -136,13 +133,7 @@ async def entrypoint(ctx: JobContext) -> None:
         keys = await store.provider_keys(loaded.tenant_id)
         factory = AgentFactory(
             document=document,
-            keys=ProviderKeys(
-                openai=keys["openai"].value,
-                deepgram=keys["deepgram"].value,
-                openai_base_url=settings.OPENAI_BASE_URL,
-                openai_own=keys["openai"].own,
-                **extra_provider_keys(lambda name: keys[name].value),
-            ),
+            keys=ProviderKeys.from_keys(keys),
             vad=ctx.proc.userdata.get("vad"),
             eot_ready=ctx.proc.userdata.get("eot_ready"),
         )
