@@ -28,7 +28,6 @@ from agents_config.demo import demo_document
 from agents_config.diff import document_diff
 from agents_config.models import Agent, AgentVersion
 from agents_config.selectors import (
-    DRAFT,
     agent_draft_document,
     agent_draft_document_cached,
     agent_draft_head,
@@ -77,6 +76,8 @@ from agents_config.services import (
     agent_set_tracing,
     agent_update_sections,
 )
+from agents_config.templating import IDENTIFIER_PATTERN
+from agents_config.versioning import DRAFT, VERSION_OR_DRAFT_PATTERN
 from config.exceptions import PreconditionFailed
 from tenants.api import (
     BODY_ERRORS,
@@ -92,7 +93,7 @@ from tenants.roles import Action
 
 SLUG = re.compile(SLUG_PATTERN)
 SEMVER = re.compile(SEMVER_PATTERN)
-FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+FIELD_NAME_PATTERN = IDENTIFIER_PATTERN
 
 AGENT_ID_PARAM = OpenApiParameter(
     "agent_id",
@@ -627,7 +628,7 @@ class VersionDiffApi(AgentObjectAPIView):
                 "b",
                 str,
                 OpenApiParameter.PATH,
-                pattern=rf"^(?:{SEMVER_PATTERN.strip('^$')}|{DRAFT})$",
+                pattern=VERSION_OR_DRAFT_PATTERN,
                 examples=[
                     OpenApiExample("Published version", value="1.1.0"),
                     OpenApiExample("The draft", value=DRAFT),

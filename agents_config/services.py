@@ -12,7 +12,13 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import IntegrityError, transaction
 from guardian.shortcuts import assign_perm
 
-from agents_config.contracts import AgentDocument, ContractError, OutboundURL, parse_document
+from agents_config.contracts import (
+    COLUMN_SECTIONS,
+    AgentDocument,
+    ContractError,
+    OutboundURL,
+    parse_document,
+)
 from agents_config.events import emit_config_change
 from agents_config.models import (
     Agent,
@@ -121,15 +127,7 @@ def _write_document(agent: Agent, document: AgentDocument) -> None:
     agent.name = document.name
     agent.enabled = document.enabled
     agent.reload_policy = document.reload_policy
-    for section in (
-        "prompt_config",
-        "llm_config",
-        "stt_config",
-        "tts_config",
-        "tracing_config",
-        "pipeline_config",
-        "analysis_config",
-    ):
+    for section in COLUMN_SECTIONS:
         setattr(agent, section, getattr(document, section).model_dump(mode="json"))
     schema = document.schema_config
     agent.schema_id = schema.schema_id

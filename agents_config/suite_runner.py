@@ -21,11 +21,11 @@ from agents_config.contracts import AgentDocument, ContractError, parse_document
 from agents_config.expectations import LLMJudge, Outcome, ScriptedTurn, TurnView, parse_turns
 from agents_config.models import Agent, AgentTestCase
 from agents_config.selectors import (
-    DRAFT,
     agent_draft_document,
     agent_version_by_label,
     content_checksum,
 )
+from agents_config.versioning import DRAFT
 from worker.factory import ProviderKeys
 
 TURN_TIMEOUT_S = 120.0

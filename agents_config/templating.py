@@ -10,7 +10,9 @@ import re
 from collections.abc import Mapping
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+"""THE name format of template variables and schema fields (contracts and API import it)."""
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
 
 #: The one session override that is merged rather than replaced: values of declared variables.

@@ -30,15 +30,12 @@ from agents_config.selectors import (
     document_schema_fields,
     without_hidden,
 )
+from sessions_app.livekit import CHAT_TOPIC, CONFIG_TOPIC, TURN_TOPIC
 from sessions_app.models import Session
 from sessions_app.selectors import hidden_fields_of
 from tenants.models import Tenant
 from tenants.roles import ACTION_PERMISSION, Action
 from tenants.selectors import memberships_for_user
-
-TURN_TOPIC = "llm-structured-response"
-CONFIG_TOPIC = "config-update"
-CHAT_TOPIC = "lk.chat"  # LiveKit Agents' default text input topic
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,13 @@ from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
 from tenants.actors import Actor
-from tenants.models import ApiKey, Tenant
+from tenants.models import TENANT_SLUG_PATTERN, ApiKey, Tenant
 from tenants.roles import ACTION_PERMISSION, HTTP_METHOD_ACTION, Action, role_allows
 from tenants.selectors import memberships_for_user
 from tenants.services import role_group_name, tenant_role_group
 
 TENANT_HEADER = "X-Tenant"
-_SLUG = re.compile(r"^[a-z0-9-]{1,50}$")
+_SLUG = re.compile(TENANT_SLUG_PATTERN)
 
 
 @dataclass(frozen=True)

@@ -251,9 +251,10 @@ def _start_reload_watcher(ctx: JobContext, agent: Any, document: Any, loaded: An
         return None
     from agents_config.contracts import parse_document
     from agents_config.reload import ConfigChangeListener, config_channel
+    from sessions_app.livekit import CONFIG_TOPIC
     from sessions_app.services import resolve_overrides
     from worker import store
-    from worker.publisher import CONFIG_TOPIC, RoomTurnPublisher
+    from worker.publisher import RoomTurnPublisher
 
     publisher = RoomTurnPublisher(ctx.room)
 
