@@ -24,7 +24,7 @@ from rest_framework.response import Response
 
 from agents_config.agent_templates import agent_templates
 from agents_config.contracts import SEMVER_PATTERN, SLUG_PATTERN
-from agents_config.demo import demo_document
+from agents_config.demo_agent import demo_document
 from agents_config.diff import document_diff
 from agents_config.models import Agent, AgentVersion
 from agents_config.selectors import (
@@ -79,7 +79,7 @@ from agents_config.services import (
 from agents_config.templating import IDENTIFIER_PATTERN
 from agents_config.versioning import DRAFT, VERSION_OR_DRAFT_PATTERN
 from config.exceptions import PreconditionFailed
-from tenants.api import (
+from tenants.api_base import (
     BODY_ERRORS,
     ApiPagination,
     NoQuerySerializer,

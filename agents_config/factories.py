@@ -7,7 +7,7 @@ from typing import Any
 
 import factory
 
-from agents_config.demo import demo_document
+from agents_config.demo_agent import demo_document
 from agents_config.models import Agent, AgentTestCase, AgentTestRun
 from agents_config.services import agent_create, agent_test_case_create
 from tenants.factories import TenantFactory

@@ -21,7 +21,7 @@ from agents_config.suite_serializers import (
     TestRunInputSerializer,
     TestRunSerializer,
 )
-from tenants.api import (
+from tenants.api_base import (
     BODY_ERRORS,
     ApiPagination,
     NoQuerySerializer,

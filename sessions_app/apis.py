@@ -32,7 +32,7 @@ from sessions_app.serializers import (
     SessionSerializer,
 )
 from sessions_app.services import session_create, session_end
-from tenants.api import (
+from tenants.api_base import (
     BODY_ERRORS,
     ApiPagination,
     NoQuerySerializer,

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from agents_config.apis import AGENT_ID_PARAM, AgentObjectAPIView
 from agents_config.experiments import experiment_promote, experiment_set, experiment_weights
 from sessions_app.experiments import version_comparison
-from tenants.api import (
+from tenants.api_base import (
     BODY_ERRORS,
     NoQuerySerializer,
     StrictInputSerializer,

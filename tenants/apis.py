@@ -6,7 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from tenants.api import NoQuerySerializer, TenantAPIView, error_responses, parse_query
+from tenants.api_base import NoQuerySerializer, TenantAPIView, error_responses, parse_query
 from tenants.selectors import tenant_spend, tenant_usage
 from tenants.serializers import TenantMeSerializer
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from livekit.agents import JobContext, JobProcess
 
-from worker.reload import SessionReloader
+from worker.session_reload import SessionReloader
 
 logger = logging.getLogger("worker")
 
@@ -249,8 +249,8 @@ def _start_reload_watcher(ctx: JobContext, agent: Any, document: Any, loaded: An
 
     if not settings.REDIS_URL:
         return None
+    from agents_config.config_broadcast import ConfigChangeListener, config_channel
     from agents_config.contracts import parse_document
-    from agents_config.reload import ConfigChangeListener, config_channel
     from sessions_app.livekit import CONFIG_TOPIC
     from sessions_app.services import resolve_overrides
     from worker import store

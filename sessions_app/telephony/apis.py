@@ -35,7 +35,7 @@ from sessions_app.telephony.serializers import (
     PhoneNumberUpdateInputSerializer,
     RecipientsAddInputSerializer,
 )
-from tenants.api import (
+from tenants.api_base import (
     BODY_ERRORS,
     ApiPagination,
     NoQuerySerializer,

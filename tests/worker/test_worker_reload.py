@@ -10,7 +10,7 @@ from tests.worker.conftest import build_factory, demo_turn
 from tests.worker.test_worker_agent import start_session
 from worker.agent import AgentBlueprint, resolve_variables
 from worker.publisher import MemoryTurnPublisher
-from worker.reload import SessionReloader
+from worker.session_reload import SessionReloader
 
 
 def reloader(policy: str, sent: list, applied: list, live: str | None = "1.0.0"):

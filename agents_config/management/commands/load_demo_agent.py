@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from agents_config.demo import DEMO_AGENT_ID, DEMO_TENANT_SLUG, demo_document
+from agents_config.demo_agent import DEMO_AGENT_ID, DEMO_TENANT_SLUG, demo_document
 from agents_config.models import Agent
 from agents_config.services import agent_create, agent_publish
 from tenants.actors import Actor

@@ -1,4 +1,4 @@
-"""Live sessions follow configuration changes pushed over Redis (see agents_config.reload).
+"""Live sessions follow configuration changes pushed over Redis (agents_config.config_broadcast).
 
 Each job watches its own agent. On a change it tells the room (``config-update`` message
 ``{"type": "config_changed", "agent_id", "version", "action"}``) and, when the agent's reload
