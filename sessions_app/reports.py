@@ -134,7 +134,7 @@ def session_report_store(*, session: Session) -> SessionReport:
     )
     payload = {
         "session_id": str(session.pk),
-        "tenant_id": session.tenant_id,
+        "tenant_pk": session.tenant_id,
         "agent_id": session.agent_slug,
     }
     transaction.on_commit(lambda: session_report_ready.send(sender=SessionReport, **payload))

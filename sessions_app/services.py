@@ -308,7 +308,7 @@ def _queue_provisioning(session: Session, counter_ids: list[int]) -> None:
 def _emit_status_change(session: Session, from_status: str, to_status: str, reason: str) -> None:
     payload = {
         "session_id": str(session.pk),
-        "tenant_id": session.tenant_id,
+        "tenant_pk": session.tenant_id,
         "agent_id": session.agent_slug,
         "version": session.version_label,
         "from_status": from_status,

@@ -7,14 +7,14 @@ from django.dispatch import Signal
 
 from tenants.models import Tenant
 
-# kwargs: tenant (pk), tenant_slug, provider, action ("set" | "deleted"); never the value.
+# kwargs: tenant_pk, tenant_id (slug), provider, action ("set" | "deleted"); never the value.
 credential_changed = Signal()
 
 
 def emit_credential_change(*, tenant: Tenant, provider: str, action: str) -> None:
     payload = {
-        "tenant": tenant.pk,
-        "tenant_slug": tenant.slug,
+        "tenant_pk": tenant.pk,
+        "tenant_id": tenant.slug,
         "provider": provider,
         "action": action,
     }

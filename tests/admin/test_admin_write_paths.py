@@ -54,7 +54,7 @@ def test_credential_save_is_encrypted_audited_and_announced(
     assert audit.actor_label == superuser.get_username()
     assert "sk-admin-typed" not in json.dumps(audit.details)
     assert events.calls == [
-        {"tenant": tenant.pk, "tenant_slug": tenant.slug, "provider": "openai", "action": "set"}
+        {"tenant_pk": tenant.pk, "tenant_id": tenant.slug, "provider": "openai", "action": "set"}
     ]
 
     # Replacing the key: same row, new value, audited again; an empty box keeps the key.
