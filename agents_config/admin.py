@@ -50,6 +50,7 @@ from tenants.admin_scoping import (
     CRUD_TENANT_ACTIONS,
     TenantScopedAdminMixin,
     TenantScopedInlineMixin,
+    adopt_saved,
     is_platform_operator,
     tenant_ids_allowing,
     tenant_roles_for,
@@ -803,9 +804,7 @@ class AgentTestCaseAdmin(SuitePermissions, admin.ModelAdmin):
         if change:
             services.agent_test_case_update(case=obj, **fields)
             return
-        created = services.agent_test_case_create(agent=obj.agent, **fields)
-        obj.pk, obj.created_at, obj.updated_at = created.pk, created.created_at, created.updated_at
-        obj._state.adding, obj._state.db = False, created._state.db
+        adopt_saved(obj, services.agent_test_case_create(agent=obj.agent, **fields))
 
     def delete_model(self, request: HttpRequest, obj: AgentTestCase) -> None:
         services.agent_test_case_delete(case=obj, actor=Actor.from_request(request))

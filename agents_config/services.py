@@ -792,13 +792,10 @@ def agent_test_case_create(
 ) -> AgentTestCase:
     """Store a validated test case; ``ContractError`` if invalid, ``AgentConflict`` if the
     agent already has a case of that name."""
-    user_details = {} if user_details is None else user_details
-    overrides = {} if overrides is None else overrides
     baseline = [] if baseline is None else baseline
-    _clean_case_fields(name, user_details, overrides, turns, baseline)
-    name = name.strip()
-    if AgentTestCase.objects.filter(agent=agent, name=name).exists():
-        raise AgentConflict(f"{agent.agent_id} already has a test case named {name!r}.")
+    name, user_details, overrides = _checked_case(
+        AgentTestCase(agent=agent, baseline=baseline), name, user_details, overrides, turns
+    )
     case = AgentTestCase.objects.create(
         agent=agent,
         name=name,
@@ -808,14 +805,32 @@ def agent_test_case_create(
         baseline=baseline,
         source_session=source_session,
     )
+    _audit_case(case, "agent.test_case_created", actor)
+    return case
+
+
+def _checked_case(
+    case: AgentTestCase, name: Any, user_details: Any, overrides: Any, turns: Any
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The validated name, user details and overrides for ``case`` (new or stored)."""
+    user_details = {} if user_details is None else user_details
+    overrides = {} if overrides is None else overrides
+    _clean_case_fields(name, user_details, overrides, turns, case.baseline or [])
+    name = name.strip()
+    taken = AgentTestCase.objects.filter(agent=case.agent, name=name).exclude(pk=case.pk)
+    if taken.exists():
+        raise AgentConflict(f"{case.agent.agent_id} already has a test case named {name!r}.")
+    return name, user_details, overrides
+
+
+def _audit_case(case: AgentTestCase, action: str, actor: Actor | None) -> None:
     audit_record(
-        tenant=agent.tenant,
-        action="agent.test_case_created",
-        target=agent.agent_id,
-        details={"case": name},
+        tenant=case.agent.tenant,
+        action=action,
+        target=case.agent.agent_id,
+        details={"case": case.name},
         actor=actor,
     )
-    return case
 
 
 @transaction.atomic
@@ -829,34 +844,17 @@ def agent_test_case_update(
     actor: Actor | None = None,
 ) -> AgentTestCase:
     """Replace a case's script (validated like :func:`agent_test_case_create`); audited."""
-    user_details = {} if user_details is None else user_details
-    overrides = {} if overrides is None else overrides
-    _clean_case_fields(name, user_details, overrides, turns, case.baseline or [])
-    name = name.strip()
-    if AgentTestCase.objects.filter(agent=case.agent, name=name).exclude(pk=case.pk).exists():
-        raise AgentConflict(f"{case.agent.agent_id} already has a test case named {name!r}.")
+    name, user_details, overrides = _checked_case(case, name, user_details, overrides, turns)
     case.name, case.turns = name, turns
     case.user_details, case.overrides = user_details, overrides
     case.save()
-    audit_record(
-        tenant=case.agent.tenant,
-        action="agent.test_case_updated",
-        target=case.agent.agent_id,
-        details={"case": name},
-        actor=actor,
-    )
+    _audit_case(case, "agent.test_case_updated", actor)
     return case
 
 
 @transaction.atomic
 def agent_test_case_delete(*, case: AgentTestCase, actor: Actor | None = None) -> None:
-    audit_record(
-        tenant=case.agent.tenant,
-        action="agent.test_case_deleted",
-        target=case.agent.agent_id,
-        details={"case": case.name},
-        actor=actor,
-    )
+    _audit_case(case, "agent.test_case_deleted", actor)
     case.delete()
 
 

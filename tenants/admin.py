@@ -19,6 +19,7 @@ from tenants.admin_scoping import (
     MANAGE_TENANT_ACTIONS,
     TenantScopedAdminMixin,
     TenantScopedInlineMixin,
+    adopt_saved,
     is_platform_operator,
     platform_only,
 )
@@ -147,8 +148,7 @@ class TenantAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             actor=actor,
             **{field: getattr(obj, field) for field in form.cleaned_data if field not in fixed},
         )
-        obj.pk = created.pk  # the admin goes on with ``obj`` (inlines, log, redirect)
-        obj._state.adding, obj._state.db = False, created._state.db
+        adopt_saved(obj, created)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if formset.model is not Membership:
@@ -367,10 +367,7 @@ class ProviderCredentialAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         stored = services.credential_set(
             tenant=obj.tenant, provider=obj.provider, value=value, actor=Actor.from_request(request)
         )
-        # The admin goes on with ``obj`` (log entry, redirect): make it the stored row.
-        obj.pk, obj.encrypted_value = stored.pk, stored.encrypted_value
-        obj.created_at, obj.updated_at = stored.created_at, stored.updated_at
-        obj._state.adding, obj._state.db = False, stored._state.db
+        adopt_saved(obj, stored)
 
     def delete_model(self, request: HttpRequest, obj: ProviderCredential) -> None:
         services.credential_delete(credential=obj, actor=Actor.from_request(request))

@@ -206,11 +206,6 @@ class ProviderCredential(models.Model):
     def __str__(self) -> str:
         return f"{self.tenant} {self.provider} credential"
 
-    def get_value(self) -> str:
-        from tenants.secrets import decrypt_secret
-
-        return decrypt_secret(self.encrypted_value)
-
 
 # --- Webhooks (signing, delivery and URL checks live in ``tenants.webhooks``) ---
 

@@ -96,8 +96,7 @@ def membership_save(*, membership: Membership, actor: Actor | None = None) -> Me
     if membership.pk is not None:
         previous = Membership.objects.filter(pk=membership.pk).select_related("user").first()
         if previous is not None and previous.user_id != membership.user_id:
-            for role in Role.values:
-                previous.user.groups.remove(tenant_role_group(tenant=previous.tenant, role=role))
+            _leave_role_groups(previous)
     membership.save()
     _membership_changed(membership=membership, actor=actor)
     return membership
@@ -105,13 +104,22 @@ def membership_save(*, membership: Membership, actor: Actor | None = None) -> Me
 
 def _membership_changed(*, membership: Membership, actor: Actor | None) -> None:
     membership_sync_groups(membership=membership)
+    _audit_membership(membership, "membership.set", actor)
+
+
+def _audit_membership(membership: Membership, action: str, actor: Actor | None) -> None:
     audit_record(
         tenant=membership.tenant,
-        action="membership.set",
+        action=action,
         target=membership.user.get_username(),
         actor=actor,
         details={"role": membership.role},
     )
+
+
+def _leave_role_groups(membership: Membership) -> None:
+    for role in Role.values:
+        membership.user.groups.remove(tenant_role_group(tenant=membership.tenant, role=role))
 
 
 def membership_sync_groups(*, membership: Membership) -> None:
@@ -127,15 +135,8 @@ def membership_sync_groups(*, membership: Membership) -> None:
 
 @transaction.atomic
 def membership_remove(*, membership: Membership, actor: Actor | None = None) -> None:
-    for role in Role.values:
-        membership.user.groups.remove(tenant_role_group(tenant=membership.tenant, role=role))
-    audit_record(
-        tenant=membership.tenant,
-        action="membership.removed",
-        target=membership.user.get_username(),
-        actor=actor,
-        details={"role": membership.role},
-    )
+    _leave_role_groups(membership)
+    _audit_membership(membership, "membership.removed", actor)
     membership.delete()
 
 
