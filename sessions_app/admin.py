@@ -26,7 +26,7 @@ from tenants.admin_scoping import (
     is_platform_operator,
     tenant_ids_allowing,
 )
-from tenants.roles import Action
+from tenants.roles import ORPHAN_SESSIONS_ACTION, Action
 
 TenantAdmin.register_count(
     "open_session_count",
@@ -159,7 +159,7 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         agents = self.admin_site._registry[Agent].get_queryset(request)
         return qs.filter(
             Q(agent__in=agents.values("pk"))
-            | Q(agent__isnull=True, tenant__in=tenant_ids_allowing(request, Action.MANAGE))
+            | Q(agent__isnull=True, tenant__in=tenant_ids_allowing(request, ORPHAN_SESSIONS_ACTION))
         )
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -123,7 +123,7 @@ def _leave_role_groups(membership: Membership) -> None:
 
 
 def membership_sync_groups(*, membership: Membership) -> None:
-    """Keep the user in the group of their role only (admin saves call this too)."""
+    """Keep the user in the group of their role only."""
     tenant, user = membership.tenant, membership.user
     for role in Role.values:
         group = tenant_role_group(tenant=tenant, role=role)
