@@ -94,3 +94,34 @@ def test_actor_constructors(tenant):
     from django.contrib.auth.models import AnonymousUser
 
     assert Actor.for_user(AnonymousUser()) == Actor.system()
+
+
+def test_membership_moved_to_another_user_leaves_the_old_users_groups(tenant):
+    first, second = UserFactory(), UserFactory()
+    membership = services.membership_set(tenant=tenant, user=first, role="developer")
+    group = f"tenant:{tenant.pk}:developer"
+    assert first.groups.filter(name=group).exists()
+    membership.user = second
+    services.membership_save(membership=membership, actor=Actor.for_user(first))
+    assert not first.groups.filter(name=group).exists()
+    assert second.groups.filter(name=group).exists()
+    assert AuditEvent.objects.filter(action="membership.set").count() == 2
+
+
+def test_config_change_event_names_the_tenant_pk(agent, django_capture_on_commit_callbacks):
+    from agents_config.events import agent_config_changed
+    from agents_config.services import agent_set_enabled
+
+    received: list[dict] = []
+
+    def receiver(sender, signal=None, **kwargs):
+        received.append(kwargs)
+
+    agent_config_changed.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            agent_set_enabled(agent=agent, enabled=False, actor=Actor.command("ops"))
+    finally:
+        agent_config_changed.disconnect(receiver)
+    assert received[0]["tenant_pk"] == agent.tenant.pk and "tenant_id" not in received[0]
+    assert only_event("agent.disabled").actor_label == "ops"
