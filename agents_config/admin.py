@@ -43,15 +43,17 @@ from agents_config.selectors import (
     version_export_document,
     version_previous,
 )
+from tenants.actors import Actor
+from tenants.admin import TenantAdmin
 from tenants.admin_scoping import (
     TenantScopedAdminMixin,
     TenantScopedInlineMixin,
     is_platform_operator,
     tenant_ids_allowing,
+    tenant_roles_for,
 )
 from tenants.models import Tenant
 from tenants.roles import Action, Role
-from tenants.selectors import tenant_role_of
 
 
 def pretty_json(value: Any) -> str:
@@ -144,7 +146,10 @@ def admin_role(request: HttpRequest, tenant: Tenant) -> str | None:
     superuser, the operator; a staff user without a membership counts as a viewer)."""
     if request.user.is_superuser:
         return None
-    return tenant_role_of(user=request.user, tenant=tenant) or Role.VIEWER
+    return tenant_roles_for(request).get(tenant.pk) or Role.VIEWER
+
+
+TenantAdmin.register_count("agent_count", "Agents", Count("agents", distinct=True))
 
 
 @admin.register(Agent)
@@ -348,7 +353,12 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
 
     def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
         super().save_related(request, form, formsets, change)
-        services.agent_touch_draft(agent=form.instance, actor=request.user, created=not change)
+        services.agent_touch_draft(
+            agent=form.instance,
+            actor=Actor.from_request(request),
+            created=not change,
+            was_enabled=getattr(request, "_agent_was_enabled", None),
+        )
         for formset in formsets:
             report_warnings(
                 self, request, form.instance.agent_id, getattr(formset, "contract_warnings", [])
@@ -356,7 +366,11 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Agent, form: Any, change: bool) -> None:
         if not change:
-            obj.created_by = request.user
+            obj.created_by = Actor.from_request(request).audit_user
+        else:
+            # The admin's change view is one transaction: the row stays locked until the
+            # inlines are saved and ``agent_touch_draft`` bumped the revision.
+            request._agent_was_enabled = services.agent_lock_for_edit(agent=obj)
         super().save_model(request, obj, form, change)
 
     # --- actions (bulk) ---
@@ -367,7 +381,7 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
                 self.message_user(request, f"{agent}: permission denied", messages.ERROR)
                 continue
             try:
-                version = services.agent_publish(agent=agent, actor=request.user)
+                version = services.agent_publish(agent=agent, actor=Actor.from_request(request))
             except (ContractError, services.AgentConflict) as exc:
                 _report_errors(self, request, agent, exc)
             else:
@@ -377,7 +391,9 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
         changed = 0
         for agent in queryset:
             if self.has_change_permission(request, agent):
-                services.agent_set_enabled(agent=agent, enabled=enabled, actor=request.user)
+                services.agent_set_enabled(
+                    agent=agent, enabled=enabled, actor=Actor.from_request(request)
+                )
                 changed += 1
         self.message_user(request, f"{'Enabled' if enabled else 'Disabled'} {changed} agent(s).")
 
@@ -459,7 +475,7 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
             try:
                 version = services.agent_publish(
                     agent=agent,
-                    actor=request.user,
+                    actor=Actor.from_request(request),
                     bump_kind=form.cleaned_data["bump"],
                     version=form.cleaned_data["version"] or None,
                     note=form.cleaned_data["note"],
@@ -494,7 +510,7 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
                 version = services.agent_rollback(
                     agent=agent,
                     to_version=form.cleaned_data["version"],
-                    actor=request.user,
+                    actor=Actor.from_request(request),
                     note=form.cleaned_data["note"],
                     role=admin_role(request, agent.tenant),
                 )
@@ -524,7 +540,7 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
                     agent=agent,
                     new_agent_id=form.cleaned_data["new_agent_id"],
                     name=form.cleaned_data["name"] or None,
-                    actor=request.user,
+                    actor=Actor.from_request(request),
                     role=admin_role(request, agent.tenant),
                 )
             except (ContractError, services.AgentConflict, services.OutboundURLForbidden) as exc:
@@ -566,7 +582,7 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
                     template_id=form.cleaned_data["template"],
                     agent_id=form.cleaned_data["agent_id"],
                     name=form.cleaned_data["name"] or None,
-                    actor=request.user,
+                    actor=Actor.from_request(request),
                 )
             except ContractError as exc:
                 for path_, msgs in exc.errors.items():
@@ -593,7 +609,7 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
                 agent = services.agent_import(
                     tenant=form.cleaned_data["tenant"],
                     data=form.cleaned_data["data"],
-                    actor=request.user,
+                    actor=Actor.from_request(request),
                     replace=form.cleaned_data["replace"],
                     publish=form.cleaned_data["publish"],
                     role=admin_role(request, form.cleaned_data["tenant"]),

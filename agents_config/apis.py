@@ -24,11 +24,10 @@ from rest_framework.response import Response
 
 from agents_config.agent_templates import agent_templates
 from agents_config.contracts import SEMVER_PATTERN, SLUG_PATTERN
-from agents_config.demo import demo_document
+from agents_config.demo_agent import demo_document
 from agents_config.diff import document_diff
 from agents_config.models import Agent, AgentVersion
 from agents_config.selectors import (
-    DRAFT,
     agent_draft_document,
     agent_draft_document_cached,
     agent_draft_head,
@@ -77,7 +76,9 @@ from agents_config.services import (
     agent_set_tracing,
     agent_update_sections,
 )
-from tenants.api import (
+from agents_config.templating import IDENTIFIER_PATTERN
+from agents_config.versioning import DRAFT, VERSION_OR_DRAFT_PATTERN
+from tenants.api_base import (
     BODY_ERRORS,
     ApiPagination,
     NoQuerySerializer,
@@ -92,7 +93,7 @@ from tenants.roles import Action
 
 SLUG = re.compile(SLUG_PATTERN)
 SEMVER = re.compile(SEMVER_PATTERN)
-FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+FIELD_NAME_PATTERN = IDENTIFIER_PATTERN
 
 AGENT_ID_PARAM = OpenApiParameter(
     "agent_id",
@@ -237,7 +238,7 @@ class AgentConfigCreateApi(TenantAPIView):
                 tenant=self.tenant,
                 data=request.data,
                 role=self.context.role,
-                **self.actor_kwargs(),
+                actor=self.actor,
             )
         data = AgentCreatedSerializer(
             {
@@ -261,7 +262,7 @@ class AgentConfigCreateApi(TenantAPIView):
                 name=identity.get("name") or None,
                 overrides=overrides,
                 role=self.context.role,
-                **self.actor_kwargs(),
+                actor=self.actor,
             )
         except UnknownTemplate:
             raise ValidationError(
@@ -356,7 +357,7 @@ class AgentConfigApi(AgentObjectAPIView):
             partial=request.data,
             expected_revision=self.expected_revision(agent),
             role=self.context.role,
-            **self.actor_kwargs(),
+            actor=self.actor,
         )
         data = {
             "status": "updated",
@@ -375,7 +376,7 @@ class AgentConfigApi(AgentObjectAPIView):
     )
     def delete(self, request: Request, agent_id: str) -> Response:
         agent = self.get_agent(agent_id)
-        agent_delete_if_idle(agent=agent, **self.actor_kwargs())
+        agent_delete_if_idle(agent=agent, actor=self.actor)
         return Response(AgentStatusSerializer({"status": "deleted", "agent_id": agent_id}).data)
 
 
@@ -401,7 +402,7 @@ class SchemaFieldCreateApi(AgentObjectAPIView):
             agent=agent,
             field=field,
             expected_revision=self.expected_revision(agent),
-            **self.actor_kwargs(),
+            actor=self.actor,
         )
         data = {
             "status": "field_added",
@@ -443,7 +444,7 @@ class SchemaFieldApi(AgentObjectAPIView):
                 agent=agent,
                 field_name=field_name,
                 expected_revision=self.expected_revision(agent),
-                **self.actor_kwargs(),
+                actor=self.actor,
             )
         except SchemaFieldMissing:
             raise NotFound(f"The schema has no field {field_name!r}.") from None
@@ -486,7 +487,7 @@ class TracingToggleApi(AgentObjectAPIView):
             agent=agent,
             enabled=enabled,
             expected_revision=self.expected_revision(agent),
-            **self.actor_kwargs(),
+            actor=self.actor,
         )
         data = {
             "status": "tracing_updated",
@@ -548,7 +549,7 @@ class PublishApi(AgentObjectAPIView):
             bump_kind=body["bump"],
             version=body.get("version"),
             note=body["note"],
-            **self.actor_kwargs(),
+            actor=self.actor,
         )
         data = {
             "status": "published",
@@ -627,7 +628,7 @@ class VersionDiffApi(AgentObjectAPIView):
                 "b",
                 str,
                 OpenApiParameter.PATH,
-                pattern=rf"^(?:{SEMVER_PATTERN.strip('^$')}|{DRAFT})$",
+                pattern=VERSION_OR_DRAFT_PATTERN,
                 examples=[
                     OpenApiExample("Published version", value="1.1.0"),
                     OpenApiExample("The draft", value=DRAFT),
@@ -682,7 +683,7 @@ class RollbackApi(AgentObjectAPIView):
             to_version=target,
             note=body["note"],
             role=self.context.role,
-            **self.actor_kwargs(),
+            actor=self.actor,
         )
         data = {
             "status": "rolled_back",
@@ -757,7 +758,7 @@ class ImportApi(TenantAPIView):
             replace=query["replace"],
             publish=query["publish"],
             role=self.context.role,
-            **self.actor_kwargs(),
+            actor=self.actor,
         )
         agent.refresh_from_db()
         published = agent.published_version.version if agent.published_version else None

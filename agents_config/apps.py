@@ -7,8 +7,8 @@ class AgentsConfigConfig(AppConfig):
 
     def ready(self) -> None:
         from agents_config import checks  # noqa: F401  (registers the system checks)
+        from agents_config.config_broadcast import publish_change
         from agents_config.events import agent_config_changed
-        from agents_config.reload import publish_change
 
         agent_config_changed.connect(publish_change, dispatch_uid="publish_config_change")
         _register_api_errors()

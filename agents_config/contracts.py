@@ -42,16 +42,16 @@ from agents_config.schema import (
     compile_schema,
     default_registry,
 )
-from agents_config.templating import TemplateError, template_variables
+from agents_config.templating import IDENTIFIER_PATTERN, TemplateError, template_variables
 from agents_config.validators import OUTPUT_VALIDATORS
+from agents_config.versioning import SEMVER_PATTERN
 from tenants.outbound import OutboundURLRefused, split_url
 from tenants.platform import json_input
 
 Loc = tuple[str | int, ...]
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
-SEMVER_PATTERN = r"^(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})$"
-IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
 OPENAI_TTS_VOICES = frozenset(
     {
@@ -843,6 +843,9 @@ SECTION_CONTRACTS: dict[str, type[Contract]] = {
     "pipeline_config": PipelineConfig,
     "analysis_config": AnalysisConfig,
 }
+"""THE configuration sections, in document order."""
+COLUMN_SECTIONS: tuple[str, ...] = tuple(s for s in SECTION_CONTRACTS if s != "schema_config")
+"""Sections stored as one JSON column each on the agent (the schema is stored as rows)."""
 
 
 class AgentDocument(Contract):
@@ -1049,8 +1052,3 @@ def parse_section(section: str, data: Any) -> Contract:
             {section: [f"Unknown section; expected one of {list(SECTION_CONTRACTS)}."]}
         )
     return _validated(SECTION_CONTRACTS[section], data, (section,))
-
-
-def section_defaults(section: str) -> dict[str, Any]:
-    """Default values of a section whose fields all have defaults (for new agents)."""
-    return SECTION_CONTRACTS[section]().model_dump(mode="json")

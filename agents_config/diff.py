@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from agents_config.selectors import NON_CONTENT_KEYS
+from agents_config.selectors import NON_CONTENT_KEYS, document_schema_fields
 
 ChangeKind = Literal["added", "removed", "changed"]
 
@@ -26,7 +26,7 @@ class Change:
 
 
 def _keyed_fields(document: dict[str, Any]) -> dict[str, Any]:
-    fields = (document.get("schema_config") or {}).get("fields") or []
+    fields = document_schema_fields(document)
     return {f.get("field_name"): f for f in fields if isinstance(f, dict)}
 
 

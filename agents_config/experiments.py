@@ -12,12 +12,12 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from agents_config.contracts import ContractError
 from agents_config.models import Agent, AgentVersion, VersionExperiment
 from agents_config.versioning import parse_semver
+from tenants.actors import Actor
 from tenants.services import audit_record
 
 BUCKETS = 10_000
@@ -72,7 +72,10 @@ def _check_weights(agent: Agent, weights: Any) -> dict[str, int]:
 
 
 def experiment_set(
-    *, agent: Agent, weights: Any, actor: AbstractBaseUser | None = None, actor_label: str = ""
+    *,
+    agent: Agent,
+    weights: Any,
+    actor: Actor | None = None,
 ) -> VersionExperiment:
     """Start or change the agent's split (validated: published versions, sum 100)."""
     checked = _check_weights(agent, weights)
@@ -85,14 +88,16 @@ def experiment_set(
             action="agent.experiment_set",
             target=agent.agent_id,
             actor=actor,
-            actor_label=actor_label,
             details={"weights": checked},
         )
     return experiment
 
 
 def experiment_promote(
-    *, agent: Agent, version: str, actor: AbstractBaseUser | None = None, actor_label: str = ""
+    *,
+    agent: Agent,
+    version: str,
+    actor: Actor | None = None,
 ) -> AgentVersion:
     """Make ``version`` live at 100 % and end the experiment."""
     target = AgentVersion.objects.filter(agent=agent, version=version).first()
@@ -109,7 +114,6 @@ def experiment_promote(
             action="agent.experiment_promoted",
             target=locked.agent_id,
             actor=actor,
-            actor_label=actor_label,
             details={"version": target.version, "previous_live_version": previous},
         )
     agent.published_version = target

@@ -7,7 +7,7 @@ from typing import Any
 
 import factory
 
-from agents_config.demo import demo_document
+from agents_config.demo_agent import demo_document
 from agents_config.models import Agent
 from agents_config.services import agent_create
 from agents_config.test_suites.models import AgentTestCase, AgentTestRun

@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from pydantic.fields import FieldInfo
 
 from agents_config.contracts import (
+    COLUMN_SECTIONS,
     OPENAI_TTS_VOICES,
     SECTION_CONTRACTS,
     SLUG_PATTERN,
@@ -32,15 +33,7 @@ from agents_config.selectors import agent_draft_document
 from tenants.platform import json_input
 
 # Sections edited as fields on the agent form (the schema is edited as inline rows).
-FORM_SECTIONS = (
-    "prompt_config",
-    "llm_config",
-    "stt_config",
-    "tts_config",
-    "tracing_config",
-    "pipeline_config",
-    "analysis_config",
-)
+FORM_SECTIONS = COLUMN_SECTIONS
 SEPARATOR = "__"
 LONG_TEXT = {
     "instructions",

@@ -7,8 +7,11 @@ them (``worker.factory`` re-uses these names). Nothing here imports livekit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from tenants.secrets import ProviderKey
 
 
 class ProviderConfigError(Exception):
@@ -39,26 +42,37 @@ class ProviderKeys:
         return getattr(self, credential, "") if credential in EXTRA_PROVIDER_KEYS else ""
 
     @classmethod
-    def for_tenant(cls, tenant_id: int | None) -> ProviderKeys:
-        """The tenant's keys (own credentials, else the environment's). Synchronous ORM."""
+    def from_keys(cls, keys: Mapping[str, ProviderKey]) -> ProviderKeys:
+        """Built from :func:`tenant_provider_keys` (the worker reads them off the event loop)."""
         from django.conf import settings
 
-        from tenants.secrets import provider_key
-
-        openai_key = provider_key(tenant_id=tenant_id, provider="openai")
         return cls(
-            openai=openai_key.value,
-            deepgram=provider_key(tenant_id=tenant_id, provider="deepgram").value,
+            openai=keys["openai"].value,
+            deepgram=keys["deepgram"].value,
             openai_base_url=settings.OPENAI_BASE_URL,
-            openai_own=openai_key.own,
-            **extra_provider_keys(
-                lambda name: provider_key(tenant_id=tenant_id, provider=name).value
-            ),
+            openai_own=keys["openai"].own,
+            **extra_provider_keys(lambda name: keys[name].value),
         )
+
+    @classmethod
+    def for_tenant(cls, tenant_id: int | None) -> ProviderKeys:
+        """The tenant's keys (own credentials, else the environment's). Synchronous ORM."""
+        return cls.from_keys(tenant_provider_keys(tenant_id))
 
 
 EXTRA_PROVIDER_KEYS = ("anthropic", "cartesia", "together", "groq", "openrouter")
 """Provider keys beyond OpenAI and Deepgram, looked up like them (tenant, then environment)."""
+
+KEYED_PROVIDERS = ("openai", "deepgram", "langfuse", *EXTRA_PROVIDER_KEYS)
+"""Every provider whose key a session may need (Langfuse for tracing)."""
+
+
+def tenant_provider_keys(tenant_id: int | None) -> dict[str, ProviderKey]:
+    """THE assembly of a tenant's keys: per provider, its own credential else the
+    environment's, each saying whether it is the tenant's own. Synchronous ORM."""
+    from tenants.secrets import provider_key
+
+    return {name: provider_key(tenant_id=tenant_id, provider=name) for name in KEYED_PROVIDERS}
 
 
 def extra_provider_keys(lookup: Any) -> dict[str, Any]:
@@ -88,8 +102,10 @@ def openai_client(*, api_key: str, base_url: str) -> Any:
 
 __all__ = [
     "EXTRA_PROVIDER_KEYS",
+    "KEYED_PROVIDERS",
     "ProviderConfigError",
     "ProviderKeys",
     "extra_provider_keys",
     "openai_client",
+    "tenant_provider_keys",
 ]

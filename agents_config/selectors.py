@@ -10,13 +10,13 @@ from typing import Any
 
 from django.db.models import Exists, QuerySet
 
+from agents_config.contracts import SECTION_CONTRACTS
 from agents_config.models import Agent, AgentVersion, SchemaField
 from tenants.models import Tenant
 
 # Keys that do not change what a version *is*: they are excluded from its content checksum.
 NON_CONTENT_KEYS = frozenset({"version", "enabled", "tenant_config"})
 # The label that names the editable draft where a version number is expected.
-DRAFT = "draft"
 
 
 def agents_for_tenant(*, tenant: Tenant) -> QuerySet[Agent]:
@@ -43,6 +43,26 @@ def schema_field_document(field: SchemaField) -> dict[str, Any]:
     }
 
 
+def document_schema_fields(document: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The schema fields of a stored configuration document (a version's snapshot)."""
+    return ((document or {}).get("schema_config") or {}).get("fields") or []
+
+
+def document_hidden_fields(document: dict[str, Any] | None) -> set[str]:
+    """THE rule for hidden fields of a stored document: names whose ``metadata.hidden`` is
+    set. Never sent to the frontend (API turns, playground); the report lists them."""
+    return {
+        f["field_name"]
+        for f in document_schema_fields(document)
+        if (f.get("metadata") or {}).get("hidden")
+    }
+
+
+def without_hidden(data: dict[str, Any] | None, hidden: set[str] | frozenset[str]) -> dict:
+    """A copy of a turn's structured output without the hidden fields."""
+    return {k: v for k, v in (data or {}).items() if k not in hidden}
+
+
 def tenant_config_document(tenant: Tenant) -> dict[str, Any]:
     return {
         "tenant_id": tenant.slug,
@@ -62,6 +82,12 @@ def agent_draft_document(
     if fields is None:
         fields = list(agent.schema_fields.all())
     published = agent.published_version
+    schema = {
+        "schema_id": agent.schema_id,
+        "schema_version": agent.schema_version,
+        "fields": [schema_field_document(f) for f in fields],
+        "custom_validators": agent.custom_validators or [],
+    }
     return {
         "agent_id": agent.agent_id,
         "agent_type": agent.agent_type,
@@ -69,19 +95,10 @@ def agent_draft_document(
         "version": published.version if published else "0.0.0",
         "enabled": agent.enabled,
         "reload_policy": agent.reload_policy,
-        "prompt_config": agent.prompt_config,
-        "schema_config": {
-            "schema_id": agent.schema_id,
-            "schema_version": agent.schema_version,
-            "fields": [schema_field_document(f) for f in fields],
-            "custom_validators": agent.custom_validators or [],
+        **{
+            section: schema if section == "schema_config" else getattr(agent, section) or {}
+            for section in SECTION_CONTRACTS
         },
-        "llm_config": agent.llm_config,
-        "stt_config": agent.stt_config,
-        "tts_config": agent.tts_config,
-        "tracing_config": agent.tracing_config,
-        "pipeline_config": agent.pipeline_config,
-        "analysis_config": agent.analysis_config or {},
         "tenant_config": tenant_config_document(agent.tenant),
     }
 

@@ -11,7 +11,7 @@ from typing import Any
 from rest_framework import serializers
 
 from agents_config.contracts import SEMVER_PATTERN, SLUG_PATTERN
-from tenants.api import StrictInputSerializer
+from tenants.api_base import StrictInputSerializer
 
 # --- inputs ---------------------------------------------------------------------------------
 

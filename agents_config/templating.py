@@ -10,7 +10,32 @@ import re
 from collections.abc import Mapping
 
 _PLACEHOLDER = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+"""THE name format of template variables and schema fields (contracts and API import it)."""
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
+
+
+#: The one session override that is merged rather than replaced: values of declared variables.
+DYNAMIC_VARS_OVERRIDE = "prompt_config.dynamic_vars"
+
+
+def session_variables(
+    declared: Mapping[str, object],
+    *,
+    user_details: Mapping[str, object] | None = None,
+    overrides: Mapping[str, object] | None = None,
+) -> dict[str, object]:
+    """THE precedence of template values: declared defaults ← the session's user details ←
+    its ``prompt_config.dynamic_vars`` override. Only declared variables are taken from
+    either source, and only JSON scalars (never a structure to render)."""
+    section = (overrides or {}).get("prompt_config") or {}
+    override_vars = section.get("dynamic_vars") if isinstance(section, Mapping) else None
+    values = dict(declared)
+    for source in (user_details or {}, override_vars if isinstance(override_vars, Mapping) else {}):
+        for name, value in source.items():
+            if name in declared and (value is None or isinstance(value, str | int | float | bool)):
+                values[name] = value
+    return values
 
 
 class TemplateError(ValueError):

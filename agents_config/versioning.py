@@ -6,7 +6,12 @@ import re
 from typing import Literal
 
 BumpKind = Literal["major", "minor", "patch"]
-_SEMVER = re.compile(r"^(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})$")
+SEMVER_PATTERN = r"^(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})\.(0|[1-9]\d{0,5})$"
+"""THE version number format (contracts, API parameters and bodies import it)."""
+DRAFT = "draft"
+"""The label of the unpublished draft wherever a version label is accepted."""
+VERSION_OR_DRAFT_PATTERN = rf"^(?:{SEMVER_PATTERN.strip('^$')}|{DRAFT})$"
+_SEMVER = re.compile(SEMVER_PATTERN)
 
 
 def parse_semver(text: str) -> tuple[int, int, int]:

@@ -49,7 +49,7 @@ from livekit.agents.voice import io  # noqa: E402
 from livekit.plugins import openai, silero  # noqa: E402
 
 from agents_config.contracts import parse_document  # noqa: E402
-from agents_config.demo import demo_document  # noqa: E402
+from agents_config.demo_agent import demo_document  # noqa: E402
 from agents_config.providers import ProviderKeys  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI, Reply  # noqa: E402
 from worker.agent import AgentBlueprint  # noqa: E402

@@ -23,7 +23,7 @@ import asyncio, json, os, sys, time
 sys.path.insert(0, {root!r})
 import django; django.setup()
 from django.conf import settings
-from agents_config.reload import ConfigChangeListener
+from agents_config.config_broadcast import ConfigChangeListener
 
 async def main(expected):
     seen = 0

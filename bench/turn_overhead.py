@@ -35,7 +35,7 @@ from livekit.agents import Agent, AgentSession  # noqa: E402
 from livekit.plugins import openai  # noqa: E402
 
 from agents_config.contracts import parse_document  # noqa: E402
-from agents_config.demo import demo_document  # noqa: E402
+from agents_config.demo_agent import demo_document  # noqa: E402
 from agents_config.providers import ProviderKeys  # noqa: E402
 from tests.fakes.openai_server import FakeOpenAI  # noqa: E402
 from worker.agent import AgentBlueprint, resolve_variables  # noqa: E402

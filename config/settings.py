@@ -310,7 +310,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_THROTTLE_CLASSES": ["tenants.throttling.TenantRateThrottle"],
-    "DEFAULT_PAGINATION_CLASS": "tenants.api.ApiPagination",
+    "DEFAULT_PAGINATION_CLASS": "tenants.api_base.ApiPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "tenants.platform.exceptions.api_exception_handler",
     "TEST_REQUEST_DEFAULT_FORMAT": "json",

@@ -16,16 +16,24 @@ from django.utils.html import format_html
 
 from sessions_app import charts as charts_svg
 from sessions_app import services
-from sessions_app.models import Session, SessionReport, SessionTransition, Turn
+from sessions_app.models import OPEN_STATUSES, Session, SessionReport, SessionTransition, Turn
 from sessions_app.selectors import agent_daily_metrics, sessions_live
 from sessions_app.webhooks import admin as webhooks_admin  # noqa: F401  (registers it)
+from tenants.actors import Actor
+from tenants.admin import TenantAdmin
 from tenants.admin_scoping import (
     TenantScopedAdminMixin,
     TenantScopedInlineMixin,
     is_platform_operator,
     tenant_ids_allowing,
 )
-from tenants.roles import Action
+from tenants.roles import ORPHAN_SESSIONS_ACTION, Action
+
+TenantAdmin.register_count(
+    "open_session_count",
+    "Open sessions",
+    Count("sessions", filter=Q(sessions__status__in=OPEN_STATUSES), distinct=True),
+)
 
 
 class ReadOnlyInline(TenantScopedInlineMixin, admin.TabularInline):
@@ -152,7 +160,7 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         agents = self.admin_site._registry[Agent].get_queryset(request)
         return qs.filter(
             Q(agent__in=agents.values("pk"))
-            | Q(agent__isnull=True, tenant__in=tenant_ids_allowing(request, Action.MANAGE))
+            | Q(agent__isnull=True, tenant__in=tenant_ids_allowing(request, ORPHAN_SESSIONS_ACTION))
         )
 
     def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -277,7 +285,7 @@ def turn_into_test_case(
             model_admin.message_user(request, f"{session}: permission denied", messages.ERROR)
             continue
         try:
-            case = session_to_test_case(session=session, actor=request.user)
+            case = session_to_test_case(session=session, actor=Actor.from_request(request))
         except AgentConflict as exc:
             model_admin.message_user(request, f"{session}: {exc}", messages.ERROR)
             continue

@@ -30,7 +30,7 @@ from sessions_app.serializers import (
     SessionSerializer,
 )
 from sessions_app.services import session_create, session_end
-from tenants.api import (
+from tenants.api_base import (
     BODY_ERRORS,
     ApiPagination,
     NoQuerySerializer,
@@ -42,7 +42,7 @@ from tenants.api import (
 from tenants.permissions import has_object_permission, visible_objects
 from tenants.platform.exceptions import Conflict, ServiceUnavailable
 from tenants.platform.logging import set_log_context
-from tenants.roles import Action, Role
+from tenants.roles import ORPHAN_SESSIONS_ACTION, Action, role_allows
 
 SESSION_ID_PARAM = OpenApiParameter(
     "session_id", uuid.UUID, OpenApiParameter.PATH, description="The session's id."
@@ -76,7 +76,7 @@ class SessionObjectAPIView(TenantAPIView):
 
     def _may_use(self, session: Session) -> bool:
         if session.agent is None:  # the agent was deleted: tenant admins keep access
-            return self.context.role == Role.ADMIN
+            return role_allows(self.context.role, ORPHAN_SESSIONS_ACTION)
         return has_object_permission(self.context, Action.READ, session.agent)
 
 
@@ -136,7 +136,7 @@ class SessionListCreateApi(TenantAPIView):
             sessions_visible(
                 tenant_id=self.tenant.pk,
                 agents=visible_objects(self.context, agents_for_tenant(tenant=self.tenant)),
-                include_orphans=self.context.role == Role.ADMIN,
+                include_orphans=role_allows(self.context.role, ORPHAN_SESSIONS_ACTION),
             ),
             agent_id=query.get("agent"),
             status=query.get("status"),

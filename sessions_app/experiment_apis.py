@@ -13,7 +13,7 @@ from rest_framework.response import Response
 from agents_config.apis import AGENT_ID_PARAM, AgentObjectAPIView
 from agents_config.experiments import experiment_promote, experiment_set, experiment_weights
 from sessions_app.experiments import version_comparison
-from tenants.api import (
+from tenants.api_base import (
     BODY_ERRORS,
     NoQuerySerializer,
     StrictInputSerializer,
@@ -89,7 +89,7 @@ class ExperimentApi(AgentObjectAPIView):
     def put(self, request: Request, agent_id: str) -> Response:
         agent = self.get_agent(agent_id)
         body = parse_body(ExperimentInputSerializer, request)
-        experiment_set(agent=agent, weights=body["weights"], **self.actor_kwargs())
+        experiment_set(agent=agent, weights=body["weights"], actor=self.actor)
         return Response(ExperimentSerializer(_body(agent)).data)
 
 
@@ -107,5 +107,5 @@ class ExperimentPromoteApi(AgentObjectAPIView):
     def post(self, request: Request, agent_id: str) -> Response:
         agent = self.get_agent(agent_id)
         body = parse_body(PromoteInputSerializer, request)
-        experiment_promote(agent=agent, version=body["version"].strip(), **self.actor_kwargs())
+        experiment_promote(agent=agent, version=body["version"].strip(), actor=self.actor)
         return Response(ExperimentSerializer(_body(agent)).data)

@@ -6,7 +6,6 @@ post-session analysis outcomes (success share and each ``outcome`` value) and th
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter
 from decimal import Decimal
 from typing import Any
@@ -15,6 +14,7 @@ from django.db.models import Avg, Count
 
 from agents_config.models import Agent
 from sessions_app.models import Session, SessionReport, Turn
+from tenants.stats import percentile
 
 
 def version_comparison(*, agent: Agent) -> list[dict[str, Any]]:
@@ -36,12 +36,13 @@ def version_comparison(*, agent: Agent) -> list[dict[str, Any]]:
         outcomes = Counter(str(a.get("outcome")) for a in analyses if a and "outcome" in a)
         successes = [bool(a.get("success")) for a in analyses if a]
         mean_cost = row["mean_cost"] or Decimal(0)
+        p50 = percentile(ttft, 0.5)  # the project's one percentile (nearest-rank)
         out.append(
             {
                 "version": label,
                 "sessions": row["sessions"],
                 "turns": len(errors),
-                "llm_first_token_p50_ms": round(statistics.median(ttft), 1) if ttft else None,
+                "llm_first_token_p50_ms": round(p50, 1) if p50 is not None else None,
                 "turns_with_validation_errors": sum(errors),
                 "analysed_sessions": len(successes),
                 "success_rate": round(sum(successes) / len(successes), 3) if successes else None,

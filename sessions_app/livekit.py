@@ -18,6 +18,14 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from livekit import api
 
+# The room's data topics: the wire contract between the worker and every frontend.
+TURN_TOPIC = "llm-structured-response"
+"""Finished structured turns (hidden fields removed)."""
+CONFIG_TOPIC = "config-update"
+"""Hot-reload notices: a new version applies from the next turn."""
+CHAT_TOPIC = "lk.chat"
+"""LiveKit Agents' default text input topic."""
+
 
 class LiveKitError(Exception):
     """A LiveKit call failed; ``transient`` says whether retrying may help."""

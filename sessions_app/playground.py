@@ -23,16 +23,19 @@ from guardian.shortcuts import get_objects_for_user
 
 from agents_config.models import Agent
 from agents_config.schema.grammar import FieldTypeError, parse_field_type
-from agents_config.selectors import agent_versions, agents_for_tenant
+from agents_config.selectors import (
+    agent_versions,
+    agents_for_tenant,
+    document_hidden_fields,
+    document_schema_fields,
+    without_hidden,
+)
+from sessions_app.livekit import CHAT_TOPIC, CONFIG_TOPIC, TURN_TOPIC
 from sessions_app.models import Session
 from sessions_app.selectors import hidden_fields_of
 from tenants.models import Tenant
 from tenants.roles import ACTION_PERMISSION, Action
 from tenants.selectors import memberships_for_user
-
-TURN_TOPIC = "llm-structured-response"
-CONFIG_TOPIC = "config-update"
-CHAT_TOPIC = "lk.chat"  # LiveKit Agents' default text input topic
 
 
 @dataclass(frozen=True)
@@ -92,11 +95,11 @@ def render_kind(field_type: str, constraints: dict[str, Any]) -> dict[str, Any]:
 def visible_schema(document: dict[str, Any]) -> list[dict[str, Any]]:
     """The schema fields of a configuration document as the page draws them, hidden ones
     left out entirely."""
-    fields = (document.get("schema_config") or {}).get("fields") or []
+    hidden = document_hidden_fields(document)
     visible = []
-    for field in fields:
+    for field in document_schema_fields(document):
         metadata = field.get("metadata") or {}
-        if metadata.get("hidden"):
+        if field["field_name"] in hidden:
             continue
         constraints = field.get("constraints") or {}
         visible.append(
@@ -200,7 +203,7 @@ def replay_turns(session: Session) -> list[dict[str, Any]]:
             "agent_id": session.agent_slug,
             "version": turn.version_label,
             "turn": turn.index,
-            "data": {k: v for k, v in (turn.structured_output or {}).items() if k not in hidden},
+            "data": without_hidden(turn.structured_output, hidden),
             "spoken_text": turn.spoken_text,
             "user_text": turn.user_text,
             "valid": not turn.validation_errors,

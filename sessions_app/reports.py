@@ -11,6 +11,7 @@ from typing import Any
 
 from django.db import transaction
 
+from agents_config.selectors import document_hidden_fields, document_schema_fields
 from sessions_app.billing import session_cost_refresh, session_cost_report
 from sessions_app.events import session_report_ready
 from sessions_app.models import Session, SessionReport, Turn
@@ -39,9 +40,9 @@ def _status_times(session: Session) -> dict[str, str]:
 def build_report(session: Session) -> dict[str, Any]:
     """The report document for ``session`` (reads its turns and transitions)."""
     document = session.agent_version.document if session.agent_version else {}
-    fields = (document.get("schema_config") or {}).get("fields") or []
+    fields = document_schema_fields(document)
     field_names = [f["field_name"] for f in fields]
-    hidden = [f["field_name"] for f in fields if (f.get("metadata") or {}).get("hidden")]
+    hidden = [name for name in field_names if name in document_hidden_fields(document)]
     turns: list[Turn] = list(session.turns.order_by("index"))
 
     last_values: dict[str, Any] = {}
@@ -133,7 +134,7 @@ def session_report_store(*, session: Session) -> SessionReport:
     )
     payload = {
         "session_id": str(session.pk),
-        "tenant_id": session.tenant_id,
+        "tenant_pk": session.tenant_id,
         "agent_id": session.agent_slug,
         "version": session.version_label,
         "status": session.status,

@@ -8,6 +8,7 @@ from typing import Any
 from django.db.models import Q, QuerySet
 
 from agents_config.models import Agent
+from agents_config.selectors import document_hidden_fields
 from sessions_app.models import Session, Turn
 from tenants.models import Tenant
 from tenants.stats import percentile
@@ -44,9 +45,7 @@ def sessions_filtered(
 
 
 def hidden_fields_of(session: Session) -> set[str]:
-    document = session.agent_version.document if session.agent_version else {}
-    fields = (document.get("schema_config") or {}).get("fields") or []
-    return {f["field_name"] for f in fields if (f.get("metadata") or {}).get("hidden")}
+    return document_hidden_fields(session.agent_version.document if session.agent_version else {})
 
 
 def sessions_live(sessions: QuerySet[Session], *, now: dt.datetime | None = None) -> list[dict]:

@@ -6,6 +6,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from agents_config.selectors import without_hidden
 from agents_config.serializers import StrictInputSerializer
 from sessions_app.models import SessionStatus
 
@@ -87,8 +88,7 @@ class TurnSerializer(serializers.Serializer):
 
     def get_structured_output(self, turn: Any) -> dict[str, Any]:
         """Hidden schema fields are never returned here (the stored report keeps them)."""
-        hidden = self.context.get("hidden_fields", set())
-        return {k: v for k, v in (turn.structured_output or {}).items() if k not in hidden}
+        return without_hidden(turn.structured_output, self.context.get("hidden_fields", set()))
 
 
 class SessionDetailSerializer(SessionSerializer):

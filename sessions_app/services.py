@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from agents_config.contracts import ContractError, parse_document
 from agents_config.models import Agent
+from agents_config.templating import DYNAMIC_VARS_OVERRIDE
 from sessions_app.events import session_status_changed
 from sessions_app.models import (
     OPEN_STATUSES,
@@ -107,7 +108,7 @@ def resolve_overrides(document: dict[str, Any], overrides: Any) -> dict[str, Any
                 errors[f"overrides.{path}"] = [
                     f"not overridable for this agent; allowed: {', '.join(sorted(allowed))}"
                 ]
-            elif path == "prompt_config.dynamic_vars":
+            elif path == DYNAMIC_VARS_OVERRIDE:
                 declared = merged["prompt_config"]["dynamic_vars"]
                 if not isinstance(value, dict):
                     errors[f"overrides.{path}"] = ["Expected a JSON object."]
@@ -307,7 +308,7 @@ def _queue_provisioning(session: Session, counter_ids: list[int]) -> None:
 def _emit_status_change(session: Session, from_status: str, to_status: str, reason: str) -> None:
     payload = {
         "session_id": str(session.pk),
-        "tenant_id": session.tenant_id,
+        "tenant_pk": session.tenant_id,
         "agent_id": session.agent_slug,
         "version": session.version_label,
         "from_status": from_status,

@@ -8,7 +8,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from sessions_app.selectors import tenant_spend, tenant_usage
-from tenants.api import NoQuerySerializer, TenantAPIView, error_responses, parse_query
+from tenants.api_base import NoQuerySerializer, TenantAPIView, error_responses, parse_query
 from tenants.serializers import TenantMeSerializer
 
 

@@ -6,15 +6,17 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
 from tenants import services
+from tenants.actors import Actor
 from tenants.admin_scoping import (
     MANAGE_TENANT_ACTIONS,
     TenantScopedAdminMixin,
     TenantScopedInlineMixin,
+    adopt_saved,
     is_platform_operator,
     platform_only,
 )
@@ -78,11 +80,11 @@ class TenantAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         "isolation_level",
         "is_active",
         "member_count",
-        "agent_count",
-        "open_session_count",
+        # + the counts other apps register (``register_tenant_count``): agents, open sessions
         "max_concurrent_sessions",
         "max_sessions_per_month",
     ]
+    count_columns: dict[str, Any] = {"_members": Count("memberships", distinct=True)}
     list_filter = ["is_active", "isolation_level"]
     search_fields = ["slug", "name"]
     ordering = ["slug"]
@@ -103,59 +105,54 @@ class TenantAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     ]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Tenant]:
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                _members=Count("memberships", distinct=True),
-                _agents=Count("agents", distinct=True),
-                _open_sessions=Count(
-                    "sessions",
-                    filter=Q(sessions__status__in=["pending", "provisioned", "active"]),
-                    distinct=True,
-                ),
-            )
-        )
+        return super().get_queryset(request).annotate(**self.count_columns)
 
     @admin.display(description="Members", ordering="_members")
     def member_count(self, obj: Tenant) -> int:
         return obj._members
 
-    @admin.display(description="Agents", ordering="_agents")
-    def agent_count(self, obj: Tenant) -> int:
-        return obj._agents
+    @classmethod
+    def register_count(cls, name: str, description: str, expression: Any) -> None:
+        """Add a counted column (``Count(...)`` over a relation to the tenant) from the app
+        that owns the counted model and its rules, e.g. the open sessions: the ground app
+        never needs to know them."""
+        key = f"_{name}"
+        cls.count_columns = {**cls.count_columns, key: expression}
 
-    @admin.display(description="Open sessions", ordering="_open_sessions")
-    def open_session_count(self, obj: Tenant) -> int:
-        return obj._open_sessions
+        @admin.display(description=description, ordering=key)
+        def column(self: TenantAdmin, obj: Tenant) -> int:
+            return getattr(obj, key)
+
+        setattr(cls, name, column)
+        if name not in cls.list_display:
+            position = cls.list_display.index("max_concurrent_sessions")
+            cls.list_display = [*cls.list_display[:position], name, *cls.list_display[position:]]
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        services.audit_record(
-            tenant=obj,
-            action="tenant.updated" if change else "tenant.created",
-            target=obj.slug,
-            actor=request.user,
-            details={"changed": form.changed_data},
+        actor = Actor.from_request(request)
+        if change:
+            services.tenant_update(tenant=obj, changed=form.changed_data, actor=actor)
+            return
+        fixed = ("slug", "name", "isolation_level")
+        created = services.tenant_create(
+            slug=obj.slug,
+            name=obj.name,
+            isolation_level=obj.isolation_level,
+            actor=actor,
+            **{field: getattr(obj, field) for field in form.cleaned_data if field not in fixed},
         )
+        adopt_saved(obj, created)
 
     def save_formset(self, request: HttpRequest, form: Any, formset: Any, change: bool) -> None:
         if formset.model is not Membership:
             super().save_formset(request, form, formset, change)
             return
+        actor = Actor.from_request(request)
         memberships = formset.save(commit=False)
         for membership in formset.deleted_objects:
-            services.membership_remove(membership=membership)
+            services.membership_remove(membership=membership, actor=actor)
         for membership in memberships:
-            membership.save()
-            services.membership_sync_groups(membership=membership)
-            services.audit_record(
-                tenant=membership.tenant,
-                action="membership.set",
-                target=str(membership.user),
-                actor=request.user,
-                details={"role": membership.role},
-            )
+            services.membership_save(membership=membership, actor=actor)
         formset.save_m2m()
 
 
@@ -218,18 +215,11 @@ class ApiKeyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             tenant=obj.tenant,
             name=obj.name,
             role=obj.role,
-            created_by=request.user,
+            actor=Actor.from_request(request),
             expires_at=obj.expires_at,
         )
         form.instance = obj = issued.api_key
         request._issued_api_key = issued.raw_key  # shown once by response_add, never stored
-        services.audit_record(
-            tenant=obj.tenant,
-            action="api_key.created",
-            target=obj.prefix,
-            actor=request.user,
-            details={"role": obj.role},
-        )
 
     def response_add(
         self, request: HttpRequest, obj: ApiKey, post_url_continue: Any = None
@@ -248,14 +238,9 @@ class ApiKeyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Revoke selected keys", permissions=["change"])
     def revoke_selected(self, request: HttpRequest, queryset: QuerySet[ApiKey]) -> None:
-        for api_key in queryset:
-            services.api_key_revoke(api_key=api_key)
-            services.audit_record(
-                tenant=api_key.tenant,
-                action="api_key.revoked",
-                target=api_key.prefix,
-                actor=request.user,
-            )
+        actor = Actor.from_request(request)
+        for api_key in queryset.select_related("tenant"):
+            services.api_key_revoke(api_key=api_key, actor=actor)
         self.message_user(request, f"Revoked {queryset.count()} key(s).", messages.SUCCESS)
 
 
@@ -314,15 +299,15 @@ class MembershipAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        services.membership_sync_groups(membership=obj)
+        services.membership_save(membership=obj, actor=Actor.from_request(request))
 
     def delete_model(self, request: HttpRequest, obj: Membership) -> None:
-        services.membership_remove(membership=obj)
+        services.membership_remove(membership=obj, actor=Actor.from_request(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Membership]) -> None:
+        actor = Actor.from_request(request)
         for membership in queryset.select_related("user", "tenant"):
-            services.membership_remove(membership=membership)  # role groups too
+            services.membership_remove(membership=membership, actor=actor)  # role groups too
 
 
 class ProviderCredentialForm(forms.ModelForm):
@@ -360,13 +345,30 @@ class ProviderCredentialAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_select_related = ["tenant"]
     readonly_fields = ["created_at", "updated_at"]
 
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: ProviderCredential | None = None
+    ) -> list[str]:
+        # A stored key belongs to its tenant and provider: replace its value, or delete it.
+        return list(self.readonly_fields) + ([] if obj is None else ["tenant", "provider"])
+
     def save_model(
         self, request: HttpRequest, obj: ProviderCredential, form: Any, change: bool
     ) -> None:
         value = form.cleaned_data.get("value")
-        if value:
-            obj.set_value(value)
-        super().save_model(request, obj, form, change)
+        if not value:
+            return  # an edit without a new key keeps the stored one
+        stored = services.credential_set(
+            tenant=obj.tenant, provider=obj.provider, value=value, actor=Actor.from_request(request)
+        )
+        adopt_saved(obj, stored)
+
+    def delete_model(self, request: HttpRequest, obj: ProviderCredential) -> None:
+        services.credential_delete(credential=obj, actor=Actor.from_request(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[ProviderCredential]) -> None:
+        actor = Actor.from_request(request)
+        for credential in queryset.select_related("tenant"):
+            services.credential_delete(credential=credential, actor=actor)
 
 
 # --- Platform models (no tenant): superusers only, whatever model permissions staff hold ---

@@ -50,6 +50,14 @@ MANAGE_TENANT_ACTIONS: Mapping[str, Action | None] = dict.fromkeys(PERMISSION_KI
 FOREIGN_TENANT_ERROR = "You may not {kind} this in the chosen tenant."
 
 
+def adopt_saved(obj: Model, saved: Model) -> None:
+    """After a service saved its own instance of the form's object: the admin goes on with
+    ``obj`` (inlines, log entry, redirect), so make ``obj`` that stored row."""
+    for field in saved._meta.concrete_fields:
+        setattr(obj, field.attname, getattr(saved, field.attname))
+    obj._state.adding, obj._state.db = False, saved._state.db
+
+
 def is_platform_operator(request: HttpRequest) -> bool:
     user = request.user
     return bool(user.is_active and user.is_superuser)

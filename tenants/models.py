@@ -13,8 +13,10 @@ from django.utils import timezone
 
 from tenants.roles import Role
 
+TENANT_SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$"
+"""THE tenant slug format (the ``X-Tenant`` header is checked against it too)."""
 slug_validator = RegexValidator(
-    r"^[a-z0-9](?:[a-z0-9-]{0,48}[a-z0-9])?$",
+    TENANT_SLUG_PATTERN,
     "Use 1-50 lowercase letters, digits and hyphens, not starting or ending with a hyphen.",
 )
 
@@ -203,16 +205,6 @@ class ProviderCredential(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant} {self.provider} credential"
-
-    def set_value(self, value: str) -> None:
-        from tenants.secrets import encrypt_secret
-
-        self.encrypted_value = encrypt_secret(value)
-
-    def get_value(self) -> str:
-        from tenants.secrets import decrypt_secret
-
-        return decrypt_secret(self.encrypted_value)
 
 
 # --- Webhooks (signing and delivery live in ``sessions_app.webhooks``) ---

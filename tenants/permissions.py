@@ -18,13 +18,14 @@ from rest_framework.exceptions import NotAuthenticated, PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 
-from tenants.models import ApiKey, Tenant
+from tenants.actors import Actor
+from tenants.models import TENANT_SLUG_PATTERN, ApiKey, Tenant
 from tenants.roles import ACTION_PERMISSION, HTTP_METHOD_ACTION, Action, role_allows
 from tenants.selectors import memberships_for_user
 from tenants.services import role_group_name, tenant_role_group
 
 TENANT_HEADER = "X-Tenant"
-_SLUG = re.compile(r"^[a-z0-9-]{1,50}$")
+_SLUG = re.compile(TENANT_SLUG_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -37,14 +38,11 @@ class TenantContext:
     user: AbstractBaseUser | None = None
 
     @property
-    def actor(self) -> AbstractBaseUser | None:
-        return self.user
-
-    @property
-    def actor_label(self) -> str:
+    def actor(self) -> Actor:
+        """Who writes, for services' audit trail."""
         if self.api_key is not None:
-            return f"api-key:{self.api_key.name} ({self.api_key.prefix})"
-        return self.user.get_username() if self.user is not None else ""
+            return Actor.for_api_key(self.api_key)
+        return Actor.for_user(self.user, tenant=self.tenant)
 
     def role_group(self) -> Group:
         return tenant_role_group(tenant=self.tenant, role=self.role)

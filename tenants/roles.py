@@ -30,6 +30,9 @@ class Action(StrEnum):
     money with its SIP provider."""
 
 
+#: Sessions whose agent was deleted have no object to check: who runs the tenant sees them.
+ORPHAN_SESSIONS_ACTION = Action.MANAGE
+
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.ADMIN: frozenset(
         {

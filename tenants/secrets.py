@@ -9,15 +9,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet, InvalidToken
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-
-if TYPE_CHECKING:
-    from tenants.models import ProviderCredential, Tenant
 
 logger = logging.getLogger(__name__)
 
@@ -75,20 +71,6 @@ def decrypt_secret(token: str) -> str:
         return _fernet().decrypt(token.encode("ascii")).decode("utf-8")
     except (InvalidToken, ValueError) as exc:
         raise SecretDecryptionError("the stored secret cannot be decrypted with this key") from exc
-
-
-def credential_set(*, tenant: Tenant, provider: str, value: str) -> ProviderCredential:
-    """Store (or replace) the tenant's credential for ``provider``, encrypted."""
-    from tenants.models import ProviderCredential
-
-    value = (value or "").strip()
-    if not value:
-        raise ValueError("A credential value is required.")
-    encrypted = encrypt_secret(value)
-    credential, _ = ProviderCredential.objects.update_or_create(
-        tenant=tenant, provider=provider, defaults={"encrypted_value": encrypted}
-    )
-    return credential
 
 
 @dataclass(frozen=True)

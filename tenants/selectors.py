@@ -7,7 +7,7 @@ import hmac
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
 
-from tenants.models import ApiKey, Membership, Tenant
+from tenants.models import ApiKey, Membership
 from tenants.services import API_KEY_PREFIX, hash_api_key
 
 
@@ -33,8 +33,3 @@ def memberships_for_user(*, user: AbstractBaseUser) -> QuerySet[Membership]:
 def tenant_roles_of(*, user: AbstractBaseUser) -> dict[int, str]:
     """``{tenant id: role}`` of the user's memberships in active tenants."""
     return dict(memberships_for_user(user=user).values_list("tenant_id", "role"))
-
-
-def tenant_role_of(*, user: AbstractBaseUser, tenant: Tenant) -> str | None:
-    membership = Membership.objects.filter(user=user, tenant=tenant).only("role").first()
-    return membership.role if membership else None

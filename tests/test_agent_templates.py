@@ -210,8 +210,8 @@ def test_admin_new_agent_from_template(admin_client, tenant):
 
 
 def test_interview_template_is_the_demo_agent():
-    """The interview template is the demo's visa officer (kept in step with agents_config.demo)."""
-    from agents_config.demo import demo_document
+    """The interview template is the demo's visa officer (in step with agents_config.demo_agent)."""
+    from agents_config.demo_agent import demo_document
 
     demo = parse_document(demo_document()).to_dict()
     template = agent_templates()["interview"].document

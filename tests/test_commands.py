@@ -8,7 +8,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from agents_config.demo import DEMO_AGENT_ID, DEMO_TENANT_SLUG
+from agents_config.demo_agent import DEMO_AGENT_ID, DEMO_TENANT_SLUG
 from agents_config.models import Agent, AgentVersion
 from tenants.models import ApiKey, Tenant
 from tenants.selectors import api_key_from_raw

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import connection
 
 from agents_config import services
-from agents_config.reload import ConfigChangeListener, config_channel, publish_change
+from agents_config.config_broadcast import ConfigChangeListener, config_channel, publish_change
 from agents_config.selectors import agent_draft_document
 
 

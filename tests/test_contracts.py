@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from agents_config.contracts import ContractError, parse_document, parse_section
-from agents_config.demo import demo_document
+from agents_config.demo_agent import demo_document
 
 
 def errors_for(mutate) -> dict[str, list[str]]:

@@ -39,7 +39,7 @@ from livekit.agents.voice.events import ConversationItemAddedEvent
 
 from agents_config.contracts import AgentDocument
 from agents_config.schema import CompiledSchema, StreamingExtractor
-from agents_config.templating import render_template
+from agents_config.templating import render_template, session_variables
 from agents_config.validators import OUTPUT_VALIDATORS
 from tenants.metrics import PROVIDER_ERRORS
 from worker.publisher import TurnPublisher
@@ -71,16 +71,9 @@ def resolve_variables(
 
     Only declared variables are taken from either source, and only JSON scalars.
     """
-    declared = dict(document.prompt_config.dynamic_vars)
-    values = dict(declared)
-    sources = [user_details or {}]
-    override_vars = ((overrides or {}).get("prompt_config") or {}).get("dynamic_vars") or {}
-    sources.append(override_vars if isinstance(override_vars, dict) else {})
-    for source in sources:
-        for name, value in source.items():
-            if name in declared and (value is None or isinstance(value, str | int | float | bool)):
-                values[name] = value
-    return values
+    return session_variables(
+        document.prompt_config.dynamic_vars, user_details=user_details, overrides=overrides
+    )
 
 
 @dataclass(frozen=True)

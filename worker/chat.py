@@ -20,7 +20,8 @@ from django.views.decorators.http import require_POST
 
 from agents_config.contracts import AgentDocument, ContractError, parse_document
 from agents_config.providers import ProviderConfigError, ProviderKeys
-from agents_config.selectors import DRAFT, agent_draft_document, agent_version_by_label
+from agents_config.selectors import agent_draft_document, agent_version_by_label
+from agents_config.versioning import DRAFT
 from sessions_app.playground import playground_agent
 from tenants.platform import json_input
 from worker.textmode import TextConversation

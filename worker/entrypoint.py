@@ -15,7 +15,7 @@ from typing import Any
 
 from livekit.agents import JobContext, JobProcess
 
-from worker.reload import SessionReloader
+from worker.session_reload import SessionReloader
 
 logger = logging.getLogger("worker")
 
@@ -85,7 +85,7 @@ async def entrypoint(ctx: JobContext) -> None:
     from livekit.agents import room_io
 
     from agents_config.contracts import ContractError, parse_document
-    from agents_config.providers import ProviderConfigError, ProviderKeys, extra_provider_keys
+    from agents_config.providers import ProviderConfigError, ProviderKeys
     from tenants.platform.logging import set_log_context
     from worker import store
     from worker.factory import AgentFactory
@@ -117,8 +117,6 @@ async def entrypoint(ctx: JobContext) -> None:
         ctx.shutdown(str(exc))
         return
 
-    from django.conf import settings
-
     from sessions_app.services import resolve_overrides
 
     set_log_context(
@@ -132,13 +130,7 @@ async def entrypoint(ctx: JobContext) -> None:
         keys = await store.provider_keys(loaded.tenant_id)
         factory = AgentFactory(
             document=document,
-            keys=ProviderKeys(
-                openai=keys["openai"].value,
-                deepgram=keys["deepgram"].value,
-                openai_base_url=settings.OPENAI_BASE_URL,
-                openai_own=keys["openai"].own,
-                **extra_provider_keys(lambda name: keys[name].value),
-            ),
+            keys=ProviderKeys.from_keys(keys),
             vad=ctx.proc.userdata.get("vad"),
             eot_ready=ctx.proc.userdata.get("eot_ready"),
         )
@@ -254,11 +246,12 @@ def _start_reload_watcher(ctx: JobContext, agent: Any, document: Any, loaded: An
 
     if not settings.REDIS_URL:
         return None
+    from agents_config.config_broadcast import ConfigChangeListener, config_channel
     from agents_config.contracts import parse_document
-    from agents_config.reload import ConfigChangeListener, config_channel
+    from sessions_app.livekit import CONFIG_TOPIC
     from sessions_app.services import resolve_overrides
     from worker import store
-    from worker.publisher import CONFIG_TOPIC, RoomTurnPublisher
+    from worker.publisher import RoomTurnPublisher
 
     publisher = RoomTurnPublisher(ctx.room)
 

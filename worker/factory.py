@@ -15,7 +15,7 @@ import logging
 import ssl
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from livekit.agents import AgentSession, APIConnectOptions, llm, stt, tts, vad
 from livekit.agents.voice.agent_session import SessionConnectOptions
@@ -29,6 +29,9 @@ from agents_config.providers import (
 from worker.agent import AgentBlueprint, DynamicAgent
 from worker.publisher import TurnPublisher
 from worker.turns import TurnStore
+
+if TYPE_CHECKING:
+    pass
 
 logger = logging.getLogger(__name__)
 

@@ -50,7 +50,7 @@ DJANGO_MODULES: tuple[str, ...] = (
     "tenants.platform.logging",
     "worker.store",
     "sessions_app.services",
-    "agents_config.reload",
+    "agents_config.config_broadcast",
 )
 """Imported in ``prewarm``, after ``django.setup()``."""
 
@@ -74,8 +74,8 @@ def _import_job_modules() -> None:
     import openai.resources.realtime
     import openai.types.realtime  # noqa: F401
 
-    import agents_config.contracts
-    import agents_config.reload  # noqa: F401
+    import agents_config.config_broadcast
+    import agents_config.contracts  # noqa: F401
     import sessions_app.services  # noqa: F401
     import tenants.platform.logging  # noqa: F401
     import worker.agent

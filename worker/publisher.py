@@ -11,13 +11,12 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
+from sessions_app.livekit import TURN_TOPIC
+
 if TYPE_CHECKING:
     from livekit import rtc
 
 logger = logging.getLogger(__name__)
-
-TURN_TOPIC = "llm-structured-response"
-CONFIG_TOPIC = "config-update"
 
 
 class TurnPublisher(Protocol):

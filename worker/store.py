@@ -81,14 +81,10 @@ load_session = sync_to_async(_load_session, thread_sensitive=True)
 
 def _provider_keys(tenant_id: int | None) -> dict[str, ProviderKey]:
     """The tenant's keys per provider, each saying whether it is the tenant's own."""
-    from agents_config.providers import EXTRA_PROVIDER_KEYS
-    from tenants.secrets import provider_key
+    from agents_config.providers import tenant_provider_keys
 
     close_old_connections()
-    return {
-        provider: provider_key(tenant_id=tenant_id, provider=provider)
-        for provider in ("openai", "deepgram", "langfuse", *EXTRA_PROVIDER_KEYS)
-    }
+    return tenant_provider_keys(tenant_id)
 
 
 provider_keys = sync_to_async(_provider_keys, thread_sensitive=True)

@@ -72,7 +72,6 @@ def _rejection_document(phone_number_id: int) -> tuple[int | None, dict[str, Any
 
 async def say_and_hang_up(ctx: Any, message: str, phone_number_id: int) -> None:
     """Speak ``message`` with the agent's TTS, then delete the room (the call hangs up)."""
-    from django.conf import settings
     from livekit.agents import Agent
 
     from agents_config.contracts import parse_document
@@ -88,12 +87,7 @@ async def say_and_hang_up(ctx: Any, message: str, phone_number_id: int) -> None:
             keys = await store.provider_keys(tenant_id)
             factory = AgentFactory(
                 document=parse_document(raw),
-                keys=ProviderKeys(
-                    openai=keys["openai"].value,
-                    deepgram=keys["deepgram"].value,
-                    openai_base_url=settings.OPENAI_BASE_URL,
-                    openai_own=keys["openai"].own,
-                ),
+                keys=ProviderKeys.from_keys(keys),
                 vad=ctx.proc.userdata.get("vad"),
             )
             session = factory.build_session()

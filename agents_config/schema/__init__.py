@@ -3,7 +3,7 @@
 Pure Python (pydantic only) so the LiveKit worker and the Django side can share it.
 """
 
-from .demo import DEMO_FIELDS
+from .demo_fields import DEMO_FIELDS
 from .extraction import StreamingExtractor, TurnResult
 from .grammar import FieldTypeError, TypeSpec, parse_field_type
 from .registry import RegistryStats, SchemaRegistry, default_registry

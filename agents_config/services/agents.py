@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from guardian.shortcuts import assign_perm
 
-from agents_config.contracts import AgentDocument, ContractError, parse_document
+from agents_config.contracts import COLUMN_SECTIONS, AgentDocument, ContractError, parse_document
 from agents_config.events import emit_config_change
 from agents_config.models import (
     Agent,
@@ -30,12 +29,11 @@ from agents_config.selectors import (
 from agents_config.services.common import (
     AgentConflict,
     StaleRevision,
-    _actor_label,
     _locked,
-    _user,
 )
 from agents_config.services.outbound import agent_outbound_check
 from agents_config.versioning import BumpKind, bump, format_semver, parse_semver
+from tenants.actors import Actor, actor_or_system
 from tenants.models import Tenant
 from tenants.roles import Role, agent_permissions_for_role
 from tenants.services import audit_record, tenant_role_group
@@ -52,15 +50,7 @@ def _write_document(agent: Agent, document: AgentDocument) -> None:
     agent.name = document.name
     agent.enabled = document.enabled
     agent.reload_policy = document.reload_policy
-    for section in (
-        "prompt_config",
-        "llm_config",
-        "stt_config",
-        "tts_config",
-        "tracing_config",
-        "pipeline_config",
-        "analysis_config",
-    ):
+    for section in COLUMN_SECTIONS:
         setattr(agent, section, getattr(document, section).model_dump(mode="json"))
     schema = document.schema_config
     agent.schema_id = schema.schema_id
@@ -99,8 +89,7 @@ def agent_create(
     *,
     tenant: Tenant,
     data: dict[str, Any] | AgentDocument,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     role: str | None = None,
 ) -> Agent:
     """Create an agent from a configuration document; ``AgentConflict`` if the id is taken.
@@ -111,7 +100,9 @@ def agent_create(
     if Agent.objects.filter(tenant=tenant, agent_id=document.agent_id).exists():
         raise AgentConflict(f"An agent with agent_id {document.agent_id!r} already exists.")
     agent_outbound_check(tenant=tenant, document=document, role=role)
-    agent = Agent(tenant=tenant, agent_id=document.agent_id, created_by=_user(actor))
+    agent = Agent(
+        tenant=tenant, agent_id=document.agent_id, created_by=actor_or_system(actor).audit_user
+    )
     try:
         with transaction.atomic():
             _write_document(agent, document)
@@ -124,7 +115,7 @@ def agent_create(
         tenant=tenant,
         action="agent.created",
         target=agent.agent_id,
-        **_actor_label(actor, actor_label),
+        actor=actor,
     )
     emit_config_change(agent=agent, action="created")
     return agent
@@ -151,8 +142,7 @@ def agent_create_from_template(
     name: str | None = None,
     overrides: dict[str, Any] | None = None,
     role: str | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> Agent:
     """A new draft from an agent template (``agents_config.agent_templates``), with section
     ``overrides`` deep-merged; created by :func:`agent_create` like any other document."""
@@ -162,9 +152,7 @@ def agent_create_from_template(
     if template is None:
         raise UnknownTemplate(template_id)
     document = template.new_document(agent_id=agent_id, name=name, overrides=overrides)
-    return agent_create(
-        tenant=tenant, data=document, role=role, actor=actor, actor_label=actor_label
-    )
+    return agent_create(tenant=tenant, data=document, role=role, actor=actor)
 
 
 @transaction.atomic
@@ -172,8 +160,7 @@ def agent_update_draft(
     *,
     agent: Agent,
     data: dict[str, Any] | AgentDocument,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     expected_revision: int | None = None,
     role: str | None = None,
 ) -> Agent:
@@ -200,7 +187,7 @@ def agent_update_draft(
         action="agent.draft_updated",
         target=locked.agent_id,
         details={"revision": locked.revision},
-        **_actor_label(actor, actor_label),
+        actor=actor,
     )
     if was_enabled != locked.enabled:
         emit_config_change(agent=locked, action="enabled" if locked.enabled else "disabled")
@@ -208,20 +195,48 @@ def agent_update_draft(
     return locked
 
 
+def agent_lock_for_edit(*, agent: Agent) -> bool:
+    """Before a form writes the agent's row directly (the admin): lock the row until the
+    transaction ends and carry the stored revision onto ``agent``, so the form's save never
+    writes back a stale one. Returns whether the stored agent was enabled (for
+    :func:`agent_touch_draft`). Call inside the transaction that saves the form."""
+    locked = _locked(agent)
+    agent.revision = locked.revision
+    return locked.enabled
+
+
 @transaction.atomic
 def agent_touch_draft(
-    *, agent: Agent, actor: AbstractBaseUser | None = None, created: bool = False
-) -> None:
-    """After an admin form saved the draft directly: bump the revision, grant, audit."""
-    Agent.objects.filter(pk=agent.pk).update(revision=agent.revision + (0 if created else 1))
+    *,
+    agent: Agent,
+    actor: Actor | None = None,
+    created: bool = False,
+    was_enabled: bool | None = None,
+) -> Agent:
+    """After an admin form saved the draft directly: bump the revision under the row lock,
+    grant the role permissions (new agents), audit and send the change event on commit.
+
+    ``was_enabled`` is what :func:`agent_lock_for_edit` returned; a changed ``enabled``
+    also sends ``enabled`` / ``disabled``, as :func:`agent_update_draft` does.
+    """
+    locked = _locked(agent)
     if created:
-        agent_grant_role_permissions(agent=agent)
+        agent_grant_role_permissions(agent=locked)
+    else:
+        locked.revision += 1
+        Agent.objects.filter(pk=locked.pk).update(revision=locked.revision)
+        agent.revision = locked.revision
     audit_record(
-        tenant=agent.tenant,
+        tenant=locked.tenant,
         action="agent.created" if created else "agent.draft_updated",
-        target=agent.agent_id,
+        target=locked.agent_id,
         actor=actor,
+        details={} if created else {"revision": locked.revision},
     )
+    emit_config_change(agent=locked, action="created" if created else "draft_updated")
+    if was_enabled is not None and was_enabled != locked.enabled:
+        emit_config_change(agent=locked, action="enabled" if locked.enabled else "disabled")
+    return locked
 
 
 def _snapshot(agent: Agent, version_label: str) -> dict[str, Any]:
@@ -234,7 +249,7 @@ def _create_version(
     document: dict[str, Any],
     semver: tuple[int, int, int],
     source: str,
-    actor: AbstractBaseUser | None,
+    actor: Actor | None,
     note: str,
     rolled_back_from: AgentVersion | None = None,
 ) -> AgentVersion:
@@ -251,7 +266,7 @@ def _create_version(
         source=source,
         rolled_back_from=rolled_back_from,
         note=note,
-        created_by=_user(actor),
+        created_by=actor_or_system(actor).audit_user,
     )
     agent.published_version = version
     agent.save(update_fields=["published_version", "updated_at"])
@@ -262,8 +277,7 @@ def _create_version(
 def agent_publish(
     *,
     agent: Agent,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     bump_kind: BumpKind = "minor",
     version: str | None = None,
     note: str = "",
@@ -308,7 +322,7 @@ def agent_publish(
         action="agent.published",
         target=locked.agent_id,
         details={"version": new_version.version, "note": note},
-        **_actor_label(actor, actor_label),
+        actor=actor,
     )
     emit_config_change(agent=locked, action="published", version=new_version.version)
     agent.refresh_from_db()
@@ -320,8 +334,7 @@ def agent_rollback(
     *,
     agent: Agent,
     to_version: AgentVersion,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     note: str = "",
     role: str | None = None,
 ) -> AgentVersion:
@@ -359,7 +372,7 @@ def agent_rollback(
         action="agent.rolled_back",
         target=locked.agent_id,
         details={"to": to_version.version, "version": new_version.version},
-        **_actor_label(actor, actor_label),
+        actor=actor,
     )
     emit_config_change(agent=locked, action="rollback", version=new_version.version)
     agent.refresh_from_db()
@@ -372,21 +385,21 @@ def agent_duplicate(
     agent: Agent,
     new_agent_id: str,
     name: str | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     role: str | None = None,
 ) -> Agent:
     """Copy the draft into a new, unpublished agent of the same tenant."""
     document = agent_draft_document(agent)
     document.update(agent_id=new_agent_id, name=name or f"{agent.name or agent.agent_id} (copy)")
-    return agent_create(
-        tenant=agent.tenant, data=document, actor=actor, actor_label=actor_label, role=role
-    )
+    return agent_create(tenant=agent.tenant, data=document, actor=actor, role=role)
 
 
 @transaction.atomic
 def agent_set_enabled(
-    *, agent: Agent, enabled: bool, actor: AbstractBaseUser | None = None, actor_label: str = ""
+    *,
+    agent: Agent,
+    enabled: bool,
+    actor: Actor | None = None,
 ) -> Agent:
     locked = _locked(agent)
     if locked.enabled != enabled:
@@ -398,7 +411,7 @@ def agent_set_enabled(
             tenant=locked.tenant,
             action=f"agent.{action}",
             target=locked.agent_id,
-            **_actor_label(actor, actor_label),
+            actor=actor,
         )
         emit_config_change(agent=locked, action=action)
     agent.refresh_from_db()
@@ -410,8 +423,7 @@ def agent_import(
     *,
     tenant: Tenant,
     data: dict[str, Any],
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     replace: bool = False,
     publish: bool = False,
     note: str = "",
@@ -429,13 +441,9 @@ def agent_import(
             f"An agent with agent_id {document.agent_id!r} already exists (use replace)."
         )
     if existing is None:
-        agent = agent_create(
-            tenant=tenant, data=document, actor=actor, actor_label=actor_label, role=role
-        )
+        agent = agent_create(tenant=tenant, data=document, actor=actor, role=role)
     else:
-        agent = agent_update_draft(
-            agent=existing, data=document, actor=actor, actor_label=actor_label, role=role
-        )
+        agent = agent_update_draft(agent=existing, data=document, actor=actor, role=role)
     if publish:
         latest = agent_latest_version(agent=agent)
         wanted = parse_semver(document.version)
@@ -444,7 +452,6 @@ def agent_import(
             agent_publish(
                 agent=agent,
                 actor=actor,
-                actor_label=actor_label,
                 version=explicit,
                 note=note or "Imported",
             )
@@ -457,13 +464,15 @@ def agent_import(
 
 @transaction.atomic
 def agent_delete(
-    *, agent: Agent, actor: AbstractBaseUser | None = None, actor_label: str = ""
+    *,
+    agent: Agent,
+    actor: Actor | None = None,
 ) -> None:
     audit_record(
         tenant=agent.tenant,
         action="agent.deleted",
         target=agent.agent_id,
-        **_actor_label(actor, actor_label),
+        actor=actor,
     )
     emit_config_change(agent=agent, action="deleted")
     agent.delete()

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.contrib.auth.models import AbstractBaseUser
-
 from agents_config.models import Agent
 
 
@@ -23,14 +19,6 @@ class OutboundURLForbidden(Exception):
     def __init__(self, fields: dict[str, list[str]]):
         self.fields = fields
         super().__init__("; ".join(f"{path}: {' '.join(m)}" for path, m in fields.items()))
-
-
-def _actor_label(actor: AbstractBaseUser | None, actor_label: str) -> dict[str, Any]:
-    return {"actor": actor, "actor_label": actor_label}
-
-
-def _user(actor: AbstractBaseUser | None) -> AbstractBaseUser | None:
-    return actor if actor is not None and actor.is_authenticated else None
 
 
 def _locked(agent: Agent) -> Agent:

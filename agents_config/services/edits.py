@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from agents_config.contracts import ContractError
@@ -19,9 +18,9 @@ from agents_config.services.agents import agent_delete, agent_update_draft
 from agents_config.services.common import (
     AgentConflict,
     StaleRevision,
-    _actor_label,
     _locked,
 )
+from tenants.actors import Actor
 from tenants.services import audit_record
 
 # Keys the API shows next to a document that are not part of it; ignored in partial updates.
@@ -56,15 +55,13 @@ def _save_edit(
     action: str,
     details: dict[str, Any],
     expected_revision: int | None,
-    actor: AbstractBaseUser | None,
-    actor_label: str,
+    actor: Actor | None,
 ) -> Agent:
     """Store an edited draft document, record the named edit and emit its change event."""
     updated = agent_update_draft(
         agent=agent,
         data=document,
         actor=actor,
-        actor_label=actor_label,
         expected_revision=expected_revision,
     )
     audit_record(
@@ -72,7 +69,7 @@ def _save_edit(
         action=f"agent.{action}",
         target=updated.agent_id,
         details={**details, "revision": updated.revision},
-        **_actor_label(actor, actor_label),
+        actor=actor,
     )
     emit_config_change(agent=updated, action=action)
     return updated
@@ -84,8 +81,7 @@ def agent_update_sections(
     agent: Agent,
     partial: Any,
     expected_revision: int | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     role: str | None = None,
 ) -> Agent:
     """Deep-merge ``partial`` into the draft and validate the whole result.
@@ -101,7 +97,6 @@ def agent_update_sections(
         agent=agent,
         data=deep_merge(document, patch),
         actor=actor,
-        actor_label=actor_label,
         expected_revision=expected_revision,
         role=role,
     )
@@ -115,8 +110,7 @@ def agent_add_schema_field(
     agent: Agent,
     field: Any,
     expected_revision: int | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> Agent:
     """Append a field to the draft's schema (validated with the whole document).
 
@@ -137,7 +131,6 @@ def agent_add_schema_field(
         details={"field_name": name},
         expected_revision=expected_revision,
         actor=actor,
-        actor_label=actor_label,
     )
 
 
@@ -151,8 +144,7 @@ def agent_remove_schema_field(
     agent: Agent,
     field_name: str,
     expected_revision: int | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> Agent:
     """Remove a field from the draft's schema (the rest must still validate).
 
@@ -172,7 +164,6 @@ def agent_remove_schema_field(
         details={"field_name": field_name},
         expected_revision=expected_revision,
         actor=actor,
-        actor_label=actor_label,
     )
 
 
@@ -182,8 +173,7 @@ def agent_set_tracing(
     agent: Agent,
     enabled: bool,
     expected_revision: int | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> Agent:
     """Switch ``tracing_config.enabled`` on the draft (validated whole)."""
     _, document = _current(agent, expected_revision)
@@ -195,13 +185,14 @@ def agent_set_tracing(
         details={"enabled": enabled},
         expected_revision=expected_revision,
         actor=actor,
-        actor_label=actor_label,
     )
 
 
 @transaction.atomic
 def agent_delete_if_idle(
-    *, agent: Agent, actor: AbstractBaseUser | None = None, actor_label: str = ""
+    *,
+    agent: Agent,
+    actor: Actor | None = None,
 ) -> None:
     """Delete the agent unless a registered guard refuses, e.g. it has open sessions
     (``AgentConflict``; ``agents_config.hooks.register_delete_guard``)."""
@@ -211,4 +202,4 @@ def agent_delete_if_idle(
     refusal = delete_refusal(locked)
     if refusal:
         raise AgentConflict(refusal)
-    agent_delete(agent=locked, actor=actor, actor_label=actor_label)
+    agent_delete(agent=locked, actor=actor)

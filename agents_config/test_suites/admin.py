@@ -22,7 +22,13 @@ from agents_config.selectors import agent_versions
 from agents_config.services import AgentConflict
 from agents_config.test_suites import services
 from agents_config.test_suites.models import AgentTestCase, AgentTestRun
-from tenants.admin_scoping import CRUD_TENANT_ACTIONS, TenantScopedAdminMixin, is_platform_operator
+from tenants.actors import Actor
+from tenants.admin_scoping import (
+    CRUD_TENANT_ACTIONS,
+    TenantScopedAdminMixin,
+    adopt_saved,
+    is_platform_operator,
+)
 from tenants.roles import Action
 
 
@@ -51,15 +57,19 @@ class AgentTestCaseForm(forms.ModelForm):
         fields = ["agent", "name", "user_details", "overrides", "turns"]
 
     def clean(self) -> dict[str, Any]:
+        """The service's own check (``services.test_case_check``), shown per field."""
         cleaned = super().clean()
-        given = {
-            key: cleaned[key] for key in ("user_details", "overrides", "turns") if key in cleaned
-        }
-        for path_, msgs in services.test_case_errors(given).items():
-            if path_ in ("user_details", "overrides"):
-                self.add_error(path_, msgs)
-            else:
-                self.add_error("turns", f"{path_}: {' '.join(msgs)}")
+        fields = ("name", "user_details", "overrides", "turns")
+        if not all(key in cleaned for key in fields):
+            return cleaned  # a field failed its own parsing; its error is shown already
+        try:
+            services.test_case_check(**{key: cleaned[key] for key in fields})
+        except ContractError as exc:
+            for path_, msgs in exc.errors.items():
+                if path_ in fields and path_ != "turns":
+                    self.add_error(path_, " ".join(msgs))
+                else:
+                    self.add_error("turns", f"{path_}: {' '.join(msgs)}")
         return cleaned
 
 
@@ -89,6 +99,27 @@ class AgentTestCaseAdmin(SuitePermissions, admin.ModelAdmin):
             )
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
+    def save_model(self, request: HttpRequest, obj: AgentTestCase, form: Any, change: bool) -> None:
+        """Through the services (validated, audited); the form checked the same rules."""
+        fields = {key: form.cleaned_data[key] for key in ("name", "turns")}
+        fields.update(
+            user_details=form.cleaned_data["user_details"],
+            overrides=form.cleaned_data["overrides"],
+            actor=Actor.from_request(request),
+        )
+        if change:
+            services.agent_test_case_update(case=obj, **fields)
+            return
+        adopt_saved(obj, services.agent_test_case_create(agent=obj.agent, **fields))
+
+    def delete_model(self, request: HttpRequest, obj: AgentTestCase) -> None:
+        services.agent_test_case_delete(case=obj, actor=Actor.from_request(request))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[AgentTestCase]) -> None:
+        actor = Actor.from_request(request)
+        for case in queryset.select_related("agent__tenant"):
+            services.agent_test_case_delete(case=case, actor=actor)
+
     @admin.display(description="Turns")
     def turn_count(self, obj: AgentTestCase) -> int:
         return len(obj.turns or [])
@@ -109,7 +140,7 @@ class AgentTestCaseAdmin(SuitePermissions, admin.ModelAdmin):
                 continue
             try:
                 run = services.agent_test_run_start(
-                    agent=case.agent, case_name=case.name, actor=request.user
+                    agent=case.agent, case_name=case.name, actor=Actor.from_request(request)
                 )
             except (ContractError, AgentConflict) as exc:
                 _report_errors(self, request, case.agent, exc)
@@ -255,13 +286,17 @@ class AgentTestRunAdmin(SuitePermissions, admin.ModelAdmin):
         if request.method == "POST":
             if "require" in request.POST:
                 required = request.POST["require"] == "1"
-                services.agent_test_gate_set(agent=agent, required=required, actor=request.user)
+                services.agent_test_gate_set(
+                    agent=agent, required=required, actor=Actor.from_request(request)
+                )
                 state = "now requires" if required else "no longer requires"
                 self.message_user(request, f"{agent.agent_id} {state} passing tests to publish.")
             else:
                 try:
                     run = services.agent_test_run_start(
-                        agent=agent, version=request.POST.get("version") or None, actor=request.user
+                        agent=agent,
+                        version=request.POST.get("version") or None,
+                        actor=Actor.from_request(request),
                     )
                 except (ContractError, AgentConflict) as exc:
                     _report_errors(self, request, agent, exc)
@@ -293,7 +328,7 @@ def run_agent_test_suites(
             model_admin.message_user(request, f"{agent}: permission denied", messages.ERROR)
             continue
         try:
-            run = services.agent_test_run_start(agent=agent, actor=request.user)
+            run = services.agent_test_run_start(agent=agent, actor=Actor.from_request(request))
         except (ContractError, AgentConflict) as exc:
             _report_errors(model_admin, request, agent, exc)
         else:

@@ -21,7 +21,7 @@ from agents_config.test_suites.serializers import (
     TestRunSerializer,
 )
 from agents_config.test_suites.services import agent_test_case_create, agent_test_run_start
-from tenants.api import (
+from tenants.api_base import (
     BODY_ERRORS,
     ApiPagination,
     NoQuerySerializer,
@@ -67,7 +67,7 @@ class TestCaseListCreateApi(AgentObjectAPIView):
     def post(self, request: Request, agent_id: str) -> Response:
         agent = self.get_agent(agent_id)
         body = parse_body(TestCaseInputSerializer, request)
-        case = agent_test_case_create(agent=agent, **body, **self.actor_kwargs())
+        case = agent_test_case_create(agent=agent, **body, actor=self.actor)
         return Response(TestCaseSerializer(case).data, status=status.HTTP_201_CREATED)
 
 
@@ -89,7 +89,7 @@ class TestRunStartApi(AgentObjectAPIView):
             agent=agent,
             version=body.get("version"),
             case_name=body.get("case"),
-            **self.actor_kwargs(),
+            actor=self.actor,
         )
         return Response(TestRunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
 

@@ -22,7 +22,6 @@ from agents_config.hooks import text_conversation
 from agents_config.models import Agent
 from agents_config.providers import ProviderKeys
 from agents_config.selectors import (
-    DRAFT,
     agent_draft_document,
     agent_version_by_label,
     content_checksum,
@@ -35,6 +34,7 @@ from agents_config.test_suites.expectations import (
     parse_turns,
 )
 from agents_config.test_suites.models import AgentTestCase
+from agents_config.versioning import DRAFT
 from tenants.platform import json_input
 
 TURN_TIMEOUT_S = 120.0

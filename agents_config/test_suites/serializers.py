@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
-from agents_config.contracts import SEMVER_PATTERN
 from agents_config.serializers import StrictInputSerializer
 from agents_config.test_suites.expectations import EXPECTATION_KINDS
-
-VERSION_OR_DRAFT = rf"(?:{SEMVER_PATTERN.strip('^$')}|draft)"
+from agents_config.versioning import VERSION_OR_DRAFT_PATTERN
 
 
 class TestRunInputSerializer(StrictInputSerializer):
     version = serializers.RegexField(
-        rf"^{VERSION_OR_DRAFT}$",
+        VERSION_OR_DRAFT_PATTERN,
         required=False,
         max_length=20,
         help_text='A published version (e.g. 1.2.0) or "draft" (the default).',

@@ -10,23 +10,15 @@ from collections.abc import Mapping
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 
 from agents_config.contracts import ContractError
 from agents_config.models import Agent
-from agents_config.services.common import AgentConflict, _actor_label, _locked
+from agents_config.services.common import AgentConflict, _locked
 from agents_config.test_suites.expectations import parse_turns
 from agents_config.test_suites.models import AgentTestCase, AgentTestRun, SuiteRunStatus
+from tenants.actors import Actor, actor_or_system
 from tenants.services import audit_record
-
-
-def _triggered_by(actor: AbstractBaseUser | None, actor_label: str, default: str) -> str:
-    if actor_label:
-        return actor_label
-    if actor is not None and actor.is_authenticated:
-        return actor.get_username()
-    return default
 
 
 def test_case_errors(fields: Mapping[str, Any]) -> dict[str, list[str]]:
@@ -48,6 +40,14 @@ def test_case_errors(fields: Mapping[str, Any]) -> dict[str, list[str]]:
         except ContractError as exc:
             errors.update(exc.errors)
     return errors
+
+
+def test_case_check(
+    *, name: Any, user_details: Any, overrides: Any, turns: Any, baseline: Any = None
+) -> None:
+    """THE validation of a test case's fields (API, admin form, replay): ``ContractError``
+    naming each bad field (turn errors by their path, e.g. ``turns[0].expect[0].kind``)."""
+    _clean_case_fields(name, user_details, overrides, turns, [] if baseline is None else baseline)
 
 
 def _clean_case_fields(
@@ -74,18 +74,14 @@ def agent_test_case_create(
     overrides: Any = None,
     baseline: Any = None,
     source_session: Any = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> AgentTestCase:
     """Store a validated test case; ``ContractError`` if invalid, ``AgentConflict`` if the
     agent already has a case of that name."""
-    user_details = {} if user_details is None else user_details
-    overrides = {} if overrides is None else overrides
     baseline = [] if baseline is None else baseline
-    _clean_case_fields(name, user_details, overrides, turns, baseline)
-    name = name.strip()
-    if AgentTestCase.objects.filter(agent=agent, name=name).exists():
-        raise AgentConflict(f"{agent.agent_id} already has a test case named {name!r}.")
+    name, user_details, overrides = _checked_case(
+        AgentTestCase(agent=agent, baseline=baseline), name, user_details, overrides, turns
+    )
     case = AgentTestCase.objects.create(
         agent=agent,
         name=name,
@@ -95,14 +91,57 @@ def agent_test_case_create(
         baseline=baseline,
         source_session=source_session,
     )
-    audit_record(
-        tenant=agent.tenant,
-        action="agent.test_case_created",
-        target=agent.agent_id,
-        details={"case": name},
-        **_actor_label(actor, actor_label),
-    )
+    _audit_case(case, "agent.test_case_created", actor)
     return case
+
+
+def _checked_case(
+    case: AgentTestCase, name: Any, user_details: Any, overrides: Any, turns: Any
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """The validated name, user details and overrides for ``case`` (new or stored)."""
+    user_details = {} if user_details is None else user_details
+    overrides = {} if overrides is None else overrides
+    _clean_case_fields(name, user_details, overrides, turns, case.baseline or [])
+    name = name.strip()
+    taken = AgentTestCase.objects.filter(agent=case.agent, name=name).exclude(pk=case.pk)
+    if taken.exists():
+        raise AgentConflict(f"{case.agent.agent_id} already has a test case named {name!r}.")
+    return name, user_details, overrides
+
+
+def _audit_case(case: AgentTestCase, action: str, actor: Actor | None) -> None:
+    audit_record(
+        tenant=case.agent.tenant,
+        action=action,
+        target=case.agent.agent_id,
+        details={"case": case.name},
+        actor=actor,
+    )
+
+
+@transaction.atomic
+def agent_test_case_update(
+    *,
+    case: AgentTestCase,
+    name: str,
+    turns: Any,
+    user_details: Any = None,
+    overrides: Any = None,
+    actor: Actor | None = None,
+) -> AgentTestCase:
+    """Replace a case's script (validated like :func:`agent_test_case_create`); audited."""
+    name, user_details, overrides = _checked_case(case, name, user_details, overrides, turns)
+    case.name, case.turns = name, turns
+    case.user_details, case.overrides = user_details, overrides
+    case.save()
+    _audit_case(case, "agent.test_case_updated", actor)
+    return case
+
+
+@transaction.atomic
+def agent_test_case_delete(*, case: AgentTestCase, actor: Actor | None = None) -> None:
+    _audit_case(case, "agent.test_case_deleted", actor)
+    case.delete()
 
 
 @transaction.atomic
@@ -111,8 +150,7 @@ def agent_test_run_start(
     agent: Agent,
     version: str | None = None,
     case_name: str | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     triggered_by: str = "",
     enqueue: bool = True,
 ) -> AgentTestRun:
@@ -138,14 +176,14 @@ def agent_test_run_start(
         version_label=target.label,
         checksum=target.checksum,
         progress_total=cases.count(),
-        triggered_by=triggered_by or _triggered_by(actor, actor_label, "system"),
+        triggered_by=triggered_by or actor_or_system(actor).label,
     )
     audit_record(
         tenant=agent.tenant,
         action="agent.test_run_started",
         target=agent.agent_id,
         details={"run": run.pk, "version": target.label, "case": case_name or ""},
-        **_actor_label(actor, actor_label),
+        actor=actor,
     )
     if enqueue:
         from agents_config.test_suites.tasks import run_agent_test_run
@@ -286,8 +324,7 @@ def agent_test_gate_set(
     *,
     agent: Agent,
     required: bool,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> Agent:
     """Switch the publish gate (not part of the versioned document)."""
     locked = _locked(agent)
@@ -299,7 +336,7 @@ def agent_test_gate_set(
             action="agent.test_gate_set",
             target=locked.agent_id,
             details={"required": required},
-            **_actor_label(actor, actor_label),
+            actor=actor,
         )
     agent.refresh_from_db()
     return locked
@@ -310,8 +347,7 @@ def session_to_test_case(
     *,
     session: Any,
     name: str | None = None,
-    actor: AbstractBaseUser | None = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> AgentTestCase:
     """A replay case from a recorded session: its user turns become the script (each
     expecting a valid turn when the recorded one was valid), its structured turns the
@@ -353,5 +389,4 @@ def session_to_test_case(
         baseline=baseline,
         source_session=session,
         actor=actor,
-        actor_label=actor_label,
     )

@@ -26,6 +26,7 @@ from sessions_app.telephony.models import (
     PhoneNumber,
     validate_e164,
 )
+from tenants.actors import Actor
 from tenants.admin_scoping import TenantScopedAdminMixin, TenantScopedInlineMixin
 from tenants.roles import Action
 
@@ -92,11 +93,11 @@ class PhoneNumberAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             obj.pk = created.pk
 
     def delete_model(self, request: HttpRequest, obj: PhoneNumber) -> None:
-        services.phone_number_delete(phone=obj, actor=request.user)
+        services.phone_number_delete(phone=obj, actor=Actor.from_request(request))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[PhoneNumber]) -> None:
         for phone in queryset.select_related("tenant"):
-            services.phone_number_delete(phone=phone, actor=request.user)
+            services.phone_number_delete(phone=phone, actor=Actor.from_request(request))
 
 
 class OutboundTrunkForm(forms.ModelForm):
@@ -127,7 +128,7 @@ class OutboundTrunkAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             transport=obj.transport,
             auth_username=obj.auth_username,
             auth_password=form.cleaned_data.get("auth_password") or None,
-            actor=request.user,
+            actor=Actor.from_request(request),
         )
         obj.pk = saved.pk
 
@@ -257,7 +258,7 @@ class CampaignAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
                     agent=obj.agent,
                     name=obj.name,
                     recipients=form.recipients,
-                    actor=request.user,
+                    actor=Actor.from_request(request),
                     **fields,
                 )
                 obj.pk = created.pk
@@ -267,7 +268,7 @@ class CampaignAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
     def _control(self, request: HttpRequest, queryset: QuerySet[Campaign], action: str) -> None:
         done = sum(
-            services.campaign_control(campaign=c, action=action, actor=request.user)
+            services.campaign_control(campaign=c, action=action, actor=Actor.from_request(request))
             for c in queryset.select_related("tenant")
         )
         self.message_user(request, f"{action}: {done} of {queryset.count()} campaign(s).")

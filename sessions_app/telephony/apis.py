@@ -34,7 +34,7 @@ from sessions_app.telephony.serializers import (
     PhoneNumberUpdateInputSerializer,
     RecipientsAddInputSerializer,
 )
-from tenants.api import (
+from tenants.api_base import (
     BODY_ERRORS,
     ApiPagination,
     NoQuerySerializer,
@@ -109,7 +109,7 @@ class PhoneNumberListCreateApi(TenantAPIView):
             agent=agent,
             pinned_version=_version(agent, body.get("pinned_version")),
             over_quota_message=body.get("over_quota_message", ""),
-            **self.actor_kwargs(),
+            actor=self.actor,
         )
         phone.refresh_from_db()
         return Response(PhoneNumberSerializer(phone).data, status=status.HTTP_201_CREATED)
@@ -157,7 +157,7 @@ class PhoneNumberDetailApi(TenantAPIView):
             agent=agent,
             pinned_version=pinned,
             over_quota_message=body.get("over_quota_message"),
-            **self.actor_kwargs(),
+            actor=self.actor,
         )
         phone.refresh_from_db()
         return Response(PhoneNumberSerializer(phone).data)
@@ -169,7 +169,7 @@ class PhoneNumberDetailApi(TenantAPIView):
         responses={204: None, **error_responses(404)},
     )
     def delete(self, request: Request, number_id: int) -> Response:
-        services.phone_number_delete(phone=self._phone(number_id), **self.actor_kwargs())
+        services.phone_number_delete(phone=self._phone(number_id), actor=self.actor)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -198,7 +198,7 @@ class OutboundTrunkApi(TenantAPIView):
     )
     def put(self, request: Request) -> Response:
         body = parse_body(OutboundTrunkInputSerializer, request)
-        trunk = services.outbound_trunk_set(tenant=self.tenant, **body, **self.actor_kwargs())
+        trunk = services.outbound_trunk_set(tenant=self.tenant, **body, actor=self.actor)
         trunk.refresh_from_db()
         return Response(OutboundTrunkSerializer(trunk).data)
 
@@ -308,7 +308,7 @@ class CampaignListCreateApi(TenantAPIView):
         body = parse_body(CampaignCreateInputSerializer, request)
         agent = _agent(self.tenant, body.pop("agent_id"))
         campaign = services.campaign_create(
-            tenant=self.tenant, agent=agent, **body, **self.actor_kwargs()
+            tenant=self.tenant, agent=agent, **body, actor=self.actor
         )
         return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
 
@@ -375,6 +375,6 @@ class CampaignControlApi(CampaignObjectApi):
     )
     def post(self, request: Request, campaign_id: int, action: str) -> Response:
         campaign = self._campaign(campaign_id)
-        if not services.campaign_control(campaign=campaign, action=action, **self.actor_kwargs()):
+        if not services.campaign_control(campaign=campaign, action=action, actor=self.actor):
             raise Conflict(f"Cannot {action} a campaign that is {campaign.status}.")
         return Response(CampaignSerializer(campaign).data)

@@ -47,6 +47,7 @@ from sessions_app.telephony.models import (
     VoicemailAction,
     validate_e164,
 )
+from tenants.actors import Actor
 from tenants.models import Tenant
 from tenants.secrets import decrypt_secret, encrypt_secret
 from tenants.services import audit_record
@@ -80,8 +81,7 @@ def phone_number_create(
     agent: Agent,
     pinned_version: AgentVersion | None = None,
     over_quota_message: str = "",
-    actor: Any = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> PhoneNumber:
     """Register a number for an agent; the LiveKit trunk and dispatch rule follow on commit."""
     from sessions_app.telephony.tasks import provision_phone_number
@@ -102,7 +102,6 @@ def phone_number_create(
             action="phone_number.create",
             target=number,
             actor=actor,
-            actor_label=actor_label,
             details={"agent_id": agent.agent_id},
         )
         transaction.on_commit(lambda: provision_phone_number.delay(phone.pk))
@@ -115,8 +114,7 @@ def phone_number_update(
     agent: Agent | None = None,
     pinned_version: AgentVersion | str | None = "unchanged",
     over_quota_message: str | None = None,
-    actor: Any = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> PhoneNumber:
     """Remap a number (agent, pinned version, over-quota message); re-provisioned on commit."""
     from sessions_app.telephony.tasks import provision_phone_number
@@ -138,14 +136,17 @@ def phone_number_update(
             action="phone_number.update",
             target=phone.number,
             actor=actor,
-            actor_label=actor_label,
             details={"agent_id": phone.agent.agent_id},
         )
         transaction.on_commit(lambda: provision_phone_number.delay(phone.pk))
     return phone
 
 
-def phone_number_delete(*, phone: PhoneNumber, actor: Any = None, actor_label: str = "") -> None:
+def phone_number_delete(
+    *,
+    phone: PhoneNumber,
+    actor: Actor | None = None,
+) -> None:
     """Remove a number; its LiveKit dispatch rule and trunk are deleted on commit (see
     ``on_phone_number_deleted``, which also covers numbers deleted with their agent)."""
     with transaction.atomic():
@@ -154,7 +155,6 @@ def phone_number_delete(*, phone: PhoneNumber, actor: Any = None, actor_label: s
             action="phone_number.delete",
             target=phone.number,
             actor=actor,
-            actor_label=actor_label,
         )
         phone.delete()
 
@@ -334,8 +334,7 @@ def outbound_trunk_set(
     transport: str = "auto",
     auth_username: str = "",
     auth_password: str | None = None,
-    actor: Any = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
 ) -> OutboundTrunk:
     """Create or replace the tenant's outbound trunk; provisioned on commit."""
     from sessions_app.telephony.tasks import provision_outbound_trunk
@@ -358,7 +357,6 @@ def outbound_trunk_set(
             action="outbound_trunk.set",
             target=address,
             actor=actor,
-            actor_label=actor_label,
             details={"numbers": list(numbers)},
         )
         transaction.on_commit(lambda: provision_outbound_trunk.delay(trunk.pk))
@@ -511,8 +509,7 @@ def campaign_create(
     agent: Agent,
     name: str,
     recipients: list[dict[str, Any]],
-    actor: Any = None,
-    actor_label: str = "",
+    actor: Actor | None = None,
     **settings_fields: Any,
 ) -> Campaign:
     """A draft campaign with its recipients (``[{"phone": ..., "variables": {...}}]``)."""
@@ -528,7 +525,6 @@ def campaign_create(
             action="campaign.create",
             target=name,
             actor=actor,
-            actor_label=actor_label,
             details={"recipients": len(recipients)},
         )
     return campaign
@@ -573,7 +569,10 @@ _CONTROL: dict[str, tuple[tuple[str, ...], str]] = {
 
 
 def campaign_control(
-    *, campaign: Campaign, action: str, actor: Any = None, actor_label: str = ""
+    *,
+    campaign: Campaign,
+    action: str,
+    actor: Actor | None = None,
 ) -> bool:
     """start / pause / resume / cancel; False if the current status does not allow it.
 
@@ -595,7 +594,6 @@ def campaign_control(
             action=f"campaign.{action}",
             target=campaign.name,
             actor=actor,
-            actor_label=actor_label,
         )
     campaign.status = to_status
     return True

@@ -14,6 +14,7 @@ from django.utils.html import format_html, format_html_join
 
 from sessions_app.webhooks import services as webhooks
 from tenants import services
+from tenants.actors import Actor
 from tenants.admin import secret_shown_once
 from tenants.admin_scoping import (
     MANAGE_TENANT_ACTIONS,
@@ -173,7 +174,7 @@ class WebhookEndpointAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
                 url=obj.url,
                 events=obj.events,
                 is_active=obj.is_active,
-                actor=request.user,
+                actor=Actor.from_request(request),
             )
             form.instance = created.endpoint
             request._webhook_secret = created.secret  # shown once by response_add, never stored
@@ -181,13 +182,13 @@ class WebhookEndpointAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             return
         super().save_model(request, obj, form, change)
         if "is_active" in form.changed_data and obj.is_active:
-            webhooks.webhook_endpoint_enable(endpoint=obj, actor=request.user)
+            webhooks.webhook_endpoint_enable(endpoint=obj, actor=Actor.from_request(request))
         else:
             services.audit_record(
                 tenant=obj.tenant,
                 action="webhook.updated",
                 target=obj.url,
-                actor=request.user,
+                actor=Actor.from_request(request),
                 details={"changed": form.changed_data},
             )
 
@@ -214,7 +215,7 @@ class WebhookEndpointAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     )
     def enable_selected(self, request: HttpRequest, queryset: QuerySet[WebhookEndpoint]) -> None:
         for endpoint in queryset.select_related("tenant"):
-            webhooks.webhook_endpoint_enable(endpoint=endpoint, actor=request.user)
+            webhooks.webhook_endpoint_enable(endpoint=endpoint, actor=Actor.from_request(request))
         self.message_user(request, f"Re-enabled {queryset.count()} endpoint(s).", messages.SUCCESS)
 
 
@@ -276,7 +277,9 @@ class WebhookDeliveryAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     def resend_selected(self, request: HttpRequest, queryset: QuerySet[WebhookDelivery]) -> None:
         sent = skipped = 0
         for delivery in queryset.select_related("endpoint"):
-            if webhooks.webhook_delivery_resend(delivery=delivery, actor=request.user):
+            if webhooks.webhook_delivery_resend(
+                delivery=delivery, actor=Actor.from_request(request)
+            ):
                 sent += 1
             else:
                 skipped += 1

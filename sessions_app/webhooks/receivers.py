@@ -32,7 +32,7 @@ def on_session_status_changed(sender: Any, **kwargs: Any) -> None:
     if event is None:
         return
     _emit_safely(
-        tenant_id=kwargs["tenant_id"],
+        tenant_id=kwargs["tenant_pk"],
         agent_id=kwargs.get("agent_id"),
         event=event,
         data={
@@ -50,7 +50,7 @@ def on_session_report_ready(sender: Any, **kwargs: Any) -> None:
     if "report" not in kwargs:
         return
     _emit_safely(
-        tenant_id=kwargs["tenant_id"],
+        tenant_id=kwargs["tenant_pk"],
         agent_id=kwargs.get("agent_id"),
         event=WebhookEvent.SESSION_REPORT_READY,
         data={
@@ -67,7 +67,7 @@ def on_agent_config_changed(sender: Any, **kwargs: Any) -> None:
     if kwargs.get("action") not in PUBLISH_ACTIONS:
         return
     _emit_safely(
-        tenant_id=kwargs["tenant_id"],
+        tenant_id=kwargs["tenant_pk"],
         agent_id=kwargs.get("agent_id"),
         event=WebhookEvent.AGENT_PUBLISHED,
         data={

@@ -30,13 +30,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from tenants import outbound
+from tenants.actors import Actor
 from tenants.models import (
     Tenant,
     WebhookDelivery,
@@ -239,7 +239,7 @@ def webhook_event_emit(
 
 
 def webhook_delivery_resend(
-    *, delivery: WebhookDelivery, actor: AbstractBaseUser | None = None
+    *, delivery: WebhookDelivery, actor: Actor | None = None
 ) -> WebhookDelivery | None:
     """Send the same body again as a new delivery (the log keeps the original).
 
@@ -280,7 +280,7 @@ def webhook_endpoint_create(
     events: list[str],
     agent: Any = None,
     is_active: bool = True,
-    actor: AbstractBaseUser | None = None,
+    actor: Actor | None = None,
 ) -> CreatedEndpoint:
     """Validate (URL safety included) and create an endpoint with a fresh secret."""
     secret = generate_secret()
@@ -302,7 +302,7 @@ def webhook_endpoint_create(
 
 
 def webhook_endpoint_enable(
-    *, endpoint: WebhookEndpoint, actor: AbstractBaseUser | None = None
+    *, endpoint: WebhookEndpoint, actor: Actor | None = None
 ) -> WebhookEndpoint:
     """Activate the endpoint and forget its failure streak and disabled notice."""
     with transaction.atomic():
@@ -340,7 +340,6 @@ def _endpoint_record_failure(endpoint_id: int, error: str) -> None:
                 tenant=endpoint.tenant,
                 action="webhook.auto_disabled",
                 target=endpoint.url,
-                actor_label="system",
                 details={"failure_streak": endpoint.failure_streak, "last_error": error[:500]},
             )
             logger.warning("webhook endpoint %s disabled: %s", endpoint.pk, error)

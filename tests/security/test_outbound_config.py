@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from agents_config.factories import agent_document, make_agent
 from agents_config.models import Agent
-from tenants.secrets import credential_set
+from tenants.services import credential_set
 from tests.test_admin import change_form_data
 
 pytestmark = pytest.mark.django_db

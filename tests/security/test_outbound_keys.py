@@ -15,7 +15,7 @@ from agents_config.factories import agent_document, make_agent
 from agents_config.providers import ProviderConfigError, ProviderKeys
 from agents_config.services import agent_publish, agent_update_sections
 from agents_config.test_suites.services import agent_test_case_create
-from tenants.secrets import credential_set
+from tenants.services import credential_set
 from tests.fakes.otlp_receiver import FakeOtlpReceiver
 from tests.fakes.recording_server import RecordingServer
 from worker import tracing

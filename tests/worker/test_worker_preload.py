@@ -30,7 +30,7 @@ warm_process()
 assert set(DJANGO_MODULES) <= set(sys.modules)
 from livekit.plugins import silero
 
-from agents_config.demo import demo_document  # the session's document, loaded by the test
+from agents_config.demo_agent import demo_document  # the session's document, loaded by the test
 
 vad = silero.VAD.load()
 before = set(sys.modules)

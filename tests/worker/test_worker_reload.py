@@ -10,7 +10,7 @@ from tests.worker.conftest import build_factory, demo_turn
 from tests.worker.test_worker_agent import start_session
 from worker.agent import AgentBlueprint, resolve_variables
 from worker.publisher import MemoryTurnPublisher
-from worker.reload import SessionReloader
+from worker.session_reload import SessionReloader
 
 
 def reloader(policy: str, sent: list, applied: list, live: str | None = "1.0.0"):
@@ -95,3 +95,20 @@ async def test_scheduled_version_applies_at_the_next_turn(fake_openai):
     assert "NEW officer" in json.dumps(second["messages"])
     assert [r.version for r in agent.turns.records] == ["1.0.0", "2.0.0"]
     assert [m["version"] for m in publisher.messages] == ["1.0.0", "2.0.0"]
+
+
+async def test_changes_name_the_tenant_by_tenant_pk_and_legacy_tenant_id_still_works():
+    """Payloads say ``tenant_pk`` (``tenant_id`` is a slug elsewhere); messages from
+    platform processes older than that name still carry the pk as ``tenant_id``."""
+    sent, applied = [], []
+    watcher = reloader("apply", sent, applied)
+    await watcher.on_change(
+        {"tenant_pk": 1, "agent_id": "officer", "action": "published", "version": "1.1.0"}
+    )
+    await watcher.on_change(
+        {"tenant_pk": 2, "agent_id": "officer", "action": "published", "version": "9.0.0"}
+    )
+    await watcher.on_change(
+        {"tenant_id": 1, "agent_id": "officer", "action": "published", "version": "1.2.0"}
+    )
+    assert applied == ["1.1.0", "1.2.0"]

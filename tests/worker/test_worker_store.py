@@ -10,7 +10,8 @@ from django.core.exceptions import ImproperlyConfigured
 from agents_config.services import agent_publish, agent_update_sections
 from sessions_app.models import Session
 from tenants.models import ProviderCredential
-from tenants.secrets import credential_set, provider_api_key
+from tenants.secrets import provider_api_key
+from tenants.services import credential_set
 from worker import store
 
 pytestmark = pytest.mark.django_db

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from agents_config.contracts import ContractError
 from agents_config.services import AgentConflict, agent_import
+from tenants.actors import Actor
 from tenants.models import Tenant
 from tenants.platform import json_input
 
@@ -43,7 +44,7 @@ class Command(BaseCommand):
             agent = agent_import(
                 tenant=tenant,
                 data=data,
-                actor_label="import_agent",
+                actor=Actor.command("import_agent"),
                 replace=options["replace"],
                 publish=options["publish"],
             )

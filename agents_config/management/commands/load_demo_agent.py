@@ -13,12 +13,15 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from agents_config.demo import DEMO_AGENT_ID, DEMO_TENANT_SLUG, demo_document
+from agents_config.demo_agent import DEMO_AGENT_ID, DEMO_TENANT_SLUG, demo_document
 from agents_config.models import Agent
 from agents_config.services import agent_create, agent_publish
+from tenants.actors import Actor
 from tenants.models import Tenant
 from tenants.roles import Role
 from tenants.services import membership_set, tenant_create
+
+COMMAND = Actor.command("load_demo_agent")
 
 
 class Command(BaseCommand):
@@ -40,16 +43,15 @@ class Command(BaseCommand):
                 name="Demo tenant",
                 max_concurrent_sessions=10,
                 max_sessions_per_month=1000,
+                actor=COMMAND,
             )
             self.stdout.write(f"Created tenant {tenant.slug}.")
         agent = Agent.objects.filter(tenant=tenant, agent_id=DEMO_AGENT_ID).first()
         if agent is None:
-            agent = agent_create(tenant=tenant, data=demo_document(), actor_label="load_demo_agent")
+            agent = agent_create(tenant=tenant, data=demo_document(), actor=COMMAND)
             self.stdout.write(f"Created agent {agent.agent_id}.")
         if agent.published_version is None:
-            version = agent_publish(
-                agent=agent, version="1.0.0", note="Demo agent", actor_label="load_demo_agent"
-            )
+            version = agent_publish(agent=agent, version="1.0.0", note="Demo agent", actor=COMMAND)
             self.stdout.write(f"Published {agent.agent_id} {version.version}.")
         else:
             self.stdout.write(
@@ -68,7 +70,7 @@ class Command(BaseCommand):
         user.is_staff = user.is_superuser = True
         user.set_password(password)
         user.save()
-        membership_set(tenant=tenant, user=user, role=Role.ADMIN)
+        membership_set(tenant=tenant, user=user, role=Role.ADMIN, actor=COMMAND)
         self.stdout.write(
             self.style.SUCCESS(f"Admin login: username 'admin', password '{password}'")
         )

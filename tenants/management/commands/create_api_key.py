@@ -6,9 +6,10 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from tenants.actors import Actor
 from tenants.models import Tenant
 from tenants.roles import Role
-from tenants.services import api_key_create, audit_record
+from tenants.services import api_key_create
 
 
 class Command(BaseCommand):
@@ -23,13 +24,11 @@ class Command(BaseCommand):
         tenant = Tenant.objects.filter(slug=options["tenant"]).first()
         if tenant is None:
             raise CommandError(f"No tenant {options['tenant']!r}.")
-        issued = api_key_create(tenant=tenant, name=options["name"], role=options["role"])
-        audit_record(
+        issued = api_key_create(
             tenant=tenant,
-            action="api_key.created",
-            target=issued.api_key.prefix,
-            actor_label="create_api_key",
-            details={"role": options["role"]},
+            name=options["name"],
+            role=options["role"],
+            actor=Actor.command("create_api_key"),
         )
         self.stderr.write(
             f"API key {issued.api_key.prefix} ({options['role']}) for {tenant.slug}; "

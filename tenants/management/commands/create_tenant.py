@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from tenants.actors import Actor
 from tenants.models import IsolationLevel, Tenant
 from tenants.services import tenant_create
 
@@ -35,6 +36,7 @@ class Command(BaseCommand):
                 max_sessions_per_month=options["max_sessions_per_month"],
                 max_sessions_per_user_per_month=options["max_sessions_per_user_per_month"],
                 api_requests_per_minute=options["api_requests_per_minute"],
+                actor=Actor.command("create_tenant"),
             )
         except ValidationError as exc:
             lines = [f"  {field}: {' '.join(msgs)}" for field, msgs in exc.message_dict.items()]

@@ -1,4 +1,4 @@
-"""Live sessions follow configuration changes pushed over Redis (see agents_config.reload).
+"""Live sessions follow configuration changes pushed over Redis (agents_config.config_broadcast).
 
 Each job watches its own agent. On a change it tells the room (``config-update`` message
 ``{"type": "config_changed", "agent_id", "version", "action"}``) and, when the agent's reload
@@ -38,7 +38,9 @@ class SessionReloader:
         self._live_version = live_version
 
     async def on_change(self, change: dict[str, Any]) -> None:
-        if change.get("tenant_id") != self.tenant_id or change.get("agent_id") != self.agent_id:
+        # ``tenant_pk``; ``tenant_id`` from platform processes older than that name.
+        tenant = change.get("tenant_pk", change.get("tenant_id"))
+        if tenant != self.tenant_id or change.get("agent_id") != self.agent_id:
             return
         action = str(change.get("action") or "")
         version = change.get("version")
@@ -62,7 +64,7 @@ class SessionReloader:
             logger.info("missed a config change while disconnected; live version is %s", live)
             await self.on_change(
                 {
-                    "tenant_id": self.tenant_id,
+                    "tenant_pk": self.tenant_id,
                     "agent_id": self.agent_id,
                     "version": live,
                     "action": "published",

@@ -44,10 +44,13 @@ def publish_change(sender: Any = None, **payload: Any) -> None:
     """Signal receiver: publish one change event (never raises into the request)."""
     if not settings.REDIS_URL:
         return
-    message = {**{k: v for k, v in payload.items() if k != "signal"}, "sent_at": time.time()}
+    message = {k: v for k, v in payload.items() if k not in ("signal", "tenant_id")}
+    # ``tenant_id`` (the pk) is the name before payloads said ``tenant_pk``; still accepted.
+    message["tenant_pk"] = payload.get("tenant_pk", payload.get("tenant_id"))
+    message["sent_at"] = time.time()
     try:
         client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
-        channel = config_channel(message["tenant_id"], message["agent_id"])
+        channel = config_channel(message["tenant_pk"], message["agent_id"])
         client.publish(channel, json.dumps(message))
     except redis.RedisError:
         logger.exception("could not publish config change %s", message)

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from tenants.actors import Actor
 from tenants.models import Tenant
 from tenants.permissions import TenantContext, TenantPermission
 from tenants.platform.exceptions import ErrorSerializer
@@ -174,6 +175,7 @@ class TenantAPIView(APIView):
     def tenant(self) -> Tenant:
         return self.context.tenant
 
-    def actor_kwargs(self) -> dict[str, Any]:
-        """``actor`` / ``actor_label`` for services (audit trail)."""
-        return {"actor": self.context.actor, "actor_label": self.context.actor_label}
+    @property
+    def actor(self) -> Actor:
+        """The caller, as services' ``actor`` (audit trail)."""
+        return self.context.actor
