@@ -10,6 +10,7 @@ from agents_config.contracts import ContractError
 from agents_config.models import AgentTestRun, SuiteRunStatus
 from agents_config.services import AgentConflict, agent_test_run_execute, agent_test_run_start
 from agents_config.suite_runner import format_report, progress_bar
+from tenants.actors import Actor
 from worker.management.commands.talk import Command as TalkCommand
 
 
@@ -36,7 +37,7 @@ class Command(TalkCommand):
                 agent=agent,
                 version=options["agent_version"] or None,
                 case_name=options["case"],
-                triggered_by="cli",
+                actor=Actor.command("test_agent"),
                 enqueue=False,
             )
         except (ContractError, AgentConflict) as exc:
