@@ -72,7 +72,7 @@ class PhoneNumberAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         return [*fixed, *self.readonly_fields]
 
     def save_model(self, request: HttpRequest, obj: PhoneNumber, form: Any, change: bool) -> None:
-        actor = {"actor": request.user}
+        actor = {"actor": Actor.from_request(request)}
         if change:
             services.phone_number_update(
                 phone=obj,

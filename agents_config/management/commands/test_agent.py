@@ -12,6 +12,7 @@ from agents_config.services import AgentConflict
 from agents_config.test_suites.models import AgentTestRun, SuiteRunStatus
 from agents_config.test_suites.runner import format_report, progress_bar
 from agents_config.test_suites.services import agent_test_run_execute, agent_test_run_start
+from tenants.actors import Actor
 
 
 class Command(AgentCommand):
@@ -37,7 +38,7 @@ class Command(AgentCommand):
                 agent=agent,
                 version=options["agent_version"] or None,
                 case_name=options["case"],
-                triggered_by="cli",
+                actor=Actor.command("test_agent"),
                 enqueue=False,
             )
         except (ContractError, AgentConflict) as exc:
