@@ -93,9 +93,12 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
-# django-prometheus's PostgreSQL backend counts queries, errors and connections per database.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+# django-prometheus's PostgreSQL backend (queries, errors and connections per database), with a
+# pool health check that costs no round trip per request and pool errors that name their
+# cause (config/postgres/base.py).
+ON_POSTGRESQL: bool = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if ON_POSTGRESQL:
+    DATABASES["default"]["ENGINE"] = "config.postgres"
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Behind pgbouncer in transaction mode, server-side cursors (``.iterator()``, the admin's
@@ -107,9 +110,7 @@ DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
 # holds at most DATABASE_POOL_MAX_SIZE connections), else one persistent connection per thread.
 # The process entry (config/processes.py) turns the pool off for Celery and the agent worker,
 # whose processes run one task at a time.
-DATABASE_POOL: bool = env.bool("DATABASE_POOL", default=True) and DATABASES["default"][
-    "ENGINE"
-].endswith("postgresql")
+DATABASE_POOL: bool = env.bool("DATABASE_POOL", default=True) and ON_POSTGRESQL
 if DATABASE_POOL:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections, not Django
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
