@@ -21,7 +21,7 @@ from config.exceptions import Conflict, ServiceUnavailable
 from config.logging import set_log_context
 from sessions_app.livekit import livekit_configured, participant_token
 from sessions_app.models import Session, SessionReport
-from sessions_app.selectors import hidden_fields_of, sessions_filtered, sessions_visible
+from sessions_app.selectors import hidden_fields_of, sessions_list
 from sessions_app.serializers import (
     SessionCreatedSerializer,
     SessionCreateInputSerializer,
@@ -132,12 +132,10 @@ class SessionListCreateApi(TenantAPIView):
     )
     def get(self, request: Request) -> Response:
         query = parse_query(SessionListQuerySerializer, request)
-        sessions = sessions_filtered(
-            sessions_visible(
-                tenant_id=self.tenant.pk,
-                agents=visible_objects(self.context, agents_for_tenant(tenant=self.tenant)),
-                include_orphans=self.context.role == Role.ADMIN,
-            ),
+        sessions = sessions_list(
+            tenant_id=self.tenant.pk,
+            agents=visible_objects(self.context, agents_for_tenant(tenant=self.tenant)),
+            include_orphans=self.context.role == Role.ADMIN,
             agent_id=query.get("agent"),
             status=query.get("status"),
             user_id=query.get("user"),
