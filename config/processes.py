@@ -135,6 +135,12 @@ def worker(kinds: Sequence[str]) -> None:
     unknown = set(kinds) - set(settings.TASK_QUEUES.values()) - {"default"}
     if unknown:
         sys.exit(f"Unknown queue(s) {', '.join(sorted(unknown))}; see settings.TASK_QUEUES.")
+    if settings.CELERY_METRICS_PORT and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # The pool processes count task outcomes; the worker's metrics server (config.celery)
+        # adds up their values from files in a directory of this worker's own.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="celery-metrics-")
     _replace_process(celery_worker_argv(kinds))
 
 

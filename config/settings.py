@@ -224,6 +224,11 @@ METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
 # gunicorn runs several processes: prometheus-client's multiprocess mode aggregates them from
 # files in this directory (config/processes.py creates it and clears it when the web starts).
 PROMETHEUS_MULTIPROC_DIR: str = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# Each Celery worker's own Prometheus endpoint (GET /metrics on this port; unset: off), for
+# workers on hosts other than the web's. Give each worker on one host its own port. It listens
+# on CELERY_METRICS_HOST: loopback by default; 0.0.0.0 in a container scraped by its pod IP.
+CELERY_METRICS_PORT: int | None = env.int("CELERY_METRICS_PORT", default=None)
+CELERY_METRICS_HOST: str = env.str("CELERY_METRICS_HOST", default="127.0.0.1")
 # The agent worker's livekit-agents Prometheus endpoint (port; unset: off).
 AGENT_WORKER_METRICS_PORT: int | None = env.int("AGENT_WORKER_METRICS_PORT", default=None)
 # Names this deployment's Redis pub/sub channels (config changes), so deployments sharing a
