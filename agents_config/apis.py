@@ -13,7 +13,6 @@ draft writes to refuse lost updates with 412.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
@@ -87,7 +86,11 @@ from tenants.api_base import (
     parse_body,
     parse_query,
 )
-from tenants.permissions import has_object_permission, role_group_perm_exists, visible_objects
+from tenants.permissions import (
+    api_key_role_group_name,
+    has_object_permission,
+    visible_objects,
+)
 from tenants.platform.exceptions import PreconditionFailed
 from tenants.roles import Action
 
@@ -305,9 +308,9 @@ class AgentConfigApi(AgentObjectAPIView):
         responses={200: DOCUMENT_RESPONSE, **error_responses(400, 404)},
     )
     def get(self, request: Request, agent_id: str) -> Response:
-        readable = role_group_perm_exists(self.context, Action.READ, Agent)
-        if not request.query_params and readable is not None and SLUG.match(agent_id):
-            return self.cached_draft(agent_id, readable)
+        group_name = api_key_role_group_name(self.context, Agent)
+        if not request.query_params and group_name is not None and SLUG.match(agent_id):
+            return self.cached_draft(agent_id, group_name)
         agent = self.get_agent(agent_id)
         query = parse_query(ConfigQuerySerializer, request)
         published = agent.published_version.version if agent.published_version else None
@@ -322,11 +325,11 @@ class AgentConfigApi(AgentObjectAPIView):
         }
         return _with_etag(Response(document), agent)
 
-    def cached_draft(self, agent_id: str, readable: Any) -> Response:
+    def cached_draft(self, agent_id: str, group_name: str) -> Response:
         """The hot path for API keys: one query finds the agent and checks the object
         permission; the document is rendered once per revision (``agent_draft_document_cached``).
         Same answers as ``get_agent`` + ``agent_draft_document``: 404, then 403, then 200."""
-        head = agent_draft_head(tenant=self.tenant, agent_id=agent_id, readable=readable)
+        head = agent_draft_head(tenant=self.tenant, agent_id=agent_id, group_name=group_name)
         if head is None:
             raise NotFound(f"Agent {agent_id!r} not found.")
         if not head["readable"]:

@@ -8,11 +8,14 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-from django.db.models import Exists, QuerySet
+from django.db.models import QuerySet
 
 from agents_config.contracts import SECTION_CONTRACTS
 from agents_config.models import Agent, AgentVersion, SchemaField
 from tenants.models import Tenant
+from tenants.permissions import group_perm_exists
+from tenants.prepared import PreparedQuery
+from tenants.roles import ACTION_PERMISSION, Action
 
 # Keys that do not change what a version *is*: they are excluded from its content checksum.
 NON_CONTENT_KEYS = frozenset({"version", "enabled", "tenant_config"})
@@ -191,18 +194,37 @@ _draft_cache: OrderedDict[tuple[int, int, int | None], dict[str, Any]] = Ordered
 _draft_cache_lock = threading.Lock()
 
 
-def agent_draft_head(
-    *, tenant: Tenant, agent_id: str, readable: Exists | None = None
-) -> dict[str, Any] | None:
-    """One indexed query: the agent's ``pk``, ``revision``, ``published_version_id`` and, with
-    ``readable`` (an object-permission ``Exists``), whether the caller may read it."""
-    fields = ["pk", "revision", "published_version_id"]
-    agents = Agent.objects.filter(tenant=tenant, agent_id=agent_id).order_by()
-    if readable is not None:
-        agents = agents.annotate(readable=readable)
-        fields.append("readable")
-    rows = list(agents.values(*fields)[:1])
-    return rows[0] if rows else None
+_DRAFT_HEAD = PreparedQuery(
+    lambda tenant_id, agent_id, group_name: (
+        Agent.objects.filter(tenant_id=tenant_id, agent_id=agent_id)
+        .order_by()
+        .annotate(
+            readable=group_perm_exists(
+                Agent, group_name=group_name, codename=ACTION_PERMISSION[Action.READ]
+            )
+        )
+        .values_list("pk", "revision", "published_version_id", "readable")[:1]
+    ),
+    tenant_id=-918_273_645,
+    agent_id="\x01agent",
+    group_name="\x01group",
+)
+
+
+def agent_draft_head(*, tenant: Tenant, agent_id: str, group_name: str) -> dict[str, Any] | None:
+    """One indexed query, compiled once per process (the API-key read path): the agent's
+    ``pk``, ``revision``, ``published_version_id`` and ``readable``, whether the role group
+    ``group_name`` holds the read permission on it."""
+    rows = _DRAFT_HEAD.rows(tenant_id=tenant.pk, agent_id=agent_id, group_name=group_name)
+    if not rows:
+        return None
+    pk, revision, published_version_id, readable = rows[0]
+    return {
+        "pk": pk,
+        "revision": revision,
+        "published_version_id": published_version_id,
+        "readable": readable,
+    }
 
 
 def agent_draft_document_cached(*, tenant: Tenant, head: dict[str, Any]) -> dict[str, Any]:

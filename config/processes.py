@@ -59,9 +59,13 @@ def gunicorn_argv() -> list[str]:
         # SIGTERM: stop accepting, let in-flight requests finish for this long, then exit.
         "--graceful-timeout", _env("GUNICORN_GRACEFUL_TIMEOUT", "30"),
         "--keep-alive", _env("GUNICORN_KEEPALIVE", "5"),
+        # Import the application (Django, the URLconf, livekit-agents: seconds of CPU) once in
+        # the master: workers fork ready, and a recycled worker's replacement serves at once.
+        # The master opens no database or Redis connection (they are made per worker).
+        "--preload",
         # Recycle workers now and then (bounded memory growth), staggered.
-        "--max-requests", _env("GUNICORN_MAX_REQUESTS", "2000"),
-        "--max-requests-jitter", _env("GUNICORN_MAX_REQUESTS_JITTER", "200"),
+        "--max-requests", _env("GUNICORN_MAX_REQUESTS", "10000"),
+        "--max-requests-jitter", _env("GUNICORN_MAX_REQUESTS_JITTER", "1000"),
         # Which proxies may set X-Forwarded-Proto/For (the TLS-terminating load balancer).
         "--forwarded-allow-ips", _env("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         "--access-logfile", "-",
@@ -131,6 +135,12 @@ def worker(kinds: Sequence[str]) -> None:
     unknown = set(kinds) - set(settings.TASK_QUEUES.values()) - {"default"}
     if unknown:
         sys.exit(f"Unknown queue(s) {', '.join(sorted(unknown))}; see settings.TASK_QUEUES.")
+    if settings.CELERY_METRICS_PORT and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # The pool processes count task outcomes; the worker's metrics server (config.celery)
+        # adds up their values from files in a directory of this worker's own.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="celery-metrics-")
     _replace_process(celery_worker_argv(kinds))
 
 

@@ -93,9 +93,12 @@ TEMPLATES = [
 DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
-# django-prometheus's PostgreSQL backend counts queries, errors and connections per database.
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+# django-prometheus's PostgreSQL backend (queries, errors and connections per database), with a
+# pool health check that costs no round trip per request and pool errors that name their
+# cause (config/postgres/base.py).
+ON_POSTGRESQL: bool = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if ON_POSTGRESQL:
+    DATABASES["default"]["ENGINE"] = "config.postgres"
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # Behind pgbouncer in transaction mode, server-side cursors (``.iterator()``, the admin's
@@ -107,9 +110,7 @@ DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
 # holds at most DATABASE_POOL_MAX_SIZE connections), else one persistent connection per thread.
 # The process entry (config/processes.py) turns the pool off for Celery and the agent worker,
 # whose processes run one task at a time.
-DATABASE_POOL: bool = env.bool("DATABASE_POOL", default=True) and DATABASES["default"][
-    "ENGINE"
-].endswith("postgresql")
+DATABASE_POOL: bool = env.bool("DATABASE_POOL", default=True) and ON_POSTGRESQL
 if DATABASE_POOL:
     DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections, not Django
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
@@ -223,6 +224,11 @@ METRICS_TOKEN: str = env.str("METRICS_TOKEN", default="")
 # gunicorn runs several processes: prometheus-client's multiprocess mode aggregates them from
 # files in this directory (config/processes.py creates it and clears it when the web starts).
 PROMETHEUS_MULTIPROC_DIR: str = env.str("PROMETHEUS_MULTIPROC_DIR", default="")
+# Each Celery worker's own Prometheus endpoint (GET /metrics on this port; unset: off), for
+# workers on hosts other than the web's. Give each worker on one host its own port. It listens
+# on CELERY_METRICS_HOST: loopback by default; 0.0.0.0 in a container scraped by its pod IP.
+CELERY_METRICS_PORT: int | None = env.int("CELERY_METRICS_PORT", default=None)
+CELERY_METRICS_HOST: str = env.str("CELERY_METRICS_HOST", default="127.0.0.1")
 # The agent worker's livekit-agents Prometheus endpoint (port; unset: off).
 AGENT_WORKER_METRICS_PORT: int | None = env.int("AGENT_WORKER_METRICS_PORT", default=None)
 # Names this deployment's Redis pub/sub channels (config changes), so deployments sharing a

@@ -19,7 +19,7 @@ from rest_framework.response import Response
 from agents_config.selectors import agent_with_live_version, agents_for_tenant
 from sessions_app.livekit import livekit_configured, participant_token
 from sessions_app.models import Session, SessionReport
-from sessions_app.selectors import hidden_fields_of, sessions_filtered, sessions_visible
+from sessions_app.selectors import hidden_fields_of, sessions_list
 from sessions_app.serializers import (
     SessionCreatedSerializer,
     SessionCreateInputSerializer,
@@ -132,12 +132,10 @@ class SessionListCreateApi(TenantAPIView):
     )
     def get(self, request: Request) -> Response:
         query = parse_query(SessionListQuerySerializer, request)
-        sessions = sessions_filtered(
-            sessions_visible(
-                tenant_id=self.tenant.pk,
-                agents=visible_objects(self.context, agents_for_tenant(tenant=self.tenant)),
-                include_orphans=role_allows(self.context.role, ORPHAN_SESSIONS_ACTION),
-            ),
+        sessions = sessions_list(
+            tenant_id=self.tenant.pk,
+            agents=visible_objects(self.context, agents_for_tenant(tenant=self.tenant)),
+            include_orphans=role_allows(self.context.role, ORPHAN_SESSIONS_ACTION),
             agent_id=query.get("agent"),
             status=query.get("status"),
             user_id=query.get("user"),

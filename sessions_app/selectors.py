@@ -15,11 +15,46 @@ from tenants.stats import percentile
 
 
 def sessions_visible(*, tenant_id: int, agents: QuerySet[Agent], include_orphans: bool) -> QuerySet:
-    """The tenant's sessions of ``agents`` (plus those whose agent was deleted, if asked)."""
-    condition = Q(agent__in=agents)
+    """The tenant's sessions of ``agents`` (plus those whose agent was deleted, if asked).
+
+    Two branches joined by ``UNION ALL`` rather than one ``agent IN (…) OR agent IS NULL``:
+    PostgreSQL cannot use an index for such an OR, so on a large table it read every session
+    of the tenant; each branch alone is an indexed lookup (``session_agent_recent``, agent and
+    created_at). A union takes no further ``filter()``: use ``sessions_list`` for a filtered,
+    ordered list.
+    """
+    branches = _visible_branches(
+        tenant_id=tenant_id, agents=agents, include_orphans=include_orphans
+    )
+    return branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
+
+
+def _visible_branches(
+    *, tenant_id: int, agents: QuerySet[Agent], include_orphans: bool
+) -> list[QuerySet]:
+    branches = [Session.objects.filter(tenant_id=tenant_id, agent__in=agents)]
     if include_orphans:
-        condition |= Q(agent__isnull=True)
-    return Session.objects.filter(condition, tenant_id=tenant_id).select_related("tenant")
+        branches.append(Session.objects.filter(tenant_id=tenant_id, agent__isnull=True))
+    return branches
+
+
+def sessions_list(
+    *,
+    tenant_id: int,
+    agents: QuerySet[Agent],
+    include_orphans: bool,
+    **filters: Any,
+) -> QuerySet[Session]:
+    """``sessions_visible`` narrowed by the list's query parameters (``sessions_filtered``'s),
+    newest first: each branch is filtered before the union, so each stays an indexed lookup."""
+    branches = [
+        sessions_filtered(branch, **filters).order_by()
+        for branch in _visible_branches(
+            tenant_id=tenant_id, agents=agents, include_orphans=include_orphans
+        )
+    ]
+    combined = branches[0].union(*branches[1:], all=True) if len(branches) > 1 else branches[0]
+    return combined.order_by("-created_at")
 
 
 def sessions_filtered(

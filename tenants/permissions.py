@@ -111,18 +111,30 @@ def role_group_perm_exists(context: TenantContext, action: Action, model: Any) -
     ``action``'s object permission on the row? (Direct-FK permission tables only; the
     annotation joins the indexed ``content_object_id``, so the lookup and the check are one
     query.) None for session users, whose permissions go through guardian's backend."""
+    group_name = api_key_role_group_name(context, model)
+    if group_name is None:
+        return None
+    return group_perm_exists(model, group_name=group_name, codename=ACTION_PERMISSION[action])
+
+
+def api_key_role_group_name(context: TenantContext, model: Any) -> str | None:
+    """The role group whose object permissions an API key acts with, when ``model``'s
+    permissions can be checked inside its own query (``group_perm_exists``); else None."""
+    if context.api_key is None or get_group_obj_perms_model(model).objects.is_generic():
+        return None
+    return role_group_name(context.tenant, context.role)
+
+
+def group_perm_exists(model: Any, *, group_name: str, codename: str) -> Any:
+    """``Exists``: the group ``group_name`` holds ``codename`` on the outer ``model`` row
+    (a direct-FK guardian table)."""
     from django.db.models import Exists, OuterRef
 
-    if context.api_key is None:
-        return None
-    permission_model = get_group_obj_perms_model(model)
-    if permission_model.objects.is_generic():
-        return None
     return Exists(
-        permission_model.objects.filter(
+        get_group_obj_perms_model(model).objects.filter(
             content_object=OuterRef("pk"),
-            group__name=role_group_name(context.tenant, context.role),
-            permission__codename=ACTION_PERMISSION[action],
+            group__name=group_name,
+            permission__codename=codename,
         )
     )
 

@@ -6,7 +6,7 @@ import math
 import time
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.cache.backends.redis import RedisCache
 from rest_framework.request import Request
 from rest_framework.throttling import BaseThrottle
@@ -14,21 +14,34 @@ from rest_framework.throttling import BaseThrottle
 WINDOW_SECONDS = 60
 
 
+def _redis_client(backend: object) -> Any | None:
+    """One ``redis.Redis`` per cache backend object (Django's ``RedisCache`` builds a new
+    client, with its ~170 response callbacks, on every call), or None off Redis."""
+    if not isinstance(backend, RedisCache):
+        return None
+    client = getattr(backend, "_throttle_redis", None)
+    if client is None:
+        client = backend._cache.get_client(write=True)
+        backend._throttle_redis = client  # type: ignore[attr-defined]
+    return client
+
+
 def count_in_window(key: str, timeout: int) -> int:
     """Add one to the counter ``key`` (created with ``timeout``) and return it: one Redis
     round trip (``SET NX EX`` + ``INCR`` pipelined) on Redis, add + incr elsewhere."""
-    redis_client = getattr(getattr(cache, "_cache", None), "get_client", None)
-    if isinstance(cache, RedisCache) and redis_client is not None:
-        full_key = cache.make_and_validate_key(key)
-        pipeline = redis_client(full_key, write=True).pipeline(transaction=False)
+    backend = caches["default"]  # the backend itself: ``cache`` is a proxy to it
+    redis_client = _redis_client(backend)
+    if redis_client is not None:
+        full_key = backend.make_key(key)
+        pipeline = redis_client.pipeline(transaction=False)
         pipeline.set(full_key, 0, ex=timeout, nx=True)
         pipeline.incr(full_key)
         return int(pipeline.execute()[1])
-    cache.add(key, 0, timeout=timeout)
+    backend.add(key, 0, timeout=timeout)
     try:
-        return cache.incr(key)
+        return backend.incr(key)
     except ValueError:  # expired between add and incr
-        cache.set(key, 1, timeout=timeout)
+        backend.set(key, 1, timeout=timeout)
         return 1
 
 

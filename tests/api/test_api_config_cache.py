@@ -83,3 +83,49 @@ def test_missing_permission_and_other_tenant(tenant, agent, key_client):
     other = key_client(TenantFactory(), "admin")
     assert other.get(f"/api/v1/agents/config/{AGENT}").status_code == 404
     assert viewer.get("/api/v1/agents/config/no-such-agent").status_code == 404
+
+
+def test_rate_limit_is_one_pipelined_round_trip(tenant, agent, key_client, monkeypatch):
+    """The throttle sends SET NX EX + INCRBY in one pipeline per request (it was SET, EXISTS
+    and INCRBY, each with a new Redis client): one write to the Redis socket per request."""
+    from redis.connection import AbstractConnection
+
+    from tenants.throttling import count_in_window
+
+    viewer = key_client(tenant, "viewer")
+    viewer.get(f"/api/v1/agents/config/{AGENT}")
+    sent: list[list[bytes]] = []
+    original = AbstractConnection.send_packed_command
+
+    def counting(self, command, check_health=True):
+        sent.append(command if isinstance(command, list) else [command])
+        return original(self, command, check_health)
+
+    monkeypatch.setattr(AbstractConnection, "send_packed_command", counting)
+    for _ in range(3):
+        assert viewer.get(f"/api/v1/agents/config/{AGENT}").status_code == 200
+    assert len(sent) == 3, sent
+    assert all(b"INCRBY" in b"".join(chunks) and b"NX" in b"".join(chunks) for chunks in sent)
+    key = f"test-window-{tenant.pk}"
+    assert [count_in_window(key, 60) for _ in range(3)] == [1, 2, 3]
+
+
+def test_prepared_lookups_follow_the_rows(tenant, agent, key_client):
+    """The compiled-once queries read fresh rows: a revoked key, a deactivated tenant and a
+    renamed agent take effect on the next request."""
+    from django.utils import timezone
+
+    from tenants.models import ApiKey
+
+    viewer = key_client(tenant, "viewer")
+    assert viewer.get(f"/api/v1/agents/config/{AGENT}").status_code == 200
+    agent.name = "Renamed directly"
+    agent.revision += 1
+    agent.save()
+    assert viewer.get(f"/api/v1/agents/config/{AGENT}").json()["name"] == "Renamed directly"
+    ApiKey.objects.filter(tenant=tenant).update(revoked_at=timezone.now())
+    assert viewer.get(f"/api/v1/agents/config/{AGENT}").status_code == 401
+    fresh = key_client(tenant, "viewer")
+    tenant.is_active = False
+    tenant.save()
+    assert fresh.get(f"/api/v1/agents/config/{AGENT}").status_code == 401
