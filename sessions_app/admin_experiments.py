@@ -62,7 +62,7 @@ class VersionExperimentAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         url = reverse("admin:agents_config_versionexperiment_compare", args=[obj.agent_id])
         return format_html('<a href="{}">Compare and promote…</a>', url)
 
-    @admin.action(description="Promote each experiment's heaviest version (live at 100 %)")
+    @admin.action(description="Promote each experiment's heaviest version (live at 100 %%)")
     def promote_heaviest(self, request: HttpRequest, queryset: QuerySet[VersionExperiment]):
         agent_admin = self.admin_site._registry[Agent]
         for experiment in queryset.select_related("agent"):
