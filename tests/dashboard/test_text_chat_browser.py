@@ -70,6 +70,7 @@ def test_text_chat_streams_the_spoken_text(member, demo_agent, fake_openai, live
         assert partial.startswith("Good day.") and "passport" not in partial
         assert page.locator("#turns .pg-turn").count() == 0  # the turn is not finished yet
         assert page.get_attribute("#text-chat-status", "data-state") == "streaming"
+        page.screenshot(path=str(DOCS / "playground-text-chat-streaming.png"))
     finally:
         release.set()
     page.wait_for_selector('#turns .pg-turn[data-turn="1"]')
