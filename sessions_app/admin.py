@@ -130,15 +130,24 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     def latency_breakdown(self, obj: Session) -> str:
         turns = list(
             obj.turns.order_by("index").values(
-                "index", "llm_ttft_ms", "first_spoken_ms", "tts_ttfb_ms"
+                "index",
+                "transcription_delay_ms",
+                "end_of_turn_delay_ms",
+                "llm_ttft_ms",
+                "first_spoken_ms",
+                "tts_ttfb_ms",
+                "e2e_latency_ms",
             )
         )
         return charts_svg.latency_breakdown(
             turns,
             {
+                "transcription_delay_ms": "final transcript",
+                "end_of_turn_delay_ms": "end-of-turn decision",
                 "llm_ttft_ms": "LLM first token",
                 "first_spoken_ms": "first spoken text",
                 "tts_ttfb_ms": "TTS first byte",
+                "e2e_latency_ms": "first audio (end of speech to first frame)",
             },
         )
 
@@ -222,7 +231,19 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         days = 30 if request.GET.get("days") not in {"7", "90"} else int(request.GET["days"])
         metrics = agent_daily_metrics(agent=agent, version=version, days=days)
         d = metrics["days"]
+        by_version = metrics["first_audio_p50_by_version"]
         charts = [
+            charts_svg.line_chart(
+                "First audio: end of user speech to the first audio frame (ms)",
+                d,
+                metrics["first_audio_ms"],
+                " ms",
+            ),
+            *(
+                [charts_svg.line_chart("First audio p50 per version (ms)", d, by_version, " ms")]
+                if by_version
+                else []
+            ),
             charts_svg.line_chart(
                 "Time to first spoken text (ms)", d, metrics["first_spoken_ms"], " ms"
             ),
@@ -321,5 +342,6 @@ def end_sessions(
 SessionAdmin.actions = [*(SessionAdmin.actions or []), turn_into_test_case, end_sessions]
 
 
-from sessions_app import admin_billing  # noqa: E402, F401  (registers prices and budgets)
+# Registered by import (each module is an admin of its own feature):
+from sessions_app import admin_billing, admin_experiments  # noqa: E402, F401
 from sessions_app.telephony import admin as telephony_admin  # noqa: E402, F401  (registers it)

@@ -46,6 +46,7 @@ from sessions_app.models import (
     Session,
     Turn,
 )
+from tenants.actors import Actor, actor_or_system
 from tenants.models import Tenant, WebhookEvent
 
 logger = logging.getLogger(__name__)
@@ -346,7 +347,7 @@ def tenant_spend(*, tenant: Tenant, now: dt.datetime | None = None) -> dict[str,
     budgets = [
         {
             "agent_id": budget.agent.agent_id if budget.agent_id else None,
-            "monthly_limit_usd": str(budget.monthly_limit_usd),
+            "monthly_limit_usd": _usd(budget.monthly_limit_usd),
             "threshold_percent": budget.threshold_percent,
             "spent_usd": str(_spent(budget, start)),
             "committed_usd": str(_committed(budget, start)),
@@ -361,3 +362,93 @@ def tenant_spend(*, tenant: Tenant, now: dt.datetime | None = None) -> dict[str,
         "spent_usd": str(spent),
         "budgets": budgets,
     }
+
+
+# --- Admin writes: prices and budgets (validated by the admin form, audited here) ---
+
+
+def _usd(amount: Decimal | int | str) -> str:
+    return str(Decimal(amount).quantize(CENT_FRACTION))
+
+
+def _price_details(price: ModelPrice) -> dict[str, Any]:
+    return {
+        "provider": price.provider,
+        "model": price.model,
+        "metric": price.metric,
+        "usd_per_million": _usd(price.usd_per_million),
+        "effective_from": price.effective_from.isoformat(),
+    }
+
+
+def _audit_price(price: ModelPrice, action: str, actor: Actor | None) -> None:
+    """A tenant's price row goes to that tenant's audit log; a platform row (no tenant, only
+    platform operators write it) to the log, with the actor (the admin also keeps a LogEntry)."""
+    details = _price_details(price)
+    if price.tenant_id is None:
+        logger.info(
+            "platform price %s by %s: %s",
+            action,
+            actor_or_system(actor).label,
+            details,
+        )
+        return
+    from tenants.services import audit_record
+
+    audit_record(
+        tenant=price.tenant,
+        action=action,
+        target=f"{price.provider}:{price.model}:{price.metric}",
+        actor=actor,
+        details=details,
+    )
+
+
+def price_save(*, price: ModelPrice, actor: Actor | None = None) -> ModelPrice:
+    """Create or change a price row; new costs use it from ``effective_from`` on (costs
+    already stored are not recomputed)."""
+    action = "price.created" if price.pk is None else "price.changed"
+    with transaction.atomic():
+        price.save()
+        _audit_price(price, action, actor)
+    return price
+
+
+def price_delete(*, price: ModelPrice, actor: Actor | None = None) -> None:
+    with transaction.atomic():
+        _audit_price(price, "price.deleted", actor)
+        price.delete()
+
+
+def _audit_budget(budget: Budget, action: str, actor: Actor | None) -> None:
+    from tenants.services import audit_record
+
+    audit_record(
+        tenant=budget.tenant,
+        action=action,
+        target=budget.agent.agent_id if budget.agent_id else "tenant",
+        actor=actor,
+        details={
+            "agent_id": budget.agent.agent_id if budget.agent_id else None,
+            "monthly_limit_usd": _usd(budget.monthly_limit_usd),
+            "threshold_percent": budget.threshold_percent,
+            "session_reserve_usd": _usd(budget.session_reserve_usd),
+            "closing_line": budget.closing_line,
+        },
+    )
+
+
+def budget_save(*, budget: Budget, actor: Actor | None = None) -> Budget:
+    """Create or change a monthly budget; the next session creation and the next finished
+    turn are checked against it (``budget_enforce``, ``budget_exhausted``)."""
+    action = "budget.created" if budget.pk is None else "budget.changed"
+    with transaction.atomic():
+        budget.save()
+        _audit_budget(budget, action, actor)
+    return budget
+
+
+def budget_delete(*, budget: Budget, actor: Actor | None = None) -> None:
+    with transaction.atomic():
+        _audit_budget(budget, "budget.deleted", actor)
+        budget.delete()

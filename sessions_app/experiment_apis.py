@@ -40,12 +40,18 @@ class VersionStatsSerializer(serializers.Serializer):
     version = serializers.CharField()
     sessions = serializers.IntegerField()
     turns = serializers.IntegerField()
+    first_audio_p50_ms = serializers.FloatField(
+        allow_null=True, help_text="End of user speech to the first audio frame, p50."
+    )
+    first_audio_p90_ms = serializers.FloatField(allow_null=True)
     llm_first_token_p50_ms = serializers.FloatField(allow_null=True)
     turns_with_validation_errors = serializers.IntegerField()
+    validation_error_pct = serializers.FloatField(allow_null=True)
     analysed_sessions = serializers.IntegerField()
     success_rate = serializers.FloatField(allow_null=True)
     outcomes = serializers.DictField(child=serializers.IntegerField())
     mean_cost_usd = serializers.CharField()
+    total_cost_usd = serializers.CharField()
 
 
 class ExperimentSerializer(serializers.Serializer):
@@ -56,11 +62,12 @@ class ExperimentSerializer(serializers.Serializer):
 
 
 def _body(agent) -> dict:
+    weights = experiment_weights(agent=agent)
     return {
         "agent_id": agent.agent_id,
         "live_version": agent.published_version.version if agent.published_version else None,
-        "weights": experiment_weights(agent=agent),
-        "comparison": version_comparison(agent=agent),
+        "weights": weights,
+        "comparison": version_comparison(agent=agent, versions=list(weights)),
     }
 
 

@@ -112,8 +112,9 @@ def agent_daily_metrics(
     *, agent: Agent, version: str | None = None, days: int = 30, today: dt.date | None = None
 ) -> dict:
     """Per day over the last ``days`` (the current time zone's days) for the agent, or one
-    of its versions: p50/p90 of time to first spoken text and of TTS first byte (ms; the
-    turns carry no first-audio time yet, these two bound it), the share of turns with
+    of its versions: p50/p90 of first audio (``Turn.e2e_latency_ms``: end of user speech to
+    the first audio frame), of time to first spoken text and of TTS first byte (ms), the
+    first-audio p50 of each version (when no version is chosen), the share of turns with
     validation errors (%), and sessions started. Percentiles: ``tenants.stats``."""
     from collections import defaultdict
 
@@ -137,10 +138,20 @@ def agent_daily_metrics(
         )
         sessions = sessions.filter(version_label=version)
     by_day: dict[dt.date, list[tuple]] = defaultdict(list)
-    for day, spoken, ttfb, errors in turns.annotate(day=TruncDate("created_at")).values_list(
-        "day", "first_spoken_ms", "tts_ttfb_ms", "validation_errors"
-    ):
-        by_day[day].append((spoken, ttfb, bool(errors)))
+    audio_by_version: dict[str, dict[dt.date, list[float]]] = defaultdict(lambda: defaultdict(list))
+    rows = turns.annotate(day=TruncDate("created_at")).values_list(
+        "day",
+        "first_spoken_ms",
+        "tts_ttfb_ms",
+        "validation_errors",
+        "e2e_latency_ms",
+        "version_label",
+        "session__version_label",
+    )
+    for day, spoken, ttfb, errors, audio, label, session_label in rows:
+        by_day[day].append((spoken, ttfb, bool(errors), audio))
+        if audio is not None:
+            audio_by_version[label or session_label or "?"][day].append(audio)
     started = dict(
         sessions.annotate(day=TruncDate("created_at"))
         .values("day")
@@ -155,6 +166,13 @@ def agent_daily_metrics(
 
     return {
         "days": day_list,
+        "first_audio_ms": {"p50": daily(3, 0.5), "p90": daily(3, 0.9)},
+        "first_audio_p50_by_version": {
+            label: [percentile(per_day[d], 0.5) for d in day_list]
+            for label, per_day in sorted(audio_by_version.items())
+        }
+        if not version
+        else {},
         "first_spoken_ms": {"p50": daily(0, 0.5), "p90": daily(0, 0.9)},
         "tts_ttfb_ms": {"p50": daily(1, 0.5), "p90": daily(1, 0.9)},
         "validation_error_pct": [

@@ -286,3 +286,21 @@ def test_first_hour_on_a_fresh_quick_start(quick_start: QuickStart, fake_openai_
         assert fake_openai_server.chat_requests, "the run did not reach the fake OpenAI server"
         page = admin.get(response.headers["location"]).text
         assert "passed" in page and "Plugins must be registered" not in page
+
+        # The playground's text chat under the quick start's gunicorn (gthread) on SQLite:
+        # the reply streams as Server-Sent Events, spoken text first, then the turn.
+        events: list[str] = []
+        with admin.stream(
+            "POST",
+            "/playground/visa-interview-officer/text-chat",
+            json={"message": "Good morning, officer.", "tenant": "demo", "reset": True},
+            headers={
+                "Accept": "text/event-stream",
+                "X-CSRFToken": admin.cookies["csrftoken"],
+                "Referer": f"{base}/playground/",
+            },
+        ) as streamed:
+            assert streamed.status_code == 200, streamed.read()[:2000]
+            assert streamed.headers["content-type"].startswith("text/event-stream")
+            events = [line[7:] for line in streamed.iter_lines() if line.startswith("event: ")]
+        assert events[-1] == "turn" and events.count("text") >= 2, events

@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import Any
 
 from livekit.agents import AgentSession, llm
+from livekit.agents.voice import io
 
 from agents_config.contracts import AgentDocument
 from agents_config.providers import ProviderKeys
@@ -22,12 +23,29 @@ from worker.turns import TurnRecord, TurnStore
 from worker.usage import UsageMeter
 
 
+class TextSink(io.TextOutput):
+    """The session's transcription output in text mode: each chunk of spoken text the LLM
+    node yields, handed to ``on_text`` as it arrives (livekit-agents forwards it here)."""
+
+    def __init__(self, on_text: Callable[[str], None]) -> None:
+        super().__init__(label="text-sink", next_in_chain=None)
+        self._on_text = on_text
+
+    async def capture_text(self, text: str) -> None:
+        if text:
+            self._on_text(text)
+
+    def flush(self) -> None:
+        """A segment ended; the turn message that follows says so."""
+
+
 class TextConversation:
     """``async with TextConversation(...) as chat: record = await chat.say("Hello")``.
 
     Building raises ``ProviderConfigError`` like the worker does; ``say`` returns the
     finished turn's record (published to the in-memory publisher; stored only with a
-    ``store``). ``meter`` adds up the providers' usage (``worker.usage``).
+    ``store``). ``meter`` adds up the providers' usage (``worker.usage``). ``on_text``
+    receives the spoken text chunk by chunk while a turn streams.
     """
 
     def __init__(
@@ -41,6 +59,7 @@ class TextConversation:
         on_message: Callable[[dict[str, Any]], None] | None = None,
         history: dict[str, Any] | None = None,
         store: TurnStore | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> None:
         self.history = history  # an earlier ``chat_history()``: the conversation continues
         self.publisher = MemoryTurnPublisher(on_message=on_message)
@@ -53,6 +72,8 @@ class TextConversation:
         )
         self.session: AgentSession = self.factory.build_session()
         self.meter = UsageMeter.for_document(document).attach(self.session)
+        if on_text is not None:  # the spoken text as it streams (the playground's text chat)
+            self.session.output.transcription = TextSink(on_text)
         if store is not None and getattr(store, "meter", False) is None:
             store.meter = self.meter  # type: ignore[attr-defined]
 

@@ -20,6 +20,7 @@ from django.db.models import Model
 
 from agents_config import services as agent_services
 from agents_config.factories import AgentTestRunFactory, make_agent, make_test_case
+from agents_config.models import VersionExperiment
 from sessions_app.factories import SessionFactory, TurnFactory
 from sessions_app.models import Budget, BudgetAlert, ModelPrice
 from sessions_app.telephony.models import Campaign, OutboundTrunk, PhoneCall, PhoneNumber
@@ -98,6 +99,9 @@ def populate(tenant: Tenant, mark: str) -> TenantObjects:
         "agents_config.AgentVersion": version,
         "agents_config.AgentTestCase": case,
         "agents_config.AgentTestRun": run,
+        "agents_config.VersionExperiment": VersionExperiment.objects.create(
+            agent=agent, weights={version.version: 100}
+        ),
         "sessions_app.Session": session,
         "sessions_app.PhoneNumber": number,
         "sessions_app.OutboundTrunk": trunk,

@@ -93,6 +93,7 @@ SPECS: dict[str, Spec] = {
         ],
     ),
     "agents_config.AgentTestRun": Spec(ALL_ROLES),
+    "agents_config.VersionExperiment": Spec(ALL_ROLES),
     "sessions_app.Session": Spec(ALL_ROLES),
     "sessions_app.PhoneNumber": Spec(
         ALL_ROLES,
@@ -179,6 +180,7 @@ FOREIGN_ROWS = {
     "agents_config.AgentVersion": "agent__tenant",
     "agents_config.AgentTestCase": "agent__tenant",
     "agents_config.AgentTestRun": "agent__tenant",
+    "agents_config.VersionExperiment": "agent__tenant",
     "agents_config.AgentUserObjectPermission": "content_object__tenant",
     "agents_config.AgentGroupObjectPermission": "content_object__tenant",
     "sessions_app.Session": "tenant",

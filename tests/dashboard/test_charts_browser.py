@@ -18,7 +18,8 @@ def test_charts_and_latency_breakdown(operator, published_agent, live_server, pa
     page.goto(f"{live_server.url}/admin/agents_config/agent/{published_agent.pk}/change/")
     page.click("text=Charts")
     page.wait_for_selector("#charts svg")
-    assert page.locator("#charts figure.chart svg").count() == 4
+    assert page.locator("#charts figure.chart svg").count() == 6
+    assert page.locator('figure.chart g[data-series="1.0.0"] circle').count() == 2
     p50 = page.locator('g[data-series="p50"] circle').first
     assert p50.bounding_box()["width"] > 0  # drawn, not just in the markup
     for chart in page.locator("#charts figure.chart").all():
@@ -28,11 +29,13 @@ def test_charts_and_latency_breakdown(operator, published_agent, live_server, pa
 
     page.goto(f"{live_server.url}/admin/sessions_app/session/{session.pk}/change/")
     bars = page.locator("figure.latency-breakdown rect.latency")
-    assert bars.count() == 20
+    assert bars.count() == 30
     bars.first.scroll_into_view_if_needed()
     longest = page.locator('rect.latency[data-kind="first_spoken_ms"][data-value="1000"]')
     shortest = page.locator('rect.latency[data-kind="first_spoken_ms"][data-value="100"]')
     assert longest.bounding_box()["width"] > 5 * shortest.bounding_box()["width"]
+    audio = page.locator('rect.latency[data-kind="e2e_latency_ms"][data-value="2000"]')
+    assert audio.bounding_box()["width"] > longest.bounding_box()["width"]
     page.locator("figure.latency-breakdown").screenshot(
         path=str(DOCS / "admin-session-latency.png")
     )

@@ -242,3 +242,69 @@ def test_tenants_me_shows_this_months_spend(
     [budget] = spend["budgets"]
     assert budget["agent_id"] is None and budget["monthly_limit_usd"] == "5.000000"
     assert budget["spent_usd"] == "1.750000"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ten_live_sessions_crossing_the_budget_together(published_agent, livekit_server):
+    """Ten sessions store turns concurrently (each in its own thread and event loop, as ten
+    worker jobs would). Phase 1 spends $0.50 in all: nobody ends. Phase 2 adds $1.00: the
+    budget is crossed, and at least the six sessions whose turn committed at or after the
+    crossing are told to close. Phase 3: every session still talking finishes its next turn
+    and is then told. Each hears the closing line exactly once; no turn's cost is lost."""
+    from tests.economics.conftest import set_known_prices
+
+    set_known_prices()
+    tenant = published_agent.tenant
+    Tenant.objects.filter(pk=tenant.pk).update(max_concurrent_sessions=None)
+    make_budget(tenant, "1.00", reserve="0.01", closing_line="Time is up.")
+    sessions = [create(tenant, user_id=f"user-{i}") for i in range(10)]
+    closing: dict[int, list[str]] = {i: [] for i in range(10)}
+    barrier = threading.Barrier(10)
+    after_phase: dict[int, list[int]] = {1: [], 2: []}
+    lock = threading.Lock()
+
+    def run(index: int) -> None:
+        class Meter:
+            next: dict = {}
+
+            def drain(self) -> dict:
+                return self.next
+
+        meter = Meter()
+
+        async def on_budget_spent(line: str) -> None:
+            closing[index].append(line)
+
+        turn_store = store.SessionTurnStore(
+            str(sessions[index].pk), meter=meter, on_budget_spent=on_budget_spent
+        )
+
+        async def talk() -> None:
+            for phase, millions in ((1, 0.05), (2, 0.10), (3, 0.01)):
+                if phase == 3 and closing[index]:
+                    break  # told to close after phase 2: no further turn
+                meter.next = million_prompt_tokens(millions)
+                await turn_store.save(record(phase))
+                if phase in after_phase:
+                    with lock:
+                        after_phase[phase].append(len(closing[index]))
+                    await asyncio.get_running_loop().run_in_executor(None, barrier.wait)
+            await store.close_connections()
+
+        try:
+            asyncio.run(talk())
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert after_phase[1] == [0] * 10  # $0.50 of $1.00: nobody was told to close
+    assert sum(after_phase[2]) >= 6  # commits 5..10 of phase 2 saw at least $1.00
+    assert all(lines == ["Time is up."] for lines in closing.values()), closing
+    told_in_phase_2 = sum(after_phase[2])
+    total = Decimal("1.50") + Decimal("0.01") * (10 - told_in_phase_2)
+    assert sum(s.cost_usd for s in Session.objects.filter(tenant=tenant)) == total

@@ -37,6 +37,9 @@ class Reply:
     completion_tokens: int = 10
     cached_tokens: int = 0
     """Reported in the final ``usage`` chunk (sent as with ``stream_options.include_usage``)."""
+    hold_at: int | None = None
+    """Stop streaming once this many characters are sent, until ``release`` is set."""
+    release: threading.Event | None = None
 
 
 ReplyScript = Callable[[dict[str, Any]], "Reply | str"]
@@ -179,7 +182,12 @@ class FakeOpenAI:
                 text = reply.text
                 sizes = reply.token_sizes or (reply.token_size,)
                 start = index = 0
+                held = False
                 while start < len(text):
+                    if not held and reply.hold_at is not None and start >= reply.hold_at:
+                        held = True
+                        if reply.release is not None:
+                            reply.release.wait(timeout=60)  # a test's gate; never a clock
                     size = max(1, sizes[index % len(sizes)])
                     if delay:
                         time.sleep(delay)

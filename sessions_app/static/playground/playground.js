@@ -340,9 +340,34 @@
     }
   }
 
-  // --- text chat (no LiveKit): one POST per message, the server runs the agent -----------------
+  // --- text chat (no LiveKit): one POST per message, the answer streams back as Server-Sent
+  // Events (spoken text as it is written, then the structured turn) --------------------------
 
   state.chatReset = true;
+  state.chatCount = 0;
+
+  /** Read a text/event-stream body, calling onEvent(name, data) for each event. */
+  async function readEvents(response, onEvent) {
+    var reader = response.body.getReader();
+    var buffer = "";
+    for (;;) {
+      var chunk = await reader.read();
+      if (chunk.done) break;
+      buffer += decoder.decode(chunk.value, { stream: true });
+      var end;
+      while ((end = buffer.indexOf("\n\n")) !== -1) {
+        var block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        var name = "message";
+        var data = [];
+        block.split("\n").forEach(function (line) {
+          if (line.indexOf("event:") === 0) name = line.slice(6).trim();
+          else if (line.indexOf("data:") === 0) data.push(line.slice(5).replace(/^ /, ""));
+        });
+        if (data.length) onEvent(name, JSON.parse(data.join("\n")));
+      }
+    }
+  }
 
   async function sendTextChat(event) {
     event.preventDefault();
@@ -351,27 +376,57 @@
     if (!text) return;
     var status = $("text-chat-status");
     var body = { message: text, version: $("text-chat-version").value, tenant: config.tenant, reset: state.chatReset };
+    var n = ++state.chatCount;
+    var userLine = addLine("user", text, "chat-pending-user-" + n);
+    var agentLine = null;
+    var spoken = "";
+    var answered = false;
     $("text-chat-send").disabled = true;
     status.textContent = "The agent is answering…";
     status.dataset.state = "waiting";
+    function fail(message) {
+      status.textContent = "The agent could not answer: " + message;
+      status.dataset.state = "error";
+      if (userLine) userLine.remove();
+      if (agentLine) agentLine.remove();
+    }
     try {
+      var headers = apiHeaders();
+      headers.Accept = "text/event-stream";
       var response = await fetch(config.chat_url, {
-        method: "POST", credentials: "same-origin", headers: apiHeaders(), body: JSON.stringify(body),
+        method: "POST", credentials: "same-origin", headers: headers, body: JSON.stringify(body),
       });
-      var data = await response.json().catch(function () { return null; });
       if (!response.ok) {
-        status.textContent = "The agent could not answer: " + errorText(data, response);
-        status.dataset.state = "error";
+        var data = await response.json().catch(function () { return null; });
+        fail(errorText(data, response));
         return;
       }
-      state.chatReset = false;
-      input.value = "";
-      handleStructuredTurn(data.turn);
-      status.textContent = "Turn " + data.turn.turn + " (version " + data.version + ").";
-      status.dataset.state = "answered";
+      await readEvents(response, function (name, data) {
+        if (name === "text") {
+          spoken += data.delta;
+          agentLine = addLine("agent", spoken, "chat-pending-agent-" + n);
+          if (agentLine) agentLine.dataset.streaming = "true";
+          status.dataset.state = "streaming";
+        } else if (name === "turn") {
+          var key = data.turn.session_id + ":" + data.turn.turn;
+          if (userLine) userLine.dataset.key = "turn-user-" + key;
+          if (agentLine) {
+            agentLine.dataset.key = "turn-agent-" + key;
+            delete agentLine.dataset.streaming;
+          }
+          answered = true;
+          state.chatReset = false;
+          input.value = "";
+          handleStructuredTurn(data.turn);
+          status.textContent = "Turn " + data.turn.turn + " (version " + data.version + ").";
+          status.dataset.state = "answered";
+        } else if (name === "error") {
+          fail(errorText(data, response));
+        }
+      });
+      if (!answered && status.dataset.state !== "error") fail("the answer ended early");
     } catch (err) {
-      status.textContent = "The agent could not answer: " + (err && err.message ? err.message : err);
-      status.dataset.state = "error";
+      fail(err && err.message ? err.message : String(err));
     } finally {
       $("text-chat-send").disabled = false;
     }
