@@ -42,6 +42,10 @@ class LoadedSession:
     document: dict[str, Any]
     user_details: dict[str, Any]
     overrides: dict[str, Any]
+    keys: dict[str, ProviderKey] | None = None
+    """The provider keys (read with the session by :func:`load_job`)."""
+    call: tuple[str, str] | None = None
+    """A phone session's (voicemail action, message) (read by :func:`load_job`)."""
 
 
 def _load_session(session_id: str) -> LoadedSession:
@@ -79,16 +83,33 @@ def _load_session(session_id: str) -> LoadedSession:
 load_session = sync_to_async(_load_session, thread_sensitive=True)
 
 
+def _load_job(session_id: str) -> LoadedSession:
+    """Everything a job's start reads, in one trip to the database thread: the session and
+    its pinned version, the provider keys (one query) and a phone call's settings."""
+    from dataclasses import replace
+
+    from worker.telephony import voicemail_settings
+
+    loaded = _load_session(session_id)
+    return replace(
+        loaded,
+        keys=_provider_keys(loaded.tenant_id),
+        call=voicemail_settings(session_id),
+    )
+
+
+load_job = sync_to_async(_load_job, thread_sensitive=True)
+
+
 def _provider_keys(tenant_id: int | None) -> dict[str, ProviderKey]:
     """The tenant's keys per provider, each saying whether it is the tenant's own."""
-    from tenants.secrets import provider_key
+    from tenants.secrets import provider_keys as stored_keys
     from worker.factory import EXTRA_PROVIDER_KEYS
 
     close_old_connections()
-    return {
-        provider: provider_key(tenant_id=tenant_id, provider=provider)
-        for provider in ("openai", "deepgram", "langfuse", *EXTRA_PROVIDER_KEYS)
-    }
+    return stored_keys(
+        tenant_id=tenant_id, providers=("openai", "deepgram", "langfuse", *EXTRA_PROVIDER_KEYS)
+    )
 
 
 provider_keys = sync_to_async(_provider_keys, thread_sensitive=True)
@@ -158,6 +179,7 @@ def _save_turn(
         spoken_complete_ms=record.spoken_complete_ms,
         version_label=record.version,
         greeting=record.index == 0,
+        interrupted=record.interrupted,
     )
     if usage is None:
         return None
