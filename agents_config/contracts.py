@@ -40,7 +40,6 @@ from agents_config.schema import (
     InstructionsTiming,
     SchemaDefinitionError,
     check_field_name,
-    compile_schema,
     default_registry,
 )
 from agents_config.templating import TemplateError, template_variables
@@ -771,7 +770,10 @@ class AnalysisConfig(Contract):
             ),
             *(f.to_spec() for f in self.outcome_fields),
         ]
-        return compile_schema(specs, name="SessionAnalysis", speech=False)
+        # Cached like the turn schema: every parse of a document cross-checks it.
+        return default_registry.get_or_compile(
+            "session-analysis", specs, name="SessionAnalysis", speech=False
+        )
 
     def cross_check(self) -> list[tuple[Loc, str]]:
         reserved = [

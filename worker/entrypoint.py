@@ -40,6 +40,9 @@ def prewarm(proc: JobProcess) -> None:
 
     warmed = warm_process()
     logger.debug("job process warmed in %.0f ms", warmed * 1000)
+    from worker.store import warm_connection
+
+    warm_connection()
     from livekit.plugins import silero
 
     proc.userdata["vad"] = silero.VAD.load()

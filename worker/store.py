@@ -83,6 +83,25 @@ def _load_session(session_id: str) -> LoadedSession:
 load_session = sync_to_async(_load_session, thread_sensitive=True)
 
 
+def _open_connection() -> None:
+    from django.db import connection
+
+    close_old_connections()
+    connection.ensure_connection()
+
+
+def warm_connection() -> None:
+    """Prewarm (no event loop yet): open the database connection on the thread that runs
+    every call here, so the job's first read does not pay for connecting (reused while
+    ``CONN_MAX_AGE`` allows, as the agent worker runs; reopened after that as before)."""
+    import asyncio
+
+    try:
+        asyncio.run(sync_to_async(_open_connection, thread_sensitive=True)())
+    except Exception as exc:  # noqa: BLE001 - the job connects itself then
+        logger.warning("could not open the database connection in prewarm: %s", exc)
+
+
 def _load_job(session_id: str) -> LoadedSession:
     """Everything a job's start reads, in one trip to the database thread: the session and
     its pinned version, the provider keys (one query) and a phone call's settings."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from .spec import CompiledSchema, FieldSpec, InstructionsTiming, compile_schema, fields_checksum
 
-_Key = tuple[str, str, str, str | None]
+_Key = tuple[str, str, str, str | None, str, bool]
 
 
 @dataclass(frozen=True)
@@ -60,10 +60,16 @@ class SchemaRegistry:
         fields: Sequence[FieldSpec],
         instructions_timing: InstructionsTiming = "this_turn",
         spoken_alias: str | None = None,
+        *,
+        name: str = "AgentTurn",
+        speech: bool = True,
     ) -> CompiledSchema:
-        """The compiled schema for these fields; raises ``SchemaDefinitionError`` if invalid."""
+        """The compiled schema for these fields; raises ``SchemaDefinitionError`` if invalid.
+
+        ``name`` and ``speech`` as for :func:`compile_schema`."""
         fields = tuple(fields)
-        key = (schema_id, fields_checksum(fields), instructions_timing, spoken_alias)
+        checksum = fields_checksum(fields)
+        key = (schema_id, checksum, instructions_timing, spoken_alias, name, speech)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
@@ -83,7 +89,11 @@ class SchemaRegistry:
             return build.result
         try:
             build.result = compile_schema(
-                fields, instructions_timing=instructions_timing, spoken_alias=spoken_alias
+                fields,
+                name=name,
+                instructions_timing=instructions_timing,
+                spoken_alias=spoken_alias,
+                speech=speech,
             )
         except BaseException as exc:
             build.error = exc

@@ -252,7 +252,7 @@ async def test_the_llm_writes_and_sees_the_spoken_field_under_its_wire_key(fake_
         await session.aclose()
     first, second = agent.turns.records
     assert first.errors == [] and first.data["system_response"] == "First question?"
-    assert "say" not in first.data
+    assert "say" not in first.data and second.data["system_response"] == "Second question?"
     assert publisher.messages[0]["data"]["system_response"] == "First question?"
     shown = [m for m in fake_openai.chat_requests[1]["messages"] if m["role"] == "assistant"]
     example, previous = json.loads(shown[0]["content"]), json.loads(shown[-1]["content"])
