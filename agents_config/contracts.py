@@ -39,7 +39,7 @@ from agents_config.schema import (
     FieldSpec,
     InstructionsTiming,
     SchemaDefinitionError,
-    compile_schema,
+    check_field_name,
     default_registry,
 )
 from agents_config.templating import IDENTIFIER_PATTERN, TemplateError, template_variables
@@ -338,12 +338,25 @@ class SchemaFieldConfig(Contract):
 INFERRED_SPOKEN_NAME = "system_response"
 """The seed's spoken field: chosen by name when several fields could be the spoken one."""
 
+SPOKEN_KEY_ALIAS = "say"
+"""Default key of the spoken field in the JSON the LLM writes: ``{"say": "`` is 2-3 tokens
+before the first spoken character where ``{"system_response": "`` is 4-5."""
+
 
 class SchemaConfig(Contract):
     schema_id: str = Field(default="", max_length=100)
     schema_version: str = Field(default="1.0.0", max_length=20)
     fields: list[SchemaFieldConfig] = Field(min_length=1, max_length=100)
     custom_validators: list[str] = Field(default_factory=list)
+    spoken_key_alias: str | None = Field(
+        default=SPOKEN_KEY_ALIAS,
+        max_length=64,
+        description=(
+            "The spoken field's key in the JSON the LLM writes (its meaning goes in the "
+            "property's description): fewer tokens before the first spoken word. null sends "
+            "the configured name. Stored and published turns always use the configured name."
+        ),
+    )
 
     def field_specs(self) -> tuple[FieldSpec, ...]:
         return tuple(f.to_spec() for f in self.fields)
@@ -351,7 +364,10 @@ class SchemaConfig(Contract):
     def compile(self, instructions_timing: InstructionsTiming = "this_turn") -> CompiledSchema:
         """The compiled schema, built once per process per content (registry cache)."""
         return default_registry.get_or_compile(
-            self.schema_id or "schema", self.field_specs(), instructions_timing
+            self.schema_id or "schema",
+            self.field_specs(),
+            instructions_timing,
+            spoken_alias=self.spoken_key_alias,
         )
 
     def spoken_candidates(self, instruction_field: str | None = None) -> list[int]:
@@ -408,6 +424,17 @@ class SchemaConfig(Contract):
             for index, name in enumerate(self.custom_validators)
             if name not in OUTPUT_VALIDATORS
         ]
+        alias = self.spoken_key_alias
+        if alias is not None:
+            try:
+                check_field_name(alias)
+            except ValueError as exc:
+                issues.append((("spoken_key_alias",), str(exc)))
+            spoken = {f.field_name for f in self.fields if f.metadata.spoken}
+            taken = {f.field_name for f in self.fields} - spoken
+            # The default steps aside for a field of that name; a chosen alias must not clash.
+            if alias in taken and "spoken_key_alias" in self.model_fields_set:
+                issues.append((("spoken_key_alias",), f"{alias!r} is the name of another field"))
         try:
             self.compile()
         except SchemaDefinitionError as exc:
@@ -743,7 +770,10 @@ class AnalysisConfig(Contract):
             ),
             *(f.to_spec() for f in self.outcome_fields),
         ]
-        return compile_schema(specs, name="SessionAnalysis", speech=False)
+        # Cached like the turn schema: every parse of a document cross-checks it.
+        return default_registry.get_or_compile(
+            "session-analysis", specs, name="SessionAnalysis", speech=False
+        )
 
     def cross_check(self) -> list[tuple[Loc, str]]:
         reserved = [

@@ -70,9 +70,9 @@ KEYED_PROVIDERS = ("openai", "deepgram", "langfuse", *EXTRA_PROVIDER_KEYS)
 def tenant_provider_keys(tenant_id: int | None) -> dict[str, ProviderKey]:
     """THE assembly of a tenant's keys: per provider, its own credential else the
     environment's, each saying whether it is the tenant's own. Synchronous ORM."""
-    from tenants.secrets import provider_key
+    from tenants.secrets import provider_keys
 
-    return {name: provider_key(tenant_id=tenant_id, provider=name) for name in KEYED_PROVIDERS}
+    return provider_keys(tenant_id=tenant_id, providers=KEYED_PROVIDERS)
 
 
 def extra_provider_keys(lookup: Any) -> dict[str, Any]:

@@ -10,8 +10,12 @@ puts its sentence tokenizer in front) synthesizes it. The servers are the local 
 
 The plain agent's LLM streams only the words to say; ours streams the demo agent's JSON turn
 (same words in ``system_response``, voice instructions, long private notes, stage, score,
-flags) in the order its schema asks for: ``this_turn`` (instructions first) or ``next_turn``
-(speech first). One- and three-sentence replies, medians over ``--repeat`` runs.
+flags) in the order and with the keys its schema asks for: ``this_turn`` (instructions first)
+or ``next_turn`` (speech first); the spoken field under its wire alias (``say``, the default
+``schema_config.spoken_key_alias``) or, for comparison, under its configured name
+(``system_response``, alias off). The fake writes exactly the keys of the schema in the
+request, as a model under strict structured output does. One- and three-sentence replies,
+medians over ``--repeat`` runs.
 
     .venv/bin/python bench/first_audio.py [--repeat 3]
 
@@ -176,13 +180,37 @@ STORED = (
 )
 
 
-def turn_json(spoken: str, timing: str) -> str:
+def turn_json(spoken: str, timing: str, key: str = "say") -> str:
+    """The JSON turn a model writes for our schema: its spoken field under ``key``."""
     head = (
-        {"system_response": spoken, "voice_instructions": INSTRUCTIONS}
+        {key: spoken, "voice_instructions": INSTRUCTIONS}
         if timing == "next_turn"
-        else {"voice_instructions": INSTRUCTIONS, "system_response": spoken}
+        else {"voice_instructions": INSTRUCTIONS, key: spoken}
     )
     return json.dumps({**head, **HIDDEN})
+
+
+@dataclass(frozen=True)
+class Variant:
+    timing: str | None
+    """``None``: the plain livekit ``Agent``."""
+    alias: bool = True
+    """Ours: the spoken field under the schema's wire alias (the default) or its name."""
+
+    @property
+    def label(self) -> str:
+        if self.timing is None:
+            return "plain Agent"
+        return f"ours, {self.timing}" + ("" if self.alias else ", no alias")
+
+
+VARIANTS = {
+    "plain": Variant(None),
+    "this_turn": Variant("this_turn"),
+    "next_turn": Variant("next_turn"),
+    "this_turn_name": Variant("this_turn", alias=False),
+    "next_turn_name": Variant("next_turn", alias=False),
+}
 
 
 def tokens_before(text: str, position: int) -> int:
@@ -196,9 +224,21 @@ def tokens_before(text: str, position: int) -> int:
         index += 1
 
 
-async def one_run(fake: FakeOpenAI, vad, speech, *, sentences: int, timing: str | None) -> Run:
+def demo_for(fake: FakeOpenAI, variant: Variant):
+    raw = demo_document()
+    raw["llm_config"]["base_url"] = fake.base_url
+    raw["tts_config"]["instructions_timing"] = variant.timing
+    if not variant.alias:
+        raw["schema_config"]["spoken_key_alias"] = None
+    return parse_document(raw)
+
+
+async def one_run(fake: FakeOpenAI, vad, speech, *, sentences: int, variant: Variant) -> Run:
     spoken = REPLIES[sentences]
-    text = spoken if timing is None else turn_json(spoken, timing)
+    timing = variant.timing
+    document = None if timing is None else demo_for(fake, variant)
+    key = document.compiled_schema().wire_spoken_key if document else ""
+    text = spoken if timing is None else turn_json(spoken, timing, key)
     fake.replies.clear()
     fake.add(Reply(text, token_sizes=TOKEN_SIZES, token_delay=TOKEN_DELAY))
     fake.transcript = UTTERANCE
@@ -225,10 +265,6 @@ async def one_run(fake: FakeOpenAI, vad, speech, *, sentences: int, timing: str 
         )
         factory = None
     else:
-        raw = demo_document()
-        raw["llm_config"]["base_url"] = fake.base_url
-        raw["tts_config"]["instructions_timing"] = timing
-        document = parse_document(raw)
         factory = AgentFactory(document=document, keys=ProviderKeys(openai="sk-bench"))
         agent = factory.build_agent(
             blueprint=AgentBlueprint.for_session(document, version="1.0.0"),
@@ -255,6 +291,9 @@ async def one_run(fake: FakeOpenAI, vad, speech, *, sentences: int, timing: str 
     end = audio_in.speech_end_at
     if audio_out.first_frame_at is None or end is None or not fake.speech_times:
         raise RuntimeError("the agent never spoke")
+    if document is not None:  # the fake wrote the keys of the schema it was sent
+        sent = fake.chat_requests[-1]["response_format"]["json_schema"]["schema"]
+        assert key in sent["properties"] and "system_response" in json.dumps(sent), sent
     turns = getattr(agent, "turns", None)
     record = turns.records[-1] if turns is not None and turns.records else None
     return Run(
@@ -274,38 +313,36 @@ async def main_async(repeat: int) -> int:
         f"{min(TOKEN_SIZES)}-{max(TOKEN_SIZES)} chars every {TOKEN_DELAY * 1000:.0f} ms; "
         f"medians of {repeat} runs; times from the end of user speech"
     )
-    agents = {"plain": None, "this_turn": "this_turn", "next_turn": "next_turn"}
+    agents = VARIANTS
     results: dict[tuple[str, int], list[Run]] = {}
     with FakeOpenAI() as fake:
         for sentences in (1, 3):
-            for name, timing in agents.items():
-                runs = [
-                    await one_run(fake, vad, speech, sentences=sentences, timing=timing)
-                    for _ in range(repeat)
-                ]
-                results[(name, sentences)] = runs
+            for _ in range(repeat):  # interleaved, so machine load hits every agent alike
+                for name, variant in agents.items():
+                    run = await one_run(fake, vad, speech, sentences=sentences, variant=variant)
+                    results.setdefault((name, sentences), []).append(run)
 
     def median(name: str, sentences: int, attr: str) -> float:
         return statistics.median(getattr(r, attr) for r in results[(name, sentences)])
 
     print(
-        f"\n{'agent':<18} {'reply':<11} {'TTS request':>12} {'last TTS req.':>14} "
+        f"\n{'agent':<28} {'reply':<11} {'TTS request':>12} {'last TTS req.':>14} "
         f"{'first audio':>12} {'vs plain':>9}"
     )
     for sentences in (1, 3):
         plain = median("plain", sentences, "first_audio_ms")
-        for name in agents:
-            label = "plain Agent" if name == "plain" else f"ours, {name}"
+        for name, variant in agents.items():
+            label = variant.label
             first = median(name, sentences, "first_audio_ms")
             print(
-                f"{label:<18} {sentences} sentence{'s' if sentences > 1 else ' '}  "
+                f"{label:<28} {sentences} sentence{'s' if sentences > 1 else ' '}  "
                 f"{median(name, sentences, 'tts_request_ms'):>9.0f} ms "
                 f"{median(name, sentences, 'last_tts_request_ms'):>11.0f} ms "
                 f"{first:>9.0f} ms {first / plain:>8.2f}x"
             )
     print("\nstored on our turns (medians, ms; livekit's e2e is from VAD end of speech):")
     for sentences in (1, 3):
-        for name in ("this_turn", "next_turn"):
+        for name in ("this_turn", "next_turn", "this_turn_name", "next_turn_name"):
             values = []
             for field in STORED:
                 got = [r.stored[field] for r in results[(name, sentences)] if r.stored[field]]
@@ -321,7 +358,7 @@ async def main_async(repeat: int) -> int:
         spoken = REPLIES[sentences]
         plain = median("plain", sentences, "first_audio_ms")
         this_json = turn_json(spoken, "this_turn")
-        key_at = this_json.index('"system_response"')
+        key_at = this_json.index('"say"')
         instructions_ms = tokens_before(this_json, key_at) * TOKEN_DELAY * 1000
         next_json = turn_json(spoken, "next_turn")
         prefix = tokens_before(next_json, next_json.index(spoken[0], 2))

@@ -177,6 +177,10 @@ def main() -> int:
         "DEEPGRAM_API_KEY": "dg-bench",
         "OPENAI_BASE_URL": fake.base_url,
         "REDIS_URL": "",
+        # As ``python -m config.processes agent`` runs the worker: no connection pool, one
+        # persistent connection per job process (DEBUG would make it per query).
+        "DATABASE_POOL": "0",
+        "CONN_MAX_AGE": "60",
     }
     for key, value in env.items():
         os.environ[key] = value

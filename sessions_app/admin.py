@@ -60,6 +60,7 @@ class TurnInline(ReadOnlyInline):
         "version_label",
         "user_text",
         "spoken_text",
+        "interrupted",
         "structured",
         "validation_errors",
         "llm_ttft_ms",

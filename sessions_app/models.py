@@ -121,6 +121,10 @@ class Turn(models.Model):
         blank=True,
         help_text="Turn start to the spoken text complete (its speech segment flushed).",
     )
+    interrupted = models.BooleanField(
+        default=False,
+        help_text="The user barged in: the spoken text is what was heard before the cut.",
+    )
     usage = models.JSONField(
         default=dict, blank=True, help_text="Provider usage of the turn (see billing)."
     )

@@ -8,6 +8,7 @@ environment's provider keys, so a worker without the key still runs on the globa
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -86,15 +87,27 @@ def provider_key(*, tenant_id: int | None, provider: str) -> ProviderKey:
 
     A stored key that cannot be decrypted is logged and skipped (the environment key is used).
     """
+    return provider_keys(tenant_id=tenant_id, providers=(provider,))[provider]
+
+
+def provider_keys(*, tenant_id: int | None, providers: Sequence[str]) -> dict[str, ProviderKey]:
+    """:func:`provider_key` for each of ``providers``, in one query (a job's start reads all
+    of them)."""
     from tenants.models import ProviderCredential
 
+    stored: dict[str, str] = {}
     if tenant_id is not None:
-        credential = ProviderCredential.objects.filter(
-            tenant_id=tenant_id, provider=provider
-        ).first()
-        if credential is not None:
+        stored = dict(
+            ProviderCredential.objects.filter(
+                tenant_id=tenant_id, provider__in=list(providers)
+            ).values_list("provider", "encrypted_value")
+        )
+    keys: dict[str, ProviderKey] = {}
+    for provider in providers:
+        if provider in stored:
             try:
-                return ProviderKey(decrypt_secret(credential.encrypted_value), own=True)
+                keys[provider] = ProviderKey(decrypt_secret(stored[provider]), own=True)
+                continue
             except (SecretDecryptionError, ImproperlyConfigured) as exc:
                 logger.error(
                     "tenant %s: cannot use the stored %s credential (%s); "
@@ -103,8 +116,9 @@ def provider_key(*, tenant_id: int | None, provider: str) -> ProviderKey:
                     provider,
                     exc,
                 )
-    setting = ENVIRONMENT_KEYS.get(provider)
-    return ProviderKey(getattr(settings, setting, "") if setting else "", own=False)
+        setting = ENVIRONMENT_KEYS.get(provider)
+        keys[provider] = ProviderKey(getattr(settings, setting, "") if setting else "", own=False)
+    return keys
 
 
 def provider_api_key(*, tenant_id: int | None, provider: str) -> str:

@@ -189,3 +189,32 @@ def test_no_eval_anywhere_in_the_code():
         )
     ]
     assert offenders == []
+
+
+def test_spoken_key_alias_defaults_to_a_short_wire_key_and_can_be_turned_off():
+    document = parse_document(demo_document())
+    assert document.schema_config.spoken_key_alias == "say"
+    assert document.compiled_schema().wire_spoken_key == "say"
+    raw = demo_document()
+    raw["schema_config"]["spoken_key_alias"] = None
+    off = parse_document(raw).compiled_schema()
+    assert off.wire_spoken_key == "system_response"
+    assert list(off.json_schema["properties"])[1] == "system_response"
+
+
+@pytest.mark.parametrize(
+    ("alias", "fragment"),
+    [("interview_stage", "name of another field"), ("2bad", "field name")],
+)
+def test_a_chosen_spoken_key_alias_must_be_a_free_field_name(alias, fragment):
+    errors = errors_for(lambda d: d["schema_config"].update(spoken_key_alias=alias))
+    assert fragment in " ".join(errors["schema_config.spoken_key_alias"]), errors
+
+
+def test_the_default_alias_steps_aside_for_a_field_of_that_name():
+    raw = demo_document()
+    raw["schema_config"]["fields"].append(
+        {"field_name": "say", "field_type": "str", "required": False}
+    )
+    schema = parse_document(raw).compiled_schema()
+    assert schema.wire_spoken_key == "system_response"

@@ -189,7 +189,7 @@ class DynamicAgent(Agent):
             if name in OUTPUT_VALIDATORS
         ]
         self._json_note = JSON_ONLY_NOTE.format(
-            spoken=self._schema.spoken_field,
+            spoken=self._schema.wire_spoken_key,
             schema=json.dumps(self._schema.json_schema, ensure_ascii=False),
         )
         self._trace_fields = tuple(document.tracing_config.metadata_fields)
@@ -284,12 +284,27 @@ class DynamicAgent(Agent):
             if isinstance(item, llm.ChatMessage) and item.role == "assistant":
                 structured = item.extra.get(STRUCTURED_EXTRA_KEY)
                 if structured:
-                    item = item.model_copy(update={"content": [structured]})
+                    shown = self._wire_json(structured)
+                    item = item.model_copy(update={"content": [shown]})
             items.append(item)
         ctx = llm.ChatContext(bounded_history(items, self._llm_config.max_history_turns))
         if not self._llm_config.supports_structured_output:
             ctx.add_message(role="system", content=self._json_note)
         return ctx
+
+    def _wire_json(self, structured: str) -> str:
+        """A stored reply's JSON (configured names) as the LLM wrote it: with the schema's
+        wire keys, so the history agrees with the schema it is asked to follow."""
+        schema = self._schema
+        if not schema.spoken_alias or f'"{schema.spoken_field}"' not in structured:
+            return structured
+        try:
+            data = json.loads(structured)
+        except ValueError:
+            return structured
+        if not isinstance(data, dict):
+            return structured
+        return json.dumps(schema.to_wire(data), ensure_ascii=False)
 
     def _chat_kwargs(self) -> dict[str, Any]:
         if self._llm_config.supports_structured_output:

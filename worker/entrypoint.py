@@ -40,6 +40,9 @@ def prewarm(proc: JobProcess) -> None:
 
     warmed = warm_process()
     logger.debug("job process warmed in %.0f ms", warmed * 1000)
+    from worker.store import warm_connection
+
+    warm_connection()
     from livekit.plugins import silero
 
     proc.userdata["vad"] = silero.VAD.load()
@@ -93,6 +96,7 @@ async def entrypoint(ctx: JobContext) -> None:
     from worker.usage import UsageMeter, budget_closer
 
     started_ns = time.time_ns()
+    phases = StartPhases()
     metadata = job_metadata(ctx)
     if not metadata:
         from worker import telephony
@@ -111,7 +115,8 @@ async def entrypoint(ctx: JobContext) -> None:
         return
     logger.info("job %s started for session %s", ctx.job.id, session_id)
     try:
-        loaded = await store.load_session(session_id)
+        loaded = await store.load_job(session_id)
+        phases.mark("load")
     except store.SessionUnavailable as exc:
         logger.error("job %s: %s; leaving", ctx.job.id, exc)
         ctx.shutdown(str(exc))
@@ -127,7 +132,8 @@ async def entrypoint(ctx: JobContext) -> None:
     )
     try:
         document = parse_document(resolve_overrides(loaded.document, loaded.overrides))
-        keys = await store.provider_keys(loaded.tenant_id)
+        phases.mark("parse")
+        keys = loaded.keys or {}
         factory = AgentFactory(
             document=document,
             keys=ProviderKeys.from_keys(keys),
@@ -144,6 +150,7 @@ async def entrypoint(ctx: JobContext) -> None:
         meter.attach(session)
         turn_store.on_budget_spent = budget_closer(ctx, session)
         noise_cancellation = factory.build_noise_cancellation()
+        phases.mark("build")
     except (ProviderConfigError, ContractError) as exc:
         await store.fail_session(session_id, f"Agent configuration error: {exc}")
         await store.close_connections()
@@ -152,6 +159,7 @@ async def entrypoint(ctx: JobContext) -> None:
 
     job_tracing = _start_tracing(document, loaded, keys, started_ns)
     watcher = _start_reload_watcher(ctx, agent, document, loaded)
+    phases.mark("tracing")
 
     async def finish(reason: str) -> None:
         if watcher is not None:
@@ -169,10 +177,15 @@ async def entrypoint(ctx: JobContext) -> None:
     # Whatever closes the session (participant left, time limit, silence, an end-call) ends
     # the job, and ``finish`` marks the session ended with that reason.
     lifecycle = SessionLifecycle(session=session, agent=agent, on_end=ctx.shutdown)
-    await store.activate_session(
-        session_id, worker_id=str(ctx.worker_id or ""), job_id=str(ctx.job.id or "")
+    # Marked active while the room connects and the session starts (same database thread, so
+    # it is stored before any turn or end of this session).
+    activation = asyncio.create_task(
+        store.activate_session(
+            session_id, worker_id=str(ctx.worker_id or ""), job_id=str(ctx.job.id or "")
+        )
     )
     await ctx.connect()
+    phases.mark("connect")
     pipeline = document.pipeline_config
     audio_input: Any = True
     if noise_cancellation is not None:
@@ -184,9 +197,10 @@ async def entrypoint(ctx: JobContext) -> None:
             audio_input=audio_input, text_output=pipeline.transcription_enabled
         ),
     )
+    phases.mark("start")
     from worker import telephony
 
-    call = await telephony.call_settings(session_id)
+    call = loaded.call
     if call is not None:
         telephony.DtmfRelay(session).attach(ctx.room)  # keypad presses reach the LLM
 
@@ -198,13 +212,35 @@ async def entrypoint(ctx: JobContext) -> None:
             session, action=call[0], message=call[1], on_detected=voicemail_reached
         ).attach()
     lifecycle.start()
+    await activation
+    phases.mark("activate")
     logger.info(
-        "session %s running %s@%s for tenant %s",
+        "session %s running %s@%s for tenant %s (started in %s)",
         session_id,
         loaded.agent_slug,
         loaded.version_label,
         loaded.tenant_slug,
+        phases,
     )
+
+
+class StartPhases:
+    """Milliseconds per step of a job's start, for its "running" log line (where the
+    dispatch -> listening time goes)."""
+
+    def __init__(self) -> None:
+        self._last = self._first = time.perf_counter()
+        self._steps: list[tuple[str, float]] = []
+
+    def mark(self, step: str) -> None:
+        now = time.perf_counter()
+        self._steps.append((step, (now - self._last) * 1000))
+        self._last = now
+
+    def __str__(self) -> str:
+        total = (self._last - self._first) * 1000
+        steps = ", ".join(f"{name} {ms:.0f}" for name, ms in self._steps)
+        return f"{total:.0f} ms: {steps}"
 
 
 def _start_tracing(document: Any, loaded: Any, keys: dict[str, Any], started_ns: int) -> Any:

@@ -42,6 +42,10 @@ class LoadedSession:
     document: dict[str, Any]
     user_details: dict[str, Any]
     overrides: dict[str, Any]
+    keys: dict[str, ProviderKey] | None = None
+    """The provider keys (read with the session by :func:`load_job`)."""
+    call: tuple[str, str] | None = None
+    """A phone session's (voicemail action, message) (read by :func:`load_job`)."""
 
 
 def _load_session(session_id: str) -> LoadedSession:
@@ -77,6 +81,43 @@ def _load_session(session_id: str) -> LoadedSession:
 
 
 load_session = sync_to_async(_load_session, thread_sensitive=True)
+
+
+def _open_connection() -> None:
+    from django.db import connection
+
+    close_old_connections()
+    connection.ensure_connection()
+
+
+def warm_connection() -> None:
+    """Prewarm (no event loop yet): open the database connection on the thread that runs
+    every call here, so the job's first read does not pay for connecting (reused while
+    ``CONN_MAX_AGE`` allows, as the agent worker runs; reopened after that as before)."""
+    import asyncio
+
+    try:
+        asyncio.run(sync_to_async(_open_connection, thread_sensitive=True)())
+    except Exception as exc:  # noqa: BLE001 - the job connects itself then
+        logger.warning("could not open the database connection in prewarm: %s", exc)
+
+
+def _load_job(session_id: str) -> LoadedSession:
+    """Everything a job's start reads, in one trip to the database thread: the session and
+    its pinned version, the provider keys (one query) and a phone call's settings."""
+    from dataclasses import replace
+
+    from worker.telephony import voicemail_settings
+
+    loaded = _load_session(session_id)
+    return replace(
+        loaded,
+        keys=_provider_keys(loaded.tenant_id),
+        call=voicemail_settings(session_id),
+    )
+
+
+load_job = sync_to_async(_load_job, thread_sensitive=True)
 
 
 def _provider_keys(tenant_id: int | None) -> dict[str, ProviderKey]:
@@ -154,6 +195,7 @@ def _save_turn(
         spoken_complete_ms=record.spoken_complete_ms,
         version_label=record.version,
         greeting=record.index == 0,
+        interrupted=record.interrupted,
     )
     if usage is None:
         return None

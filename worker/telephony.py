@@ -227,17 +227,21 @@ class VoicemailDetector:
         await self._on_detected()
 
 
-def _call_settings(session_id: str) -> tuple[str, str] | None:
-    """(voicemail action, message) of a phone session, or None for other sessions."""
+def voicemail_settings(session_id: str) -> tuple[str, str] | None:
+    """(voicemail action, message) of a phone session, or None for other sessions (sync)."""
     from sessions_app.telephony.models import CallDirection, PhoneCall
 
-    close_old_connections()
     call = PhoneCall.objects.filter(session_id=session_id).first()
     if call is None:
         return None
     if call.direction == CallDirection.INBOUND:
         return "ignore", ""
     return call.voicemail_action, call.voicemail_message
+
+
+def _call_settings(session_id: str) -> tuple[str, str] | None:
+    close_old_connections()
+    return voicemail_settings(session_id)
 
 
 call_settings = sync_to_async(_call_settings, thread_sensitive=True)

@@ -156,6 +156,10 @@ class StreamingExtractor:
     ) -> None:
         self._schema = schema
         self._spoken_key = schema.spoken_field
+        # The LLM writes the wire key (an alias); one writing the configured name is heard too.
+        self._spoken_keys = frozenset(
+            k for k in (schema.spoken_field, schema.wire_spoken_key) if k is not None
+        )
         self._tts_key = schema.tts_instructions_field
         self._on_tts = on_tts_instructions
         self._state = _PREAMBLE
@@ -314,7 +318,7 @@ class StreamingExtractor:
         """State for the value starting with ``char`` under the current top-level key."""
         key = self._key
         if char == '"':
-            if key == self._spoken_key and not self._seen_spoken:
+            if key in self._spoken_keys and not self._seen_spoken:
                 self._seen_spoken = True
                 return _SPOKEN
             if key == self._tts_key and not self._seen_tts:
@@ -322,7 +326,7 @@ class StreamingExtractor:
                 self._parts = []
                 return _TTS
             return _SKIP_STRING
-        if key == self._spoken_key:
+        if key in self._spoken_keys:
             self._seen_spoken = True  # a non-string spoken value: nothing to say
         if char in "{[":
             self._depth = 1

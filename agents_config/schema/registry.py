@@ -1,8 +1,9 @@
 """Process-wide cache of compiled schemas.
 
 Compiling builds a pydantic model and several TypeAdapters (milliseconds), so workers keep
-compiled schemas keyed by ``(schema_id, content checksum, instructions timing)``: editing a
-schema changes the checksum and therefore the key, and stale entries age out of the LRU.
+compiled schemas keyed by ``(schema_id, content checksum, instructions timing, spoken
+alias)``: editing a schema changes the checksum and therefore the key, and stale entries
+age out of the LRU.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 
 from .spec import CompiledSchema, FieldSpec, InstructionsTiming, compile_schema, fields_checksum
 
-_Key = tuple[str, str, str]
+_Key = tuple[str, str, str, str | None, str, bool]
 
 
 @dataclass(frozen=True)
@@ -58,10 +59,17 @@ class SchemaRegistry:
         schema_id: str,
         fields: Sequence[FieldSpec],
         instructions_timing: InstructionsTiming = "this_turn",
+        spoken_alias: str | None = None,
+        *,
+        name: str = "AgentTurn",
+        speech: bool = True,
     ) -> CompiledSchema:
-        """The compiled schema for these fields; raises ``SchemaDefinitionError`` if invalid."""
+        """The compiled schema for these fields; raises ``SchemaDefinitionError`` if invalid.
+
+        ``name`` and ``speech`` as for :func:`compile_schema`."""
         fields = tuple(fields)
-        key = (schema_id, fields_checksum(fields), instructions_timing)
+        checksum = fields_checksum(fields)
+        key = (schema_id, checksum, instructions_timing, spoken_alias, name, speech)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
@@ -80,7 +88,13 @@ class SchemaRegistry:
             assert build.result is not None
             return build.result
         try:
-            build.result = compile_schema(fields, instructions_timing=instructions_timing)
+            build.result = compile_schema(
+                fields,
+                name=name,
+                instructions_timing=instructions_timing,
+                spoken_alias=spoken_alias,
+                speech=speech,
+            )
         except BaseException as exc:
             build.error = exc
             raise

@@ -46,6 +46,10 @@ InstructionsTiming = Literal["this_turn", "next_turn"]
 field (its audio waits for it); ``next_turn`` orders it right after the spoken field and applies
 it from the next turn on (speech starts at once)."""
 
+SPOKEN_ALIAS_NOTE = "The text spoken aloud to the user (the {name!r} field)."
+"""Leads the aliased spoken property's description in the wire schema: the short key carries
+no meaning of its own, so the description says what the field is."""
+
 # Names that would shadow pydantic.BaseModel attributes on the generated model.
 _RESERVED_NAMES = frozenset(n for n in dir(BaseModel) if not n.startswith("_"))
 _NUMBER_CONSTRAINTS = frozenset({"ge", "gt", "le", "lt", "multiple_of"})
@@ -300,6 +304,7 @@ class CompiledSchema:
         name: str,
         checksum: str,
         instructions_timing: InstructionsTiming = "this_turn",
+        spoken_alias: str | None = None,
     ) -> None:
         self.fields = fields
         self.checksum = checksum
@@ -307,6 +312,11 @@ class CompiledSchema:
         self.spoken_field: str | None = next((f.name for f in fields if f.spoken), None)
         self.tts_instructions_field = next((f.name for f in fields if f.tts_instructions), None)
         self.hidden_fields = frozenset(f.name for f in fields if f.hidden)
+        names = {f.name for f in fields}
+        alias = spoken_alias if spoken_alias not in names else None
+        self.spoken_alias: str | None = alias if self.spoken_field is not None else None
+        """The spoken field's key on the wire (what the LLM writes), when it is aliased."""
+        self.wire_spoken_key = self.spoken_alias or self.spoken_field
         # Speech-first: the spoken field leads, preceded by the voice instructions only when
         # they shape this turn's audio; everything else streams after the speech is complete.
         pair = (self.tts_instructions_field, self.spoken_field)
@@ -331,9 +341,14 @@ class CompiledSchema:
                 )
         by_name = {f.name: f for f in fields}
         for prop in self.property_order:
-            properties[prop] = property_schema(
+            description = by_name[prop].description
+            wire = prop
+            if prop == self.spoken_field and self.spoken_alias:
+                wire = self.spoken_alias
+                description = f"{SPOKEN_ALIAS_NOTE.format(name=prop)} {description}".strip()
+            properties[wire] = property_schema(
                 types[prop],
-                description=by_name[prop].description,
+                description=description,
                 constraints=constraints[prop],
                 nullable=not by_name[prop].required,
             )
@@ -347,6 +362,22 @@ class CompiledSchema:
 
     def __repr__(self) -> str:
         return f"<CompiledSchema {self.model.__name__} {self.checksum[:12]} {self.property_order}>"
+
+    def to_wire(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """``data`` (configured names) as the LLM writes it: the spoken key aliased, order kept."""
+        if not self.spoken_alias:
+            return dict(data)
+        spoken, alias = self.spoken_field, self.spoken_alias
+        return {alias if key == spoken else key: value for key, value in data.items()}
+
+    def from_wire(self, document: Mapping[str, Any]) -> dict[str, Any]:
+        """The LLM's object with configured names: the alias becomes the spoken field's name
+        (a model that wrote the configured name itself is understood too)."""
+        alias = self.spoken_alias
+        if not alias or alias not in document or self.spoken_field in document:
+            return dict(document)
+        spoken = self.spoken_field
+        return {spoken if key == alias else key: value for key, value in document.items()}
 
     def _fallback(self, name: str) -> Any:
         return copy.deepcopy(self._defaults.get(name))
@@ -373,9 +404,9 @@ class CompiledSchema:
                 if self.spoken_field is not None:
                     data[self.spoken_field] = raw.strip()
                 return ValidationResult(data, [PLAIN_TEXT_ERROR])
-            document = self._parse_json(body, errors)
+            document = self.from_wire(self._parse_json(body, errors))
         elif isinstance(raw, Mapping):
-            document = dict(raw)
+            document = self.from_wire(raw)
         else:
             document = {}
             errors.append(f"unsupported model output type {type(raw).__name__}")
@@ -438,9 +469,12 @@ def compile_schema(
     name: str = "AgentTurn",
     instructions_timing: InstructionsTiming = "this_turn",
     speech: bool = True,
+    spoken_alias: str | None = None,
 ) -> CompiledSchema:
     """Check every field definition and build the schema; raise with all issues at once.
 
+    ``spoken_alias``: the spoken field's key in the schema sent to the LLM (fewer tokens
+    before the first spoken character); ignored when another field has that name.
     ``speech=False`` compiles a schema nothing is spoken from (e.g. post-session outcome
     fields): no spoken or TTS-instructions field is required or allowed.
     """
@@ -520,6 +554,7 @@ def compile_schema(
             name=_safe_name(name),
             checksum=fields_checksum(fields),
             instructions_timing=instructions_timing,
+            spoken_alias=spoken_alias,
         )
     except Exception as exc:  # pydantic refusing something the checks above let through
         issue((), f"could not build the schema: {exc}")

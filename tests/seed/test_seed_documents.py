@@ -184,7 +184,7 @@ async def test_seed_agent_talks_in_text_mode(fake_openai):
     assert record.spoken_text == "Good morning. Why do you want to study abroad?"
     request = fake_openai.chat_requests[0]
     schema = request["response_format"]["json_schema"]["schema"]
-    assert list(schema["properties"])[:2] == ["voice_instructions", "system_response"]
+    assert list(schema["properties"])[:2] == ["voice_instructions", "say"]
     assert AgentFactory(document=document, keys=keys).build_tts().model == "aura-2-andromeda-en"
 
 

@@ -232,3 +232,30 @@ async def test_turn_is_stored_on_the_session(fake_openai, settings):
     assert turn.llm_ttft_ms is not None and turn.first_spoken_ms is not None
     assert turn.tts_ttfb_ms is not None
     assert turn.spoken_complete_ms is not None and turn.spoken_complete_ms >= turn.first_spoken_ms
+
+
+async def test_the_llm_writes_and_sees_the_spoken_field_under_its_wire_key(fake_openai):
+    """A model following the schema writes ``say``; the turn, the message and the store see
+    ``system_response``; the history and few-shot examples shown back use ``say``."""
+    fake_openai.add(
+        demo_turn("First question?").replace('"system_response"', '"say"'),
+        demo_turn("Second question?").replace('"system_response"', '"say"'),
+    )
+    publisher = MemoryTurnPublisher()
+    factory = build_factory(fake_openai.base_url)
+    session, agent, _ = await start_session(factory, publisher)
+    try:
+        await session.run(user_input="Hello")
+        await session.run(user_input="I study physics")
+        await agent.turns.flush()
+    finally:
+        await session.aclose()
+    first, second = agent.turns.records
+    assert first.errors == [] and first.data["system_response"] == "First question?"
+    assert "say" not in first.data and second.data["system_response"] == "Second question?"
+    assert publisher.messages[0]["data"]["system_response"] == "First question?"
+    shown = [m for m in fake_openai.chat_requests[1]["messages"] if m["role"] == "assistant"]
+    example, previous = json.loads(shown[0]["content"]), json.loads(shown[-1]["content"])
+    assert previous["say"] == "First question?" and "system_response" not in previous
+    assert example["say"].startswith("Good morning.") and "system_response" not in example
+    assert [r["input"] for r in fake_openai.speech_requests][-1].strip() == "Second question?"

@@ -146,3 +146,80 @@ def agent_document_dict(agent):
     from agents_config.selectors import agent_draft_document
 
     return parse_document(agent_draft_document(agent)).to_dict()
+
+
+async def test_participant_leaving_ends_the_job_and_the_session_with_its_reason(
+    job_env, tenant, settings
+):
+    """The real job runtime (thread executor, so the test reaches the simulation's room):
+    the user leaves -> livekit closes the AgentSession -> the job shuts down -> the session
+    row is ``ended`` with the reason."""
+    settings.OPENAI_API_KEY, settings.DEEPGRAM_API_KEY = "sk-test", "dg-test"
+    settings.OPENAI_BASE_URL = job_env.base_url  # the job runs in this process
+    from livekit import rtc
+    from livekit.agents import JobExecutorType
+    from livekit.agents.ipc.mock_room import create_mock_room
+    from livekit.agents.voice.room_io.room_io import RoomIO
+
+    from agents_config.factories import make_agent
+    from agents_config.services import agent_publish
+    from sessions_app.models import SessionTransition
+
+    def setup():
+        agent = make_agent(tenant=tenant)
+        agent_publish(agent=agent, version="1.0.0")
+        agent.refresh_from_db()
+        return make_session(tenant=tenant, agent=agent)
+
+    session = await sync_to_async(setup)()
+    server = build_server(
+        ServerSettings(
+            ws_url="",
+            api_key="",
+            api_secret="",
+            agent_name="test-agent",
+            num_idle_processes=0,
+            port=0,
+            job_executor_type=JobExecutorType.THREAD,
+        )
+    )
+    started = asyncio.Event()
+    server.on("worker_started", lambda *_: started.set())
+    run_task = asyncio.create_task(server.run(devmode=True, unregistered=True))
+    user = next(iter(create_mock_room().remote_participants.values()))
+    before = user.disconnect_reason
+    try:
+        await asyncio.wait_for(started.wait(), 60)
+        metadata = json.dumps({"session_id": str(session.id)})
+        await server.simulate_job(
+            "va-test", fake_job=True, room_info=models.Room(name="va-test", metadata=metadata)
+        )
+        assert await wait_for(lambda: status_of(session.id) == SessionStatus.ACTIVE)
+        room = create_mock_room()  # livekit's simulated room (cached: the job's own)
+        handlers = [
+            call.args[1]
+            for call in room.on.call_args_list
+            if call.args[:1] == ("participant_disconnected",)
+            and isinstance(getattr(call.args[1], "__self__", None), RoomIO)
+        ]
+        assert handlers, room.on.call_args_list
+        leave = handlers[-1]
+        user.disconnect_reason = rtc.DisconnectReason.CLIENT_INITIATED
+        job_loop = leave.__self__._agent_session._loop  # the job runs on its own loop
+        job_loop.call_soon_threadsafe(leave, user)
+
+        assert await wait_for(lambda: status_of(session.id) == SessionStatus.ENDED)
+        reason = await sync_to_async(
+            lambda: (
+                SessionTransition.objects.filter(session_id=session.id, to_status="ended")
+                .values_list("reason", flat=True)
+                .get()
+            )
+        )()
+        assert reason == "participant disconnected"
+        assert await wait_for(lambda: not server.active_jobs)  # the job ended with the session
+    finally:
+        user.disconnect_reason = before  # the simulated room is shared by later in-process jobs
+        await server.aclose()
+        await asyncio.gather(run_task, return_exceptions=True)
+        await close_connections()

@@ -91,7 +91,7 @@ async def test_anthropic_text_mode_turn_uses_the_prompt_fallback(fake_anthropic)
     last = request["messages"][-1]
     assert last["role"] == "user"
     last_text = " ".join(part.get("text", "") for part in last["content"])
-    assert "JSON Schema" in last_text and '"system_response"' in last_text
+    assert "JSON Schema" in last_text and "in the 'say' field" in last_text
     assert "Good morning, officer." in json.dumps(request["messages"])
     assert fake_anthropic.headers[0]["x-api-key"] == "sk-ant-test"
 

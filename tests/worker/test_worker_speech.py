@@ -130,7 +130,9 @@ async def test_next_turn_instructions_apply_from_the_next_turn(fake_openai, stre
     assert used == [default, "Stern, slow."]
     request = fake_openai.chat_requests[0]
     sent = request["response_format"]["json_schema"]["schema"]["properties"]
-    assert list(sent)[:2] == ["system_response", "voice_instructions"]
+    # The spoken field goes under its short wire key, its meaning in the description.
+    assert list(sent)[:2] == ["say", "voice_instructions"]
+    assert "'system_response'" in sent["say"]["description"]
     assert [r.data["voice_instructions"] for r in agent.turns.records] == [
         "Stern, slow.",
         "Warm, brisk.",

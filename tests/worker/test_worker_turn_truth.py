@@ -64,7 +64,8 @@ async def test_barge_in_records_publishes_and_shows_the_llm_only_what_was_heard(
     shown = [m for m in fake_openai.chat_requests[1]["messages"] if m["role"] == "assistant"]
     earlier = json.loads(shown[-1]["content"])
     assert earlier["interrupted"] is True
-    assert earlier["system_response"] == heard
+    assert earlier["say"] == heard  # the wire key the schema sent to the LLM asks for
+    assert "system_response" not in earlier
     assert earlier["voice_instructions"] == "Calm and formal."  # fields written before it stay
     assert earlier.get("internal_assessment") is None  # never generated: cut by the barge-in
     assert LONG_REPLY not in json.dumps(fake_openai.chat_requests[1])
@@ -147,3 +148,16 @@ async def test_barge_in_stores_the_heard_text(fake_openai, settings):
     assert turn.spoken_text == agent.turns.records[0].spoken_text
     assert len(turn.spoken_text) < len(LONG_REPLY)
     assert turn.structured_output["system_response"] == turn.spoken_text
+    assert turn.interrupted is True
+
+    def shown_elsewhere():
+        from sessions_app.models import Session
+        from sessions_app.reports import build_report
+        from sessions_app.serializers import TurnSerializer
+
+        row = Session.objects.get(pk=db_session.pk)
+        return build_report(row)["turns"], TurnSerializer(row.turns.all(), many=True).data
+
+    report_turns, api_turns = await sync_to_async(shown_elsewhere)()
+    assert [t["interrupted"] for t in report_turns] == [True]
+    assert [t["interrupted"] for t in api_turns] == [True]
