@@ -83,6 +83,7 @@ def agent_draft_document(
         "tracing_config": agent.tracing_config,
         "pipeline_config": agent.pipeline_config,
         "analysis_config": agent.analysis_config or {},
+        "tools_config": agent.tools_config or {},
         "tenant_config": tenant_config_document(agent.tenant),
     }
 

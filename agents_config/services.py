@@ -133,6 +133,7 @@ def _write_document(agent: Agent, document: AgentDocument) -> None:
         "tracing_config",
         "pipeline_config",
         "analysis_config",
+        "tools_config",
     ):
         setattr(agent, section, getattr(document, section).model_dump(mode="json"))
     schema = document.schema_config

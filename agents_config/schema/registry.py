@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from .spec import CompiledSchema, FieldSpec, InstructionsTiming, compile_schema, fields_checksum
 
-_Key = tuple[str, str, str]
+_Key = tuple[str, str, str, bool]
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,13 @@ class SchemaRegistry:
         schema_id: str,
         fields: Sequence[FieldSpec],
         instructions_timing: InstructionsTiming = "this_turn",
+        *,
+        speech: bool = True,
     ) -> CompiledSchema:
-        """The compiled schema for these fields; raises ``SchemaDefinitionError`` if invalid."""
+        """The compiled schema for these fields; raises ``SchemaDefinitionError`` if invalid.
+        ``speech=False``: nothing is spoken (tool arguments, analysis outcomes)."""
         fields = tuple(fields)
-        key = (schema_id, fields_checksum(fields), instructions_timing)
+        key = (schema_id, fields_checksum(fields), instructions_timing, speech)
         with self._lock:
             cached = self._cache.get(key)
             if cached is not None:
@@ -80,7 +83,9 @@ class SchemaRegistry:
             assert build.result is not None
             return build.result
         try:
-            build.result = compile_schema(fields, instructions_timing=instructions_timing)
+            build.result = compile_schema(
+                fields, instructions_timing=instructions_timing, speech=speech
+            )
         except BaseException as exc:
             build.error = exc
             raise
