@@ -1,0 +1,248 @@
+"""Tools in a turn: real livekit-agents + the real OpenAI plugin against the fake LLM (real
+streamed ``tool_calls`` chunks) and a fake tenant API on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from agents_config.contracts import parse_document
+from agents_config.factories import agent_document
+from tests.fakes.openai_server import FakeOpenAI, Reply, ToolCall, tool_call_reply, tool_messages
+from tests.fakes.tool_server import FakeToolServer, ToolReply
+from tests.worker.conftest import demo_turn
+from worker.factory import ProviderKeys
+from worker.textmode import TextConversation
+from worker.tools import ToolEnvironment
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SECRET = "crm-s3cret-token-value"
+
+
+@pytest.fixture
+def fake_openai():
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def api():
+    with FakeToolServer() as server:
+        yield server
+
+
+def lookup_tool(base_url: str, **overrides):
+    tool = {
+        "kind": "http",
+        "name": "lookup_order",
+        "description": "Find an order by its number.",
+        "parameters": [
+            {"field_name": "order_id", "field_type": "str", "constraints": {"pattern": "^[0-9]+$"}},
+            {"field_name": "note", "field_type": "str", "required": False},
+        ],
+        "url": base_url + "/orders/{order_id}",
+        "headers": {"Authorization": "Bearer {{ secret.crm_token }}"},
+        "response": {"fields": ["status", "eta"]},
+    }
+    tool.update(overrides)
+    return tool
+
+
+def document_with(fake_openai, tools, **tools_config):
+    raw = agent_document()
+    raw["llm_config"] = {**raw["llm_config"], "base_url": fake_openai.base_url}
+    raw["tools_config"] = {"tools": tools, "filler_after_seconds": None, **tools_config}
+    return parse_document(raw)
+
+
+def conversation(document, **kwargs):
+    env = ToolEnvironment(secrets={"crm_token": SECRET}, session_id="sess-1")
+    return TextConversation(
+        document=document,
+        version="1.0.0",
+        keys=ProviderKeys(openai="sk-test"),
+        tool_env=env,
+        **kwargs,
+    )
+
+
+async def test_an_http_tool_call_runs_and_the_next_generation_speaks_its_result(
+    fake_openai, api, caplog
+):
+    caplog.set_level(logging.DEBUG)
+    api.routes[("GET", "/orders/123 45")] = ToolReply({"status": "shipped", "eta": "Friday"})
+    api.routes[("GET", "/orders/12345")] = ToolReply(
+        {"status": "shipped", "eta": "Friday", "internal": "x" * 50}
+    )
+    fake_openai.add(
+        tool_call_reply("lookup_order", {"order_id": "12345", "note": "a b&c"}),
+        demo_turn("Your order ships Friday."),
+    )
+    document = document_with(fake_openai, [lookup_tool(api.base_url)])
+    messages = []
+    async with conversation(document, on_message=messages.append) as chat:
+        record = await chat.say("Where is order 12345?")
+        await chat.flush()
+
+    assert record is not None
+    assert record.spoken_text == "Your order ships Friday."
+    assert record.user_text == "Where is order 12345?"
+    assert record.errors == []
+    [call] = record.tool_calls
+    assert call["name"] == "lookup_order"
+    assert call["arguments"] == {"order_id": "12345", "note": "a b&c"}
+    assert call["status"] == "ok"
+    assert call["duration_ms"] > 0
+    assert json.loads(call["result"]) == {"status": "shipped", "eta": "Friday"}
+    # the request: secret header resolved, unused argument URL-encoded in the query
+    [request] = api.requests
+    assert request.path == "/orders/12345"
+    assert request.query == {"note": ["a b&c"]}
+    assert request.headers["authorization"] == f"Bearer {SECRET}"
+    assert "idempotency-key" not in request.headers
+    # the model got the tool schema, then the result
+    first, second = fake_openai.chat_requests
+    [tool_schema] = first["tools"]
+    assert tool_schema["function"]["name"] == "lookup_order"
+    params = tool_schema["function"]["parameters"]
+    assert params["properties"]["order_id"]["pattern"] == "^[0-9]+$"
+    [result] = tool_messages(second)
+    assert json.loads(result["content"]) == {"status": "shipped", "eta": "Friday"}
+    # one published message for the turn, with the tool call and no hidden field
+    [message] = [m for m in messages if m.get("type") == "structured_turn"]
+    assert message["tool_calls"][0]["name"] == "lookup_order"
+    assert "internal_assessment" not in message["data"]
+    assert SECRET not in caplog.text
+    assert SECRET not in json.dumps(message)
+
+
+async def test_invalid_arguments_are_a_tool_error_the_model_sees(fake_openai, api):
+    fake_openai.add(
+        tool_call_reply("lookup_order", {"order_id": "abc"}), demo_turn("Which number?")
+    )
+    document = document_with(fake_openai, [lookup_tool(api.base_url)])
+    async with conversation(document) as chat:
+        record = await chat.say("Where is my order?")
+    assert api.requests == []
+    [call] = record.tool_calls
+    assert call["status"] == "error"
+    assert "order_id" in call["result"]
+    [result] = tool_messages(fake_openai.chat_requests[1])
+    assert "invalid arguments" in result["content"]
+    assert record.spoken_text == "Which number?"
+
+
+@pytest.mark.parametrize(
+    ("reply", "status", "fragment"),
+    [
+        (ToolReply({"error": "boom"}, status=500), "error", "HTTP 500"),
+        (ToolReply({"status": "late"}, delay=1.5), "timeout", "did not answer within 0.3 s"),
+    ],
+)
+async def test_failures_and_timeouts_come_back_as_errors_and_the_turn_goes_on(
+    fake_openai, api, reply, status, fragment
+):
+    api.routes[("GET", "/orders/1")] = reply
+    fake_openai.add(
+        tool_call_reply("lookup_order", {"order_id": "1"}), demo_turn("The system is down.")
+    )
+    document = document_with(fake_openai, [lookup_tool(api.base_url, timeout_seconds=0.3)])
+    async with conversation(document) as chat:
+        record = await chat.say("Order 1?")
+    [call] = record.tool_calls
+    assert call["status"] == status
+    assert fragment in call["result"]
+    [result] = tool_messages(fake_openai.chat_requests[1])
+    assert fragment in result["content"]
+    assert record.spoken_text == "The system is down."
+
+
+async def test_a_write_tool_sends_an_idempotency_key_and_a_json_body(fake_openai, api):
+    api.routes[("POST", "/bookings")] = ToolReply({"booking": {"id": "B-7"}})
+    tool = {
+        "kind": "http",
+        "name": "book",
+        "description": "Book a slot.",
+        "method": "POST",
+        "effect": "write",
+        "parameters": [
+            {"field_name": "day", "field_type": "Literal['mon', 'tue']"},
+            {"field_name": "seats", "field_type": "int", "constraints": {"ge": 1}},
+        ],
+        "url": api.base_url + "/bookings",
+        "response": {"fields": ["booking.id"]},
+    }
+    fake_openai.add(
+        Reply("", tool_calls=(ToolCall("book", {"day": "tue", "seats": 2}, id="call_w1"),)),
+        demo_turn("Booked."),
+    )
+    async with conversation(document_with(fake_openai, [tool])) as chat:
+        record = await chat.say("Book Tuesday for two.")
+    [request] = api.requests
+    assert request.method == "POST"
+    assert request.body == {"day": "tue", "seats": 2}
+    key = request.headers["idempotency-key"]
+    assert len(key) == 40
+    assert record.tool_calls[0]["result"] == '{"booking.id": "B-7"}'
+
+
+async def test_a_filler_line_is_said_once_when_a_tool_runs_long(fake_openai, api):
+    api.routes[("GET", "/orders/9")] = ToolReply({"status": "ok"}, delay=0.6)
+    fake_openai.add(tool_call_reply("lookup_order", {"order_id": "9"}), demo_turn("Done."))
+    document = document_with(
+        fake_openai,
+        [lookup_tool(api.base_url)],
+        filler_after_seconds=0.1,
+        filler_text="Let me check.",
+    )
+    said = []
+    async with conversation(document) as chat:
+        chat.session.on("speech_created", lambda event: said.append(event.source))
+        record = await chat.say("Order 9?")
+    assert record.spoken_text == "Done."
+    assert record.tool_calls[0]["status"] == "ok"
+    assert said.count("say") == 1
+
+
+async def test_end_call_says_goodbye_and_ends_the_session(fake_openai):
+    tool = {
+        "kind": "end_call",
+        "name": "end_call",
+        "description": "End the call when the user is done.",
+        "goodbye": "Goodbye, have a nice day.",
+    }
+    fake_openai.add(tool_call_reply("end_call"))
+    closed = []
+    async with conversation(document_with(fake_openai, [tool])) as chat:
+        chat.session.on("close", lambda event: closed.append(event))
+        await chat.say("That's all, thanks.")
+        for _ in range(100):
+            if closed:
+                break
+            import asyncio
+
+            await asyncio.sleep(0.02)
+        await chat.flush()
+    assert closed
+
+    [record] = chat.agent.turns.records
+    assert record.spoken_text == "Goodbye, have a nice day."
+    assert record.tool_calls[0]["name"] == "end_call"
+    assert len(fake_openai.chat_requests) == 1  # no generation after hanging up
+
+
+async def test_transfer_call_is_a_clear_error_outside_phone_calls(fake_openai):
+    tool = {
+        "kind": "transfer_call",
+        "name": "to_human",
+        "description": "Transfer to a person.",
+        "phone_number": "+14155550100",
+    }
+    fake_openai.add(tool_call_reply("to_human"), demo_turn("I cannot transfer you here."))
+    async with conversation(document_with(fake_openai, [tool])) as chat:
+        record = await chat.say("A human please.")
+    assert record.tool_calls[0]["status"] == "error"
+    assert "phone calls" in record.tool_calls[0]["result"]
