@@ -246,3 +246,86 @@ async def test_transfer_call_is_a_clear_error_outside_phone_calls(fake_openai):
         record = await chat.say("A human please.")
     assert record.tool_calls[0]["status"] == "error"
     assert "phone calls" in record.tool_calls[0]["result"]
+
+
+async def _interrupt_while_running(chat, api, text):
+    import asyncio
+
+    task = asyncio.ensure_future(chat.say(text))
+    for _ in range(200):
+        if api.requests:
+            break
+        await asyncio.sleep(0.01)
+    assert api.requests, "the tool never ran"
+    await asyncio.sleep(0.05)
+    chat.session.interrupt(force=True)
+    try:
+        await asyncio.wait_for(task, timeout=10)
+    except Exception:  # noqa: BLE001 - an interrupted run may end either way
+        pass
+    await asyncio.sleep(1.2)  # let a shielded write finish
+
+
+@pytest.mark.parametrize(("effect", "status"), [("read", "cancelled"), ("write", "ok")])
+async def test_an_interruption_cancels_a_read_tool_but_never_a_write(
+    fake_openai, api, effect, status
+):
+    method = "GET" if effect == "read" else "POST"
+    api.routes[(method, "/orders/5")] = ToolReply({"status": "done"}, delay=0.8)
+    fake_openai.add(tool_call_reply("lookup_order", {"order_id": "5"}), demo_turn("Okay."))
+    tool = lookup_tool(api.base_url, effect=effect, method=method)
+    async with conversation(document_with(fake_openai, [tool])) as chat:
+        await _interrupt_while_running(chat, api, "Order 5?")
+        [(record, _)] = chat.agent._tool_calls.values()
+    assert record.status == status
+    assert len(api.requests) == 1  # never sent twice
+    if effect == "write":
+        assert api.requests[0].completed
+        assert record.duration_ms >= 800
+    else:
+        assert record.duration_ms < 800
+
+
+async def test_a_write_call_executed_twice_runs_once(api):
+    """livekit may execute the same call again (a replayed step): one request, one result."""
+    import asyncio
+    from types import SimpleNamespace
+
+    from agents_config.contracts import parse_section
+    from worker.tools import ToolCallRecord, ToolRunner
+
+    api.routes[("POST", "/pay")] = ToolReply({"ok": True}, delay=0.2)
+    config = parse_section(
+        "tools_config",
+        {
+            "tools": [
+                {
+                    "kind": "http",
+                    "name": "pay",
+                    "description": "Pay.",
+                    "method": "POST",
+                    "effect": "write",
+                    "url": api.base_url + "/pay",
+                }
+            ],
+            "filler_after_seconds": None,
+        },
+    )
+
+    class Host:
+        def tool_call_record(self, call_id, name, arguments):
+            return ToolCallRecord(call_id=call_id, name=name, arguments=arguments)
+
+        def tool_call_done(self, record):
+            pass
+
+    env = ToolEnvironment(session_id="s")
+    runner = ToolRunner(config.tools[0], config=config, env=env, host=Host())
+    handle = SimpleNamespace(id="speech", interrupted=False)
+    context = SimpleNamespace(
+        function_call=SimpleNamespace(call_id="call_1"), speech_handle=handle, session=None
+    )
+    results = await asyncio.gather(runner({}, context), runner({}, context))
+    await env.aclose()
+    assert results == ['{"ok": true}', '{"ok": true}']
+    assert len(api.requests) == 1
