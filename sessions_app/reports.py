@@ -83,6 +83,7 @@ def build_report(session: Session) -> dict[str, Any]:
                 "version": t.version_label or session.version_label,
                 "structured_output": t.structured_output,
                 "validation_errors": t.validation_errors,
+                "tool_calls": t.tool_calls,
                 "usage": t.usage,
                 "latency_ms": {
                     "end_of_speech_to_first_audio": t.e2e_latency_ms,

@@ -83,6 +83,7 @@ class TurnSerializer(serializers.Serializer):
     end_of_turn_delay_ms = serializers.FloatField(allow_null=True)
     transcription_delay_ms = serializers.FloatField(allow_null=True)
     spoken_complete_ms = serializers.FloatField(allow_null=True)
+    tool_calls = serializers.ListField(child=serializers.DictField())
     created_at = serializers.DateTimeField()
 
     def get_structured_output(self, turn: Any) -> dict[str, Any]:

@@ -577,6 +577,7 @@ def turn_record(
     spoken_complete_ms: float | None = None,
     version_label: str | None = None,
     greeting: bool = False,
+    tool_calls: list[dict[str, Any]] | None = None,
 ) -> Any:
     """Store one finished turn with the next index of the session (1-based, gap-free);
     the agent's greeting (``prompt_config.first_message``) is turn 0.
@@ -608,6 +609,7 @@ def turn_record(
             end_of_turn_delay_ms=end_of_turn_delay_ms,
             transcription_delay_ms=transcription_delay_ms,
             spoken_complete_ms=spoken_complete_ms,
+            tool_calls=list(tool_calls or []),
         )
 
 

@@ -134,6 +134,13 @@ async def entrypoint(ctx: JobContext) -> None:
     try:
         document = parse_document(resolve_overrides(loaded.document, loaded.overrides))
         keys = await store.provider_keys(loaded.tenant_id)
+        from asgiref.sync import sync_to_async
+
+        from worker.tools import tool_environment_for
+
+        tool_env = await sync_to_async(tool_environment_for, thread_sensitive=True)(
+            tenant_id=loaded.tenant_id, document=document, session_id=session_id
+        )
         factory = AgentFactory(
             document=document,
             keys=ProviderKeys(
@@ -145,6 +152,7 @@ async def entrypoint(ctx: JobContext) -> None:
             ),
             vad=ctx.proc.userdata.get("vad"),
             eot_ready=ctx.proc.userdata.get("eot_ready"),
+            tool_env=tool_env,
         )
         blueprint = session_blueprint(document, loaded, loaded.version_label)
         meter = UsageMeter.for_document(document)

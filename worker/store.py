@@ -158,6 +158,7 @@ def _save_turn(
         spoken_complete_ms=record.spoken_complete_ms,
         version_label=record.version,
         greeting=record.index == 0,
+        tool_calls=record.tool_calls,
     )
     if usage is None:
         return None

@@ -389,3 +389,45 @@ def build_tools(config: ToolsConfig, *, env: ToolEnvironment, host: ToolHost) ->
 
         tools.append(function_tool(call, raw_schema=raw_schema(tool)))
     return tools
+
+
+# --- a session's environment (synchronous ORM; the worker wraps it in sync_to_async) -------
+
+
+def tool_environment_for(
+    *, tenant_id: int | None, document: Any, session_id: str
+) -> ToolEnvironment:
+    """The secrets the document's tools name (decrypted, for this session only) and the
+    SIP transfer for phone sessions."""
+    from tenants.selectors import tenant_secret_values
+
+    names = document.tools_config.secret_names()
+    secrets = (
+        tenant_secret_values(tenant_id=tenant_id, names=names)
+        if tenant_id is not None and names
+        else {}
+    )
+    return ToolEnvironment(secrets=secrets, session_id=session_id, transfer=transfer_phone_call)
+
+
+def _transfer_phone_call(session_id: str, number: str) -> None:
+    from django.db import close_old_connections
+
+    from sessions_app.telephony.models import PhoneCall
+    from sessions_app.telephony.services import call_transfer
+
+    close_old_connections()
+    call = PhoneCall.objects.select_related("session").filter(session_id=session_id).first()
+    if call is None:
+        raise ToolError("transfer_call only works on phone calls; this is not one")
+    try:
+        call_transfer(call=call, to=number)
+    except Exception as exc:  # noqa: BLE001 - the model hears why (no secret in it)
+        raise ToolError(f"the transfer failed: {exc}") from None
+
+
+async def transfer_phone_call(session_id: str, number: str) -> None:
+    """SIP transfer of the session's phone participant (``sessions_app.telephony``)."""
+    from asgiref.sync import sync_to_async
+
+    await sync_to_async(_transfer_phone_call, thread_sensitive=True)(session_id, number)
