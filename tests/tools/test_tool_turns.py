@@ -137,20 +137,20 @@ async def test_invalid_arguments_are_a_tool_error_the_model_sees(fake_openai, ap
 
 
 @pytest.mark.parametrize(
-    ("reply", "timeout", "status", "fragment"),
+    ("reply", "limit", "status", "fragment"),
     [
         (ToolReply({"error": "boom"}, status=500), 5, "error", "HTTP 500"),
         (ToolReply({"status": "late"}, delay=1.5), 0.3, "timeout", "did not answer within 0.3 s"),
     ],
 )
 async def test_failures_and_timeouts_come_back_as_errors_and_the_turn_goes_on(
-    fake_openai, api, reply, timeout, status, fragment
+    fake_openai, api, reply, limit, status, fragment
 ):
     api.routes[("GET", "/orders/1")] = reply
     fake_openai.add(
         tool_call_reply("lookup_order", {"order_id": "1"}), demo_turn("The system is down.")
     )
-    document = document_with(fake_openai, [lookup_tool(api.base_url, timeout_seconds=timeout)])
+    document = document_with(fake_openai, [lookup_tool(api.base_url, timeout_seconds=limit)])
     async with conversation(document) as chat:
         record = await chat.say("Order 1?")
     [call] = record.tool_calls
