@@ -535,6 +535,7 @@ class DynamicAgent(Agent):
         for call in chunk.delta.tool_calls if chunk.delta else []:
             if call.call_id in self._tool_calls:
                 continue
+            mark = time.perf_counter()
             try:
                 arguments: Any = json.loads(call.arguments or "{}")
             except ValueError:
@@ -542,6 +543,7 @@ class DynamicAgent(Agent):
             record = ToolCallRecord(call_id=call.call_id, name=call.name, arguments=arguments)
             turn.tool_calls.append(record)
             self._tool_calls[call.call_id] = (record, turn)
+            record.overhead_s += time.perf_counter() - mark
 
     def _complete(
         self, turn: TurnState, extractor: StreamingExtractor, *, called_tools: bool = False

@@ -77,6 +77,8 @@ class ToolCallRecord:
     started_at: float = field(default_factory=time.perf_counter, repr=False)
     overhead_s: float = field(default=0.0, repr=False)
     """Time spent in this module's own code for the call (bench/tool_turn.py)."""
+    request_s: float = field(default=0.0, repr=False)
+    """Time spent awaiting the HTTP exchange (the tenant's API and the HTTP client)."""
 
     def finish(self, status: str, result: str) -> None:
         self.status = status
@@ -223,12 +225,18 @@ def _lookup(body: Any, path: str) -> Any:
     return value
 
 
-async def http_request(
-    tool: HTTPTool, arguments: dict[str, Any], env: ToolEnvironment, call_id: str
-) -> str:
-    """Send the tool's request; the mapped reply, or ``ToolError`` the model can explain."""
-    import httpx
+@dataclass(frozen=True)
+class PreparedRequest:
+    method: str
+    url: str
+    headers: dict[str, str] = field(repr=False)
+    body: dict[str, Any] | None = None
 
+
+def prepare_request(
+    tool: HTTPTool, arguments: dict[str, Any], env: ToolEnvironment, call_id: str
+) -> PreparedRequest:
+    """The request for validated arguments (URL filled, secrets resolved, idempotency key)."""
     url, rest = render_url(tool, arguments)
     headers = render_headers(tool, env.secrets)
     if tool.effect == "write":
@@ -240,10 +248,21 @@ async def http_request(
             url += ("&" if "?" in url else "?") + urlencode(query)
     else:
         body = rest
+    return PreparedRequest(tool.method, url, headers, body)
+
+
+async def send_request(tool: HTTPTool, request: PreparedRequest, env: ToolEnvironment) -> Any:
+    """Send it; the reply's JSON (or text), or ``ToolError`` the model can explain."""
+    import httpx
+
     try:
         async with asyncio.timeout(tool.timeout_seconds):
             response = await env.client().request(
-                tool.method, url, headers=headers, json=body, timeout=tool.timeout_seconds
+                request.method,
+                request.url,
+                headers=request.headers,
+                json=request.body,
+                timeout=tool.timeout_seconds,
             )
     except (TimeoutError, httpx.TimeoutException):
         raise ToolTimeout(
@@ -259,10 +278,9 @@ async def http_request(
             "tell the user it could not be done right now"
         )
     try:
-        payload: Any = response.json()
+        return response.json()
     except ValueError:
-        payload = response.text
-    return map_response(tool, payload)
+        return response.text
 
 
 # --- building the tools --------------------------------------------------------------------
@@ -291,7 +309,9 @@ class ToolRunner:
         record.overhead_s += time.perf_counter() - mark
         status, result = "error", ""
         try:
+            mark = time.perf_counter()
             arguments = validated_arguments(self.tool, raw_arguments)
+            record.overhead_s += time.perf_counter() - mark
             output = await self._run(arguments, context, record)
             status, result = "ok", output or ""
             return output
@@ -344,15 +364,27 @@ class ToolRunner:
         self, tool: HTTPTool, arguments: dict[str, Any], context: RunContext, record: Any
     ) -> str:
         call_id = context.function_call.call_id
+        mark = time.perf_counter()
         if tool.effect == "write":
             running = self.env._writes.get(call_id)
             if running is None:  # never twice for one call; never cancelled half-way
-                running = asyncio.ensure_future(http_request(tool, arguments, self.env, call_id))
+                request = prepare_request(tool, arguments, self.env, call_id)
+                running = asyncio.ensure_future(send_request(tool, request, self.env))
                 self.env._writes[call_id] = running
-            work = asyncio.shield(running)
-            return await self._with_filler(work, context, cancellable=False)
-        task = asyncio.ensure_future(http_request(tool, arguments, self.env, call_id))
-        return await self._with_filler(task, context, cancellable=True)
+            work: Any = asyncio.shield(running)
+        else:
+            request = prepare_request(tool, arguments, self.env, call_id)
+            work = asyncio.ensure_future(send_request(tool, request, self.env))
+        record.overhead_s += time.perf_counter() - mark
+        waited = time.perf_counter()
+        try:
+            payload = await self._with_filler(work, context, cancellable=tool.effect == "read")
+        finally:
+            record.request_s = time.perf_counter() - waited
+        mark = time.perf_counter()
+        result = map_response(tool, payload)
+        record.overhead_s += time.perf_counter() - mark
+        return result
 
     async def _with_filler(self, task: Any, context: RunContext, *, cancellable: bool) -> Any:
         """Await the request; say the filler once if it runs long; a read is cancelled when

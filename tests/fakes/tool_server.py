@@ -31,6 +31,8 @@ class ToolRequest:
     body: Any
     raw_path: str
     completed: bool = False
+    replied_at: float | None = None
+    """``perf_counter`` time the reply was written (benchmarks measure from it)."""
 
 
 class FakeToolServer:
@@ -88,6 +90,8 @@ class FakeToolServer:
                     self.send_header("content-length", str(len(data)))
                     self.end_headers()
                     self.wfile.write(data)
+                    self.wfile.flush()
+                    request.replied_at = time.perf_counter()
                     request.completed = True
                 except OSError:  # the client gave up (a cancelled read tool)
                     pass
