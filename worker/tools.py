@@ -111,7 +111,7 @@ class ToolHost(Protocol):
 class ToolEnvironment:
     """A session's tool settings: the tenant's secrets the tools name, and the session id."""
 
-    secrets: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
     session_id: str = ""
     transfer: Callable[[str, str], Awaitable[None]] | None = None
     """``transfer(session_id, number)``: SIP transfer of the session's phone participant

@@ -398,3 +398,45 @@ def test_talk_shows_tool_calls_as_they_happen(fake_openai, api, tenant, monkeypa
     assert "agent> Sorry." in text
     assert api.requests[0].headers["authorization"] == f"Bearer {SECRET}"
     assert SECRET not in text
+
+
+async def test_each_tool_call_is_a_tracing_span_without_secrets(fake_openai, api):
+    from livekit.agents.telemetry import tracer
+    from opentelemetry import trace as trace_api
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from worker import tracing
+
+    exporter = InMemorySpanExporter()
+    job = tracing.install(
+        tracing.TracingPlan(enabled=True, reason="test", attributes={"session.id": "s-1"}),
+        exporter=exporter,
+    )
+    try:
+        api.routes[("GET", "/orders/8")] = ToolReply({"status": "ok", "eta": "now"})
+        fake_openai.add(tool_call_reply("lookup_order", {"order_id": "8"}), demo_turn("Now."))
+        async with conversation(document_with(fake_openai, [lookup_tool(api.base_url)])) as chat:
+            await chat.say("Order 8?")
+        job.flush()
+        spans = [s for s in exporter.get_finished_spans() if s.name == "agent.tool_call"]
+    finally:
+        job.shutdown()
+        tracer.set_provider(trace_api.get_tracer_provider())
+    [span] = spans
+    assert span.attributes["tool.name"] == "lookup_order"
+    assert span.attributes["tool.status"] == "ok"
+    assert span.attributes["tool.duration_ms"] > 0
+    assert SECRET not in str(dict(span.attributes))
+
+
+def test_a_session_gets_only_the_secrets_its_tools_name(tenant, fake_openai):
+    from tenants.services import tenant_secret_set
+    from worker.tools import tool_environment_for
+
+    tenant_secret_set(tenant=tenant, name="crm_token", value=SECRET)
+    tenant_secret_set(tenant=tenant, name="unrelated", value="other")
+    document = document_with(fake_openai, [lookup_tool("https://api.example.com")])
+    env = tool_environment_for(tenant_id=tenant.pk, document=document, session_id="s-9")
+    assert env.secrets == {"crm_token": SECRET}
+    assert env.session_id == "s-9"
+    assert SECRET not in repr(env)
