@@ -440,3 +440,35 @@ def test_a_session_gets_only_the_secrets_its_tools_name(tenant, fake_openai):
     assert env.secrets == {"crm_token": SECRET}
     assert env.session_id == "s-9"
     assert SECRET not in repr(env)
+
+
+async def test_end_call_in_a_worker_session_ends_it_with_reason_agent_ended(fake_openai):
+    import asyncio
+
+    from worker.factory import AgentFactory
+    from worker.lifecycle import SessionLifecycle
+    from worker.publisher import MemoryTurnPublisher
+    from worker.tools import AGENT_ENDED_REASON
+
+    tool = {"kind": "end_call", "name": "end_call", "description": "Hang up.", "goodbye": "Bye."}
+    document = document_with(fake_openai, [tool])
+    factory = AgentFactory(document=document, keys=ProviderKeys(openai="sk-test"), text_only=True)
+    from worker.agent import AgentBlueprint
+
+    agent = factory.build_agent(
+        blueprint=AgentBlueprint.for_session(document, version="1.0.0"),
+        publisher=MemoryTurnPublisher(),
+    )
+    session = factory.build_session()
+    ended: list[str] = []
+    lifecycle = SessionLifecycle(session=session, agent=agent, on_end=ended.append)
+    fake_openai.add(tool_call_reply("end_call"))
+    await session.start(agent)
+    try:
+        await session.run(user_input="Bye now.")
+        await asyncio.wait_for(lifecycle.ended.wait(), 10)
+    finally:
+        await session.aclose()
+        await factory.aclose()
+    assert ended == [AGENT_ENDED_REASON]
+    assert [r.spoken_text for r in agent.turns.records] == ["Bye."]
