@@ -215,7 +215,7 @@ class ProviderCredential(models.Model):
         return decrypt_secret(self.encrypted_value)
 
 
-SECRET_NAME_REGEX = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+SECRET_NAME_REGEX = r"\A[A-Za-z_][A-Za-z0-9_]{0,63}\Z"
 """A tenant secret's name, as tool headers name it: ``{{ secret.crm_token }}``."""
 
 

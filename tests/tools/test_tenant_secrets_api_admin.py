@@ -4,6 +4,7 @@ or shown, stored encrypted, audited."""
 from __future__ import annotations
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from tenants.models import AuditEvent, TenantSecret
 from tenants.selectors import tenant_secret_values
@@ -65,3 +66,16 @@ def test_the_admin_stores_the_value_write_only(tenant, member_factory, client):
     developer = member_factory(tenant, "developer")
     client.force_login(developer)
     assert client.get("/admin/tenants/tenantsecret/").status_code == 403
+
+
+def test_a_name_never_keeps_a_line_break(tenant, key_client):
+    client = key_client(tenant, "admin")
+    response = client.post("/api/v1/secrets", {"name": "abc\n", "value": "x"}, format="json")
+    assert response.status_code == 201  # surrounding whitespace is trimmed
+    assert list(TenantSecret.objects.values_list("name", flat=True)) == ["abc"]
+    response = client.post("/api/v1/secrets", {"name": "a\nb", "value": "x"}, format="json")
+    assert response.status_code == 400
+    from tenants.services import tenant_secret_set
+
+    with pytest.raises(ValidationError):
+        tenant_secret_set(tenant=tenant, name="abc\n", value="x")
