@@ -57,7 +57,7 @@ class SecretListCreateApi(TenantAPIView):
         operation_id="secret_list",
         tags=TAGS,
         summary="The tenant's secrets (names only; values are never returned)",
-        responses={200: SecretSerializer(many=True), **error_responses()},
+        responses={200: SecretSerializer(many=True), **error_responses(400, 404)},
     )
     def get(self, request: Request) -> Response:
         parse_query(PageQuerySerializer, request)
