@@ -19,15 +19,17 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlparse
 
 from pydantic import (
     AliasChoices,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PrivateAttr,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -52,6 +54,8 @@ Loc = tuple[str | int, ...]
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
 IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
+TOOL_KINDS = ("http", "end_call", "transfer_to_agent", "transfer_call")
+"""The ``kind`` of a ``tools_config.tools`` entry."""
 
 OPENAI_TTS_VOICES = frozenset(
     {
@@ -194,8 +198,23 @@ class ContractError(ValueError):
             message = item["msg"]
             if item["type"] == "extra_forbidden":
                 message = "Unknown key."
-            issues.append((tuple(item["loc"]), message))
+            issues.append((_without_union_tags(tuple(item["loc"])), message))
         return cls.from_issues(issues, prefix)
+
+
+def _without_union_tags(loc: Loc) -> Loc:
+    """Drop the tag pydantic puts after a tagged-union item (``tools[3].http.url`` is
+    reported as ``tools[3].url``)."""
+    return tuple(
+        part
+        for index, part in enumerate(loc)
+        if not (
+            part in TOOL_KINDS
+            and index >= 2
+            and isinstance(loc[index - 1], int)
+            and loc[index - 2] == "tools"
+        )
+    )
 
 
 def normalize_newlines(value: Any) -> Any:
@@ -854,6 +873,333 @@ class PipelineConfig(Contract):
         ]
 
 
+# --- Tools: what an agent can do during a turn (runtime: ``worker.tools``) -----------------
+
+TOOL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+"""A tool's name: an identifier (OpenAI function names allow ``^[a-zA-Z0-9_-]{1,64}$``)."""
+SECRET_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+SECRET_REFERENCE = re.compile(r"\{\{\s*secret\.([A-Za-z_][A-Za-z0-9_]{0,63})\s*\}\}")
+"""How a header value names a tenant secret: ``{{ secret.crm_token }}``."""
+URL_PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+"""A URL template's placeholder: ``{customer_id}`` is replaced by the URL-encoded argument."""
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+E164_PATTERN = r"^\+[1-9]\d{6,14}$"
+HTTP_TOOL_DEFAULT_TIMEOUT = 5.0
+HTTP_TOOL_MAX_TIMEOUT = 30.0
+TOOL_RESULT_MAX_CHARS = 16_000
+MAX_TOOLS = 32
+# Headers the platform sets itself on every HTTP tool request.
+RESERVED_TOOL_HEADERS = frozenset({"host", "content-length", "idempotency-key", "content-type"})
+
+
+class ToolParameterConfig(Contract):
+    """One argument of a tool, in the output schema's field grammar (``str``, ``int``,
+    ``Literal['a', 'b']``, ``list[str]`` ... with the same constraints)."""
+
+    field_name: str = Field(max_length=64)
+    field_type: str = Field(max_length=2000)
+    description: str = Field(default="", max_length=2000)
+    required: bool = True
+    default: Any = None
+    constraints: dict[str, Any] = Field(default_factory=dict)
+
+    def to_spec(self) -> FieldSpec:
+        return FieldSpec(
+            name=self.field_name,
+            type=self.field_type,
+            description=self.description,
+            required=self.required,
+            default=self.default,
+            constraints=dict(self.constraints),
+        )
+
+
+class ToolBase(Contract):
+    name: str = Field(max_length=64, description="Identifier the model calls the tool by.")
+    description: str = Field(
+        min_length=1, max_length=2000, description="Tells the model when to call it."
+    )
+    parameters: list[ToolParameterConfig] = Field(default_factory=list, max_length=50)
+
+    @field_validator("name")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not TOOL_NAME.match(value):
+            raise ValueError(
+                "must be an identifier (letters, digits and _; not starting with a digit)"
+            )
+        return value
+
+    def compile_parameters(self) -> CompiledSchema:
+        """The arguments' schema (strict JSON Schema + validation), cached per content."""
+        return default_registry.get_or_compile(
+            f"tool_{self.name}", tuple(p.to_spec() for p in self.parameters), speech=False
+        )
+
+    def parameter_names(self) -> list[str]:
+        return [p.field_name for p in self.parameters]
+
+    def secret_references(self) -> list[tuple[Loc, str]]:
+        """``(location, secret name)`` of every tenant secret the tool uses."""
+        return []
+
+    def cross_check(self) -> list[tuple[Loc, str]]:
+        try:
+            self.compile_parameters()
+        except SchemaDefinitionError as exc:
+            return [(("parameters", *issue.loc), issue.message) for issue in exc.issues]
+        return []
+
+
+class ToolResponseMapping(Contract):
+    """Which parts of the JSON reply the model sees (dotted paths such as ``customer.name``
+    or ``items.0.id``; empty: the whole reply), capped at ``max_chars``."""
+
+    fields: list[str] = Field(default_factory=list, max_length=50)
+    max_chars: int = Field(default=2000, ge=100, le=TOOL_RESULT_MAX_CHARS)
+
+    @field_validator("fields")
+    @classmethod
+    def _paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+){0,9}", path):
+                raise ValueError(f"{path!r} is not a dotted path such as customer.name")
+        return value
+
+
+class HTTPTool(ToolBase):
+    """Calls a tenant's HTTP API (through the outbound-URL policy)."""
+
+    kind: Literal["http"]
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"] = "GET"
+    url: str = Field(
+        max_length=2000,
+        description="URL template; {param} in the path or query is replaced by the "
+        "URL-encoded argument. Other arguments are the JSON body (query string for GET and "
+        "DELETE).",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict,
+        description="Header values may name tenant secrets: {{ secret.crm_token }}.",
+    )
+    timeout_seconds: float = Field(
+        default=HTTP_TOOL_DEFAULT_TIMEOUT, gt=0, le=HTTP_TOOL_MAX_TIMEOUT
+    )
+    response: ToolResponseMapping = Field(default_factory=ToolResponseMapping)
+    effect: Literal["read", "write"] = Field(
+        default="read",
+        description="read: cancelled when the user interrupts; write: never cancelled "
+        "half-way, never run twice for one call (Idempotency-Key header).",
+    )
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        if len(value) > 20:
+            raise ValueError("at most 20 headers")
+        for name, header_value in value.items():
+            if not HEADER_NAME.match(name):
+                raise ValueError(f"{name!r} is not a valid header name")
+            if name.lower() in RESERVED_TOOL_HEADERS:
+                raise ValueError(f"{name!r} is set by the platform")
+            if len(header_value) > 2000 or any(c in header_value for c in "\r\n\0"):
+                raise ValueError(f"the value of {name!r} is too long or has line breaks")
+        return value
+
+    def url_parameters(self) -> list[str]:
+        """The names the URL template's placeholders use, in order."""
+        return URL_PLACEHOLDER.findall(self.url)
+
+    def sample_url(self) -> str:
+        """The template with every placeholder filled (the policy checks its host)."""
+        return URL_PLACEHOLDER.sub("x", self.url)
+
+    def secret_references(self) -> list[tuple[Loc, str]]:
+        return [
+            (("headers", header), name)
+            for header, value in self.headers.items()
+            for name in SECRET_REFERENCE.findall(value)
+        ]
+
+    def cross_check(self) -> list[tuple[Loc, str]]:
+        issues = super().cross_check()
+        declared = set(self.parameter_names())
+        parsed = urlparse(self.url)
+        if "{" in parsed.netloc or "}" in parsed.netloc or "{" in parsed.scheme:
+            issues.append((("url",), "placeholders may only be used in the path and query"))
+        else:
+            try:
+                _check_http_url(self.sample_url())
+            except ValueError as exc:
+                issues.append((("url",), str(exc)))
+        if self.url.count("{") != self.url.count("}"):
+            issues.append((("url",), "unbalanced { } in the URL template"))
+        for name in self.url_parameters():
+            if name not in declared:
+                issues.append((("url",), f"placeholder {{{name}}} is not a declared parameter"))
+        for header, value in self.headers.items():
+            leftover = SECRET_REFERENCE.sub("", value)
+            if "{{" in leftover or "}}" in leftover:
+                issues.append(
+                    (
+                        ("headers", header),
+                        "only {{ secret.NAME }} may appear between {{ }} in a header value",
+                    )
+                )
+        return issues
+
+
+class EndCallTool(ToolBase):
+    """Ends the conversation (session end reason ``agent_ended``)."""
+
+    kind: Literal["end_call"]
+    goodbye: str = Field(default="", max_length=500, description="Spoken before hanging up.")
+
+
+class TransferToAgentTool(ToolBase):
+    """Hands the conversation to another published agent of the same tenant."""
+
+    kind: Literal["transfer_to_agent"]
+    agent_id: str = Field(pattern=SLUG_PATTERN, max_length=64, description="The target agent.")
+    message: str = Field(default="", max_length=500, description="Spoken before the handoff.")
+
+
+class TransferCallTool(ToolBase):
+    """SIP transfer of a phone participant to a number (livekit-api TransferSIPParticipant)."""
+
+    kind: Literal["transfer_call"]
+    phone_number: str = Field(pattern=E164_PATTERN, description="E.164, e.g. +14155550100.")
+    message: str = Field(default="", max_length=500, description="Spoken before transferring.")
+
+
+def _tool_kind(value: Any) -> str | None:
+    kind = value.get("kind") if isinstance(value, Mapping) else getattr(value, "kind", None)
+    return kind if kind in TOOL_KINDS else None
+
+
+# A callable discriminator: the base's before-validator on every field rules out ``kind=``.
+ToolConfig = Annotated[
+    Annotated[HTTPTool, Tag("http")]
+    | Annotated[EndCallTool, Tag("end_call")]
+    | Annotated[TransferToAgentTool, Tag("transfer_to_agent")]
+    | Annotated[TransferCallTool, Tag("transfer_call")],
+    Discriminator(
+        _tool_kind,
+        custom_error_type="tool_kind",
+        custom_error_message=f"kind must be one of {', '.join(TOOL_KINDS)}",
+    ),
+]
+
+
+class MCPServerConfig(Contract):
+    """A remote MCP server over streamable HTTP; only ``allowed_tools`` are offered."""
+
+    name: str = Field(pattern=SECRET_NAME_PATTERN, max_length=64)
+    url: str = Field(max_length=2000)
+    auth_header: str = Field(default="Authorization", max_length=100)
+    auth_secret: str | None = Field(
+        default=None,
+        pattern=SECRET_NAME_PATTERN,
+        description="Tenant secret whose value is sent in auth_header.",
+    )
+    auth_scheme: Literal["", "Bearer"] = Field(
+        default="Bearer", description='Prefix of the header value ("Bearer <secret>").'
+    )
+    allowed_tools: list[str] = Field(min_length=1, max_length=100)
+    timeout_seconds: float = Field(default=10.0, gt=0, le=HTTP_TOOL_MAX_TIMEOUT)
+
+    _url = field_validator("url")(_check_http_url)
+
+    @field_validator("auth_header")
+    @classmethod
+    def _header(cls, value: str) -> str:
+        if not HEADER_NAME.match(value):
+            raise ValueError(f"{value!r} is not a valid header name")
+        return value
+
+    @field_validator("allowed_tools")
+    @classmethod
+    def _tool_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", name):
+                raise ValueError(f"{name!r} is not a valid tool name")
+        if len(set(value)) != len(value):
+            raise ValueError("each tool may be listed once")
+        return value
+
+
+class ToolsConfig(Contract):
+    """The tools the model may call, remote MCP servers, and how a turn waits for tools."""
+
+    tools: list[ToolConfig] = Field(default_factory=list, max_length=MAX_TOOLS)
+    mcp_servers: list[MCPServerConfig] = Field(default_factory=list, max_length=10)
+    filler_after_seconds: float | None = Field(
+        default=1.5,
+        gt=0,
+        le=30,
+        description="A tool still running after this long: the agent says filler_text once. "
+        "null: never.",
+    )
+    filler_text: str = Field(default="One moment, please.", max_length=200)
+    max_tool_steps: int = Field(
+        default=3, ge=1, le=10, description="Tool rounds the model may take in one turn."
+    )
+
+    def tool(self, name: str) -> ToolBase | None:
+        return next((t for t in self.tools if t.name == name), None)
+
+    def secret_references(self) -> list[tuple[Loc, str]]:
+        """``(location, secret name)`` of every tenant secret the section uses."""
+        refs = [
+            (("tools", index, *loc), name)
+            for index, tool in enumerate(self.tools)
+            for loc, name in tool.secret_references()
+        ]
+        refs += [
+            (("mcp_servers", index, "auth_secret"), server.auth_secret)
+            for index, server in enumerate(self.mcp_servers)
+            if server.auth_secret
+        ]
+        return refs
+
+    def secret_names(self) -> set[str]:
+        return {name for _, name in self.secret_references()}
+
+    def handoff_targets(self) -> list[tuple[Loc, str]]:
+        """``(location, agent_id)`` of every ``transfer_to_agent`` target."""
+        return [
+            (("tools", index, "agent_id"), tool.agent_id)
+            for index, tool in enumerate(self.tools)
+            if isinstance(tool, TransferToAgentTool)
+        ]
+
+    def cross_check(self) -> list[tuple[Loc, str]]:
+        issues: list[tuple[Loc, str]] = []
+        seen: dict[str, str] = {}
+        for index, tool in enumerate(self.tools):
+            issues += [(("tools", index, *loc), msg) for loc, msg in tool.cross_check()]
+            if tool.name in seen:
+                issues.append((("tools", index, "name"), f"duplicate tool name {tool.name!r}"))
+            seen[tool.name] = "tool"
+        servers: set[str] = set()
+        for index, server in enumerate(self.mcp_servers):
+            if server.name in servers:
+                issues.append(
+                    (("mcp_servers", index, "name"), f"duplicate server name {server.name!r}")
+                )
+            servers.add(server.name)
+            for position, name in enumerate(server.allowed_tools):
+                if name in seen:
+                    issues.append(
+                        (
+                            ("mcp_servers", index, "allowed_tools", position),
+                            f"tool name {name!r} is already used by another tool",
+                        )
+                    )
+                seen[name] = "mcp"
+        return issues
+
+
 class TenantConfig(Contract):
     """Informational on export; importing never changes the target tenant's settings."""
 
@@ -872,6 +1218,7 @@ SECTION_CONTRACTS: dict[str, type[Contract]] = {
     "tracing_config": TracingConfig,
     "pipeline_config": PipelineConfig,
     "analysis_config": AnalysisConfig,
+    "tools_config": ToolsConfig,
 }
 """THE configuration sections, in document order."""
 COLUMN_SECTIONS: tuple[str, ...] = tuple(s for s in SECTION_CONTRACTS if s != "schema_config")
@@ -895,6 +1242,7 @@ class AgentDocument(Contract):
     tracing_config: TracingConfig = Field(default_factory=TracingConfig)
     pipeline_config: PipelineConfig = Field(default_factory=PipelineConfig)
     analysis_config: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    tools_config: ToolsConfig = Field(default_factory=ToolsConfig)
     tenant_config: TenantConfig | None = None
     # Accepted for compatibility with seed documents; never exported.
     created_at: datetime | None = Field(default=None, exclude=True)
@@ -993,7 +1341,7 @@ class AgentDocument(Contract):
 
     def outbound_urls(self) -> list[OutboundURL]:
         """Every URL in the document that the platform calls, with whose key goes there."""
-        return outbound_urls(self.llm_config, self.tracing_config)
+        return outbound_urls(self.llm_config, self.tracing_config, self.tools_config)
 
 
 @dataclass(frozen=True)
@@ -1006,9 +1354,25 @@ class OutboundURL:
     key_provider: str | None
 
 
-def outbound_urls(llm_config: LLMConfig, tracing_config: TracingConfig) -> list[OutboundURL]:
-    """The outbound URLs of a document's sections (the admin form checks sections alone)."""
+def outbound_urls(
+    llm_config: LLMConfig,
+    tracing_config: TracingConfig,
+    tools_config: ToolsConfig | None = None,
+) -> list[OutboundURL]:
+    """The outbound URLs of a document's sections (the admin form checks sections alone).
+    Tool URL templates are checked with their placeholders filled; no platform key goes to
+    a tool or MCP server."""
+    tools = tools_config or ToolsConfig()
     return [
+        *(
+            OutboundURL(f"tools_config.tools[{index}].url", tool.sample_url(), None)
+            for index, tool in enumerate(tools.tools)
+            if isinstance(tool, HTTPTool)
+        ),
+        *(
+            OutboundURL(f"tools_config.mcp_servers[{index}].url", server.url, None)
+            for index, server in enumerate(tools.mcp_servers)
+        ),
         OutboundURL("llm_config.base_url", llm_config.base_url, "openai"),
         OutboundURL(
             "tracing_config.endpoint",

@@ -212,7 +212,7 @@ class AgentAdminForm(forms.ModelForm):
                 unplaced = self.add_contract_errors(exc)
                 if unplaced:
                     self.add_error(None, unplaced)
-        if "llm_config" in parsed and "tracing_config" in parsed:
+        if "llm_config" in parsed and "tracing_config" in parsed and "tools_config" in parsed:
             self._check_outbound_urls(cleaned, parsed)
         return cleaned
 
@@ -230,6 +230,7 @@ class AgentAdminForm(forms.ModelForm):
                 previous = outbound_urls(
                     parse_section("llm_config", stored.llm_config),
                     parse_section("tracing_config", stored.tracing_config),
+                    parse_section("tools_config", stored.tools_config or {}),
                 )
             except ContractError:
                 previous = None
@@ -237,7 +238,9 @@ class AgentAdminForm(forms.ModelForm):
         try:
             agent_outbound_check(
                 tenant=tenant,
-                document=outbound_urls(parsed["llm_config"], parsed["tracing_config"]),
+                document=outbound_urls(
+                    parsed["llm_config"], parsed["tracing_config"], parsed["tools_config"]
+                ),
                 previous=previous,
                 role=role_for(tenant) if role_for is not None else None,
             )

@@ -46,6 +46,7 @@ class Agent(models.Model):
     tracing_config = models.JSONField(default=dict)
     pipeline_config = models.JSONField(default=dict)
     analysis_config = models.JSONField(default=dict, blank=True)
+    tools_config = models.JSONField(default=dict, blank=True)
     schema_id = models.CharField(max_length=100, blank=True)
     schema_version = models.CharField(max_length=20, default="1.0.0")
     custom_validators = models.JSONField(default=list, blank=True)

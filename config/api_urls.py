@@ -8,6 +8,7 @@ from sessions_app import apis as sessions
 from sessions_app import experiment_apis as experiments
 from sessions_app import tenant_apis as tenants
 from sessions_app.telephony import apis as telephony
+from tenants import secret_apis as secrets
 from tenants.platform.exceptions import api_not_found
 
 config = "agents/config/<str:agent_id>"
@@ -61,6 +62,8 @@ urlpatterns = [
         name="api-agent-tests-cases",
     ),
     path("tenants/me", tenants.TenantMeApi.as_view(), name="api-tenant-me"),
+    path("secrets", secrets.SecretListCreateApi.as_view(), name="api-secrets"),
+    path("secrets/<str:name>", secrets.SecretDetailApi.as_view(), name="api-secret"),
     path("sessions", sessions.SessionListCreateApi.as_view(), name="api-sessions"),
     path("sessions/<uuid:session_id>", sessions.SessionDetailApi.as_view(), name="api-session"),
     path(

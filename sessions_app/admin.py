@@ -70,6 +70,7 @@ class TurnInline(ReadOnlyInline):
         "end_of_turn_delay_ms",
         "transcription_delay_ms",
         "spoken_complete_ms",
+        "tool_calls",
     ]
     readonly_fields = fields
 

@@ -129,6 +129,12 @@ class Turn(models.Model):
         default=dict, blank=True, help_text="Provider usage of the turn (see billing)."
     )
     cost_usd = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    tool_calls = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Tool calls of the turn: name, arguments, status, duration_ms, result "
+        "(truncated).",
+    )
     created_at = models.DateTimeField(default=timezone.now, editable=False)
 
     class Meta:

@@ -85,6 +85,7 @@ def build_report(session: Session) -> dict[str, Any]:
                 "structured_output": t.structured_output,
                 "validation_errors": t.validation_errors,
                 "interrupted": t.interrupted,
+                "tool_calls": t.tool_calls,
                 "usage": t.usage,
                 "latency_ms": {
                     "end_of_speech_to_first_audio": t.e2e_latency_ms,

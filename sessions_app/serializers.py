@@ -85,6 +85,7 @@ class TurnSerializer(serializers.Serializer):
     transcription_delay_ms = serializers.FloatField(allow_null=True)
     spoken_complete_ms = serializers.FloatField(allow_null=True)
     interrupted = serializers.BooleanField()
+    tool_calls = serializers.ListField(child=serializers.DictField())
     created_at = serializers.DateTimeField()
 
     def get_structured_output(self, turn: Any) -> dict[str, Any]:

@@ -579,6 +579,7 @@ def turn_record(
     version_label: str | None = None,
     greeting: bool = False,
     interrupted: bool = False,
+    tool_calls: list[dict[str, Any]] | None = None,
 ) -> Any:
     """Store one finished turn with the next index of the session (1-based, gap-free);
     the agent's greeting (``prompt_config.first_message``) is turn 0.
@@ -611,6 +612,7 @@ def turn_record(
             transcription_delay_ms=transcription_delay_ms,
             spoken_complete_ms=spoken_complete_ms,
             interrupted=interrupted,
+            tool_calls=list(tool_calls or []),
         )
 
 

@@ -377,3 +377,6 @@ PLATFORM_APPS = ("auth", "django_celery_beat")
 
 for _model in [m for m in admin.site._registry if m._meta.app_label in PLATFORM_APPS]:
     platform_only(admin.site, _model)
+
+
+from tenants import secrets_admin  # noqa: E402, F401 - registers TenantSecretAdmin

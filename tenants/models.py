@@ -207,6 +207,36 @@ class ProviderCredential(models.Model):
         return f"{self.tenant} {self.provider} credential"
 
 
+SECRET_NAME_REGEX = r"\A[A-Za-z_][A-Za-z0-9_]{0,63}\Z"
+"""A tenant secret's name, as tool headers name it: ``{{ secret.crm_token }}``."""
+
+
+class TenantSecret(models.Model):
+    """A named secret of a tenant (tool and MCP credentials), encrypted at rest with the
+    provider credentials' key (``tenants.secrets``). Never displayed or returned."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="secrets")
+    name = models.CharField(
+        max_length=64,
+        validators=[
+            RegexValidator(SECRET_NAME_REGEX, "Letters, digits and _, not starting with a digit.")
+        ],
+    )
+    description = models.CharField(max_length=200, blank=True)
+    encrypted_value = models.TextField(editable=False)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["tenant__slug", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "name"], name="unique_tenant_secret_name")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant} secret {self.name}"
+
+
 # --- Webhooks (signing and delivery live in ``sessions_app.webhooks``) ---
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
@@ -50,3 +51,37 @@ def memberships_for_user(*, user: AbstractBaseUser) -> QuerySet[Membership]:
 def tenant_roles_of(*, user: AbstractBaseUser) -> dict[int, str]:
     """``{tenant id: role}`` of the user's memberships in active tenants."""
     return dict(memberships_for_user(user=user).values_list("tenant_id", "role"))
+
+
+def tenant_secret_names(*, tenant_id: int) -> set[str]:
+    """Names of the tenant's stored secrets (publish-time checks; no decryption)."""
+    from tenants.models import TenantSecret
+
+    return set(TenantSecret.objects.filter(tenant_id=tenant_id).values_list("name", flat=True))
+
+
+def tenant_secret_values(*, tenant_id: int, names: Iterable[str]) -> dict[str, str]:
+    """The decrypted values of the named secrets that exist (for the worker's tools only:
+    never log or return them). A secret that cannot be decrypted is left out and logged
+    by name."""
+    import logging
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    from tenants.models import TenantSecret
+    from tenants.secrets import SecretDecryptionError, decrypt_secret
+
+    wanted = set(names)
+    if not wanted:
+        return {}
+    values: dict[str, str] = {}
+    for name, token in TenantSecret.objects.filter(
+        tenant_id=tenant_id, name__in=wanted
+    ).values_list("name", "encrypted_value"):
+        try:
+            values[name] = decrypt_secret(token)
+        except (SecretDecryptionError, ImproperlyConfigured) as exc:
+            logging.getLogger(__name__).error(
+                "tenant %s: cannot decrypt secret %s (%s)", tenant_id, name, exc
+            )
+    return values

@@ -260,3 +260,63 @@ def audit_record(
         target=target,
         details=details or {},
     )
+
+
+# --- Tenant secrets (tool and MCP credentials; encryption in ``tenants.secrets``) ---------
+
+
+def tenant_secret_set(
+    *,
+    tenant: Tenant,
+    name: str,
+    value: str,
+    description: str = "",
+    actor: Actor | None = None,
+):  # -> TenantSecret
+    """Store (or replace) a named secret, encrypted; audited without its value."""
+    from django.core.exceptions import ValidationError
+
+    from tenants.models import TenantSecret
+    from tenants.secrets import encrypt_secret
+
+    value = value or ""
+    if not value.strip():
+        raise ValidationError({"value": "A secret value is required."})
+    if len(value) > 8000 or any(c in value for c in "\r\n\0"):
+        raise ValidationError({"value": "At most 8000 characters, on one line."})
+    candidate = TenantSecret(tenant=tenant, name=name, description=description)
+    candidate.full_clean(exclude=["tenant", "encrypted_value"], validate_unique=False)
+    encrypted = encrypt_secret(value)
+    with transaction.atomic():
+        secret, created = TenantSecret.objects.update_or_create(
+            tenant=tenant,
+            name=name,
+            defaults={"encrypted_value": encrypted, "description": description},
+        )
+        audit_record(
+            tenant=tenant,
+            action="secret.created" if created else "secret.updated",
+            target=name,
+            actor=actor,
+        )
+    return secret
+
+
+def tenant_secret_describe(*, secret, description: str, actor: Actor | None = None) -> None:
+    """Change only a secret's description (its value stays as stored); audited."""
+    with transaction.atomic():
+        secret.description = description
+        secret.save(update_fields=["description", "updated_at"])
+        audit_record(tenant=secret.tenant, action="secret.updated", target=secret.name, actor=actor)
+
+
+def tenant_secret_delete(*, secret, actor: Actor | None = None) -> None:
+    """Delete a named secret (tools naming it fail to publish until it is set again)."""
+    with transaction.atomic():
+        audit_record(
+            tenant=secret.tenant,
+            action="secret.deleted",
+            target=secret.name,
+            actor=actor,
+        )
+        secret.delete()

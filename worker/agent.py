@@ -14,6 +14,11 @@
 - Each finished turn's full structured JSON is attached to its assistant message; the next
   ``llm_node`` shows the LLM that JSON instead of the spoken text, so stage, score and flags
   carry over between turns.
+- Tool calls (``tools_config``, built by ``worker.tools``) pass through to the framework as
+  ``ChatChunk`` tool calls; the spoken field is still extracted from the content. A
+  generation that only calls tools speaks nothing (no fallback line): the turn waits for the
+  results and the next generation (which sees them) continues the same turn. Every call is
+  recorded on the turn (name, arguments, status, duration, truncated result).
 - Provider errors, invalid JSON and validation failures never end the session: whatever was
   spoken stays spoken, the configured fallback line fills silence, and the turn records the
   errors.
@@ -22,11 +27,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import re
 import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,6 +49,7 @@ from agents_config.templating import render_template, session_variables
 from agents_config.validators import OUTPUT_VALIDATORS
 from tenants.metrics import PROVIDER_ERRORS
 from worker.publisher import TurnPublisher
+from worker.tools import ToolCallRecord, ToolEnvironment, build_tools
 from worker.tracing import turn_attributes
 from worker.turns import STRUCTURED_EXTRA_KEY, TurnState, TurnStore, TurnTracker
 
@@ -149,11 +156,16 @@ class DynamicAgent(Agent):
         stt: NotGivenOr[stt.STT | None] = NOT_GIVEN,
         tts: NotGivenOr[tts.TTS | None] = NOT_GIVEN,
         vad: NotGivenOr[vad.VAD | None] = NOT_GIVEN,
+        tools: list[llm.Tool] | None = None,
+        tool_env: ToolEnvironment | None = None,
     ) -> None:
         document = blueprint.document
+        self.tool_env = tool_env or ToolEnvironment(session_id=blueprint.session_id)
+        configured = build_tools(document.tools_config, env=self.tool_env, host=self)
         super().__init__(
             instructions=blueprint.instructions(),
             chat_ctx=blueprint.examples_context(),
+            tools=[*configured, *(tools or [])],
             llm=llm,
             stt=stt,
             tts=tts,
@@ -174,6 +186,13 @@ class DynamicAgent(Agent):
         self._replaced_instructions: tuple[str, str] | None = None
         self._carried_instructions: str | None = None
         """``next_turn`` timing: the voice instructions the previous turn wrote."""
+        self._tool_calls: dict[str, tuple[ToolCallRecord, TurnState]] = {}
+        """Each tool call of the session by call id, with the turn whose generation made it."""
+        self.end_call_handler: Callable[[str], Awaitable[None]] | None = None
+        """Set by ``worker.lifecycle``: ends the session (reason ``agent_ended``) after the
+        goodbye line."""
+        self.on_tool_call: Callable[[ToolCallRecord], None] | None = None
+        """Called when a tool call starts and when it ends (``manage.py talk`` prints it)."""
 
     def _configure(self, blueprint: AgentBlueprint) -> None:
         """Take everything per-turn from ``blueprint`` (at start, and on an applied reload)."""
@@ -240,6 +259,7 @@ class DynamicAgent(Agent):
             self._listening_to.off("conversation_item_added", self._on_conversation_item)
             self._listening_to = None
         await self.turns.aclose()
+        await self.tool_env.aclose()
 
     def _on_conversation_item(self, event: ConversationItemAddedEvent) -> None:
         """A reply reached the conversation: it was spoken (played, or cut by a barge-in).
@@ -266,6 +286,83 @@ class DynamicAgent(Agent):
             tts_ttfb_s=item.metrics.get("tts_node_ttfb"),
             e2e_latency_s=item.metrics.get("e2e_latency"),
         )
+
+    # --- tools (``worker.tools.ToolHost``) --------------------------------------------------
+
+    def tool_call_record(self, call_id: str, name: str, arguments: Any) -> ToolCallRecord:
+        """The record of a call the framework is about to run (made when it was streamed)."""
+        known = self._tool_calls.get(call_id)
+        if known is not None:
+            known[0].arguments = arguments
+            record = known[0]
+        else:  # a call this agent's llm_node did not see (e.g. replayed history)
+            record = ToolCallRecord(call_id=call_id, name=name, arguments=arguments)
+            turn = self.turns.current
+            if turn is not None:
+                turn.tool_calls.append(record)
+                self._tool_calls[call_id] = (record, turn)
+        if self.on_tool_call is not None:
+            self.on_tool_call(record)
+        return record
+
+    def tool_call_done(self, record: ToolCallRecord) -> None:
+        if self.on_tool_call is not None:
+            self.on_tool_call(record)
+
+    async def end_call(self, goodbye: str, record: ToolCallRecord) -> None:
+        """The ``end_call`` tool: the goodbye is the turn's speech, then the session ends."""
+        known = self._tool_calls.get(record.call_id)
+        turn = known[1] if known else self.turns.current
+        if turn is not None and not turn.generated.is_set():
+            # the framework runs a tool as soon as its call streamed; the turn's result
+            # is complete a moment later
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(turn.generated.wait(), timeout=5)
+        if turn is not None and not turn.finished and turn.awaiting_tools:
+            turn.awaiting_tools = False
+            if goodbye:
+                turn.spoken_text = goodbye
+                turn.data = {**turn.data, self._schema.spoken_field: goodbye}
+            else:
+                record.finish("ok", "")
+                self.turns.finish(turn)
+        handler = self.end_call_handler
+        if handler is None:  # no lifecycle (text mode): say goodbye and close the session
+
+            async def handler(line: str) -> None:
+                if line:
+                    await self.session.say(line, allow_interruptions=False)
+                self.session.shutdown(drain=True)
+
+        # Not awaited: the goodbye is queued behind the speech running this tool.
+        task = asyncio.ensure_future(handler(goodbye))
+        _BACKGROUND.add(task)
+        task.add_done_callback(_BACKGROUND.discard)
+
+    def _continue_tool_turn(self, chat_ctx: llm.ChatContext) -> TurnState | None:
+        """After tool results: the turn whose generation called the tools, if still open
+        (else a new turn with no user text); None when this generation follows a user
+        message."""
+        outputs: list[str] = []
+        for item in reversed(chat_ctx.items):
+            if isinstance(item, llm.FunctionCallOutput):
+                outputs.append(item.call_id)
+            elif isinstance(item, llm.FunctionCall):
+                continue
+            else:
+                break
+        if not outputs:
+            return None
+        known = [self._tool_calls[c] for c in reversed(outputs) if c in self._tool_calls]
+        turn = known[-1][1] if known else None
+        if turn is None or turn.finished:
+            turn = self.turns.begin(user_text="")
+        else:
+            self.turns.resume(turn)
+        for record, _ in known:
+            if record not in turn.tool_calls:
+                turn.tool_calls.append(record)
+        return turn
 
     # --- LLM -------------------------------------------------------------------------------
 
@@ -321,11 +418,14 @@ class DynamicAgent(Agent):
     ) -> AsyncIterator[str | FlushSentinel]:
         if self._pending is not None:
             await self._apply_pending()
-        user = _last_user_message(chat_ctx)
-        turn = self.turns.begin(
-            user_text=(user.text_content or "") if user else "",
-            user_metrics=dict(user.metrics) if user else None,
-        )
+        turn = self._continue_tool_turn(chat_ctx)
+        if turn is None:
+            user = _last_user_message(chat_ctx)
+            turn = self.turns.begin(
+                user_text=(user.text_content or "") if user else "",
+                user_metrics=dict(user.metrics) if user else None,
+            )
+        called_tools = False
         # Spans are started and ended by hand: this is a generator, resumed across awaits.
         # With tracing off the tracer is a no-op, so this costs nothing.
         span = tracer.start_span(
@@ -349,7 +449,7 @@ class DynamicAgent(Agent):
             if not isinstance(model, llm.LLM):
                 raise RuntimeError("no LLM is configured for this agent")
 
-            async def model_text() -> AsyncIterator[str]:
+            async def model_text() -> AsyncIterator[str | llm.ChatChunk]:
                 async with model.chat(
                     chat_ctx=ctx,
                     tools=tools,
@@ -371,11 +471,26 @@ class DynamicAgent(Agent):
                             chunk = await anext(chunks, None)
                         if chunk is None:
                             break
-                        if chunk.delta is not None and chunk.delta.content:
+                        if chunk.delta is None:
+                            continue
+                        if chunk.delta.tool_calls:
+                            turn.mark_token()
+                            yield llm.ChatChunk(
+                                id=chunk.id,
+                                delta=llm.ChoiceDelta(
+                                    role="assistant", tool_calls=chunk.delta.tool_calls
+                                ),
+                            )
+                        if chunk.delta.content:
                             turn.mark_token()
                             yield chunk.delta.content
 
             async for content in model_text():
+                if isinstance(content, llm.ChatChunk):  # the framework runs the tools
+                    called_tools = True
+                    self._note_tool_calls(turn, content)
+                    yield content
+                    continue
                 mark = time.perf_counter()
                 delta = extractor.feed(content)
                 turn.overhead_s += time.perf_counter() - mark
@@ -401,7 +516,7 @@ class DynamicAgent(Agent):
             turn.errors.append(f"LLM error: {exc}")
             span.record_exception(exc)
         finally:
-            self._complete(turn, extractor)
+            self._complete(turn, extractor, called_tools=called_tools)
             span.set_attribute("turn.llm_ttft_ms", turn.llm_ttft_ms or 0.0)
             span.end()
         if flushed:
@@ -415,6 +530,8 @@ class DynamicAgent(Agent):
         if tail.strip():  # e.g. a reply that was only an unterminated code fence
             turn.mark_spoken()
             yield tail
+        elif turn.awaiting_tools:
+            pass  # the next generation (with the tools' results) speaks
         elif not turn.spoken_text.strip():
             turn.errors.append("no spoken text in the reply; the fallback line was spoken")
             turn.spoken_text = self._fallback_line
@@ -422,10 +539,27 @@ class DynamicAgent(Agent):
             turn.mark_spoken()
             yield self._fallback_line
 
-    def _complete(self, turn: TurnState, extractor: StreamingExtractor) -> None:
+    def _note_tool_calls(self, turn: TurnState, chunk: llm.ChatChunk) -> None:
+        for call in chunk.delta.tool_calls if chunk.delta else []:
+            if call.call_id in self._tool_calls:
+                continue
+            mark = time.perf_counter()
+            try:
+                arguments: Any = json.loads(call.arguments or "{}")
+            except ValueError:
+                arguments = call.arguments
+            record = ToolCallRecord(call_id=call.call_id, name=call.name, arguments=arguments)
+            turn.tool_calls.append(record)
+            self._tool_calls[call.call_id] = (record, turn)
+            record.overhead_s += time.perf_counter() - mark
+
+    def _complete(
+        self, turn: TurnState, extractor: StreamingExtractor, *, called_tools: bool = False
+    ) -> None:
         mark = time.perf_counter()
         with tracer.start_as_current_span("agent.extraction") as span:
             self._validate(turn, extractor)
+            turn.awaiting_tools = called_tools and not turn.spoken_text.strip()
             span.set_attributes(
                 {
                     "turn.structured": turn.structured,
@@ -436,6 +570,7 @@ class DynamicAgent(Agent):
             )
         turn.llm_done = True
         turn.instructions_settled.set()
+        turn.generated.set()
         if self._schema.instructions_timing == "next_turn":
             self._carried_instructions = turn.next_tts_instructions
         turn.overhead_s += time.perf_counter() - mark
@@ -495,6 +630,9 @@ class DynamicAgent(Agent):
                 turn.errors.append(f"TTS error: {exc}")
         finally:
             span.end()
+
+
+_BACKGROUND: set[asyncio.Task[Any]] = set()
 
 
 def tts_engines(engine: tts.TTS | None) -> list[tts.TTS]:

@@ -134,11 +134,24 @@ async def entrypoint(ctx: JobContext) -> None:
         document = parse_document(resolve_overrides(loaded.document, loaded.overrides))
         phases.mark("parse")
         keys = loaded.keys or {}
+        from asgiref.sync import sync_to_async
+
+        from worker.tools import tool_environment_for
+
+        tool_env_kwargs = {"tenant_id": loaded.tenant_id, "document": document}
+        tool_env = (  # a database trip only when the tools name secrets
+            await sync_to_async(tool_environment_for, thread_sensitive=True)(
+                **tool_env_kwargs, session_id=session_id
+            )
+            if document.tools_config.secret_names()
+            else tool_environment_for(**tool_env_kwargs, session_id=session_id)
+        )
         factory = AgentFactory(
             document=document,
             keys=ProviderKeys.from_keys(keys),
             vad=ctx.proc.userdata.get("vad"),
             eot_ready=ctx.proc.userdata.get("eot_ready"),
+            tool_env=tool_env,
         )
         blueprint = session_blueprint(document, loaded, loaded.version_label)
         meter = UsageMeter.for_document(document)

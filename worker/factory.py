@@ -66,6 +66,8 @@ class AgentFactory:
     llm_retries: int = 1
     notes: list[str] = field(default_factory=list)
     """What was degraded while building (logged; useful in tests)."""
+    tool_env: Any = None
+    """``worker.tools.ToolEnvironment``: the tenant secrets the tools name, the session."""
     _openai_clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def openai_client(self, what: str, base_url: str) -> Any:
@@ -397,6 +399,7 @@ class AgentFactory:
             store=store,
             llm=self.build_llm(),
             tts=self.build_tts(),
+            tool_env=self.tool_env,
         )
 
     def session_options(self) -> dict[str, Any]:
@@ -424,6 +427,7 @@ class AgentFactory:
             ),
             # ``pipeline_config.silence_timeout_seconds`` (``worker.lifecycle``); None: never.
             "user_away_timeout": self.document.pipeline_config.silence_timeout_seconds,
+            "max_tool_steps": self.document.tools_config.max_tool_steps,
         }
 
     def build_session(self, **extra: Any) -> AgentSession:

@@ -7,6 +7,8 @@
 - ``pipeline_config.silence_timeout_seconds``: livekit-agents marks the user ``away`` after that
   much silence (``user_away_timeout``); the agent asks ``silence_prompt`` once, and if the user
   stays silent as long again, the session ends.
+- The agent's ``end_call`` tool (``tools_config``): its goodbye line, then the session ends
+  with reason ``agent_ended``.
 - Whatever closes the ``AgentSession`` (the participant left, one of the above, an error, the
   job shutting down) calls ``on_end`` once with the reason, so the job ends and the session row
   is marked ended with it.
@@ -23,6 +25,7 @@ from livekit.agents import AgentSession
 from livekit.agents.voice.events import CloseEvent, UserStateChangedEvent
 
 from worker.agent import DynamicAgent
+from worker.tools import AGENT_ENDED_REASON
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +61,7 @@ class SessionLifecycle:
         self.end_reason: str | None = None
         session.on("close", self._on_close)
         session.on("user_state_changed", self._on_user_state)
+        agent.end_call_handler = self._agent_ended
 
     def start(self) -> None:
         """Speak the greeting and start the session's clock."""
@@ -88,6 +92,10 @@ class SessionLifecycle:
             except Exception:  # ending matters more than the goodbye
                 logger.exception("could not speak the closing line")
         self._session.shutdown(drain=True)
+
+    async def _agent_ended(self, goodbye: str) -> None:
+        """The agent's ``end_call`` tool: the goodbye, then the end (``agent_ended``)."""
+        await self.end(AGENT_ENDED_REASON, line=goodbye or None)
 
     async def _time_limit(self, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -196,6 +196,7 @@ def _save_turn(
         version_label=record.version,
         greeting=record.index == 0,
         interrupted=record.interrupted,
+        tool_calls=record.tool_calls,
     )
     if usage is None:
         return None

@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from agents_config.contracts import AgentDocument
 from agents_config.providers import ProviderKeys
 from worker.textmode import TextConversation
+from worker.tools import ToolCallRecord
 
 PROMPT = "you> "
 
@@ -28,6 +29,7 @@ async def talk(
     user_details: dict[str, Any],
     read_line: Callable[[], str | None],
     out: TextIO = sys.stdout,
+    tool_env: Any = None,
 ) -> int:
     """Converse until end of input (or ``/quit``); returns the number of turns."""
 
@@ -37,6 +39,15 @@ async def talk(
         out.write(json.dumps(message["data"], ensure_ascii=False, indent=2) + "\n")
         out.flush()
 
+    def show_tool(call: ToolCallRecord) -> None:
+        arguments = json.dumps(call.arguments, ensure_ascii=False)
+        if call.status == "running":
+            out.write(f"[tool {call.name} {arguments} ...]\n")
+        else:
+            took = f"{call.duration_ms or 0:.0f} ms"
+            out.write(f"[tool {call.name} {call.status} in {took}] {call.result}\n")
+        out.flush()
+
     turns = 0
     async with TextConversation(
         document=document,
@@ -44,7 +55,9 @@ async def talk(
         keys=keys,
         user_details=user_details,
         on_message=show_turn,
+        tool_env=tool_env,
     ) as conversation:
+        conversation.agent.on_tool_call = show_tool
         while True:
             out.write(PROMPT)
             out.flush()

@@ -60,10 +60,11 @@ class TextConversation:
         history: dict[str, Any] | None = None,
         store: TurnStore | None = None,
         on_text: Callable[[str], None] | None = None,
+        tool_env: Any = None,
     ) -> None:
         self.history = history  # an earlier ``chat_history()``: the conversation continues
         self.publisher = MemoryTurnPublisher(on_message=on_message)
-        self.factory = AgentFactory(document=document, keys=keys, text_only=True)
+        self.factory = AgentFactory(document=document, keys=keys, text_only=True, tool_env=tool_env)
         blueprint = AgentBlueprint.for_session(
             document, version=version, user_details=user_details, overrides=overrides
         )

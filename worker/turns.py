@@ -67,6 +67,12 @@ class TurnState:
     """The agent's first message (``prompt_config.first_message``): recorded as turn 0."""
     overhead_s: float = 0.0
     """Time spent in this module's and the agent's own code during the turn (bench)."""
+    tool_calls: list[Any] = field(default_factory=list)
+    """``worker.tools.ToolCallRecord`` of each tool call the turn made."""
+    awaiting_tools: bool = False
+    """The generation only called tools: the turn is spoken by the next generation."""
+    generated: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the current generation's result is complete (tools may run before that)."""
 
     def mark_token(self) -> None:
         if self.first_token_at is None:
@@ -120,6 +126,8 @@ class TurnRecord:
     end_of_turn_delay_ms: float | None = None
     transcription_delay_ms: float | None = None
     spoken_complete_ms: float | None = None
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """Each tool call: name, arguments, status, duration_ms, truncated result."""
 
     def message(self, *, session_id: str = "", agent_id: str = "") -> dict[str, Any]:
         """The frontend message on ``llm-structured-response`` (no hidden fields)."""
@@ -134,6 +142,7 @@ class TurnRecord:
             "valid": not self.errors,
             "errors": self.errors,
             "interrupted": self.interrupted,
+            "tool_calls": self.tool_calls,
         }
 
 
@@ -194,6 +203,17 @@ class TurnTracker:
         self.open.append(self.current)
         return self.current
 
+    def resume(self, turn: TurnState) -> None:
+        """Continue ``turn`` in a new generation (after its tool results); what the
+        tool-calling generation's empty content failed (no spoken text) is not an error."""
+        turn.errors.clear()
+        turn.generated.clear()
+        turn.llm_done = False
+        turn.awaiting_tools = False
+        self.current = turn
+        if turn not in self.open:
+            self.open.append(turn)
+
     def begin_greeting(self, text: str, *, spoken_field: str) -> TurnState:
         """A fixed greeting (``session.say``): a turn with no LLM call, recorded as turn 0."""
         turn = self.begin(user_text="")
@@ -209,7 +229,11 @@ class TurnTracker:
         The oldest finished generation whose spoken text starts with what was heard (a
         preemptive reply may run next to the one being played); else the latest finished one.
         """
-        ready = [turn for turn in self.open if turn.llm_done and not turn.finished]
+        ready = [
+            turn
+            for turn in self.open
+            if turn.llm_done and not turn.finished and not turn.awaiting_tools
+        ]
         heard_words = " ".join(heard.split())
         for turn in ready:
             if " ".join(turn.spoken_text.split()).startswith(heard_words):
@@ -270,6 +294,7 @@ class TurnTracker:
             end_of_turn_delay_ms=_seconds_to_ms(turn.user_metrics.get("end_of_turn_delay")),
             transcription_delay_ms=_seconds_to_ms(turn.user_metrics.get("transcription_delay")),
             spoken_complete_ms=turn.spoken_complete_ms,
+            tool_calls=[call.as_dict() for call in turn.tool_calls],
         )
         self.records.append(record)
         task = asyncio.get_running_loop().create_task(self._deliver(record))

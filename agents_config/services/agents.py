@@ -32,6 +32,7 @@ from agents_config.services.common import (
     _locked,
 )
 from agents_config.services.outbound import agent_outbound_check
+from agents_config.tool_checks import agent_tools_check
 from agents_config.versioning import BumpKind, bump, format_semver, parse_semver
 from tenants.actors import Actor, actor_or_system
 from tenants.models import Tenant
@@ -309,6 +310,7 @@ def agent_publish(
     if latest is not None and not allow_unchanged and latest.checksum == content_checksum(document):
         raise AgentConflict(f"Nothing changed since version {latest.version}.")
     agent_outbound_check(tenant=locked.tenant, document=document, publishing=True)
+    agent_tools_check(tenant=locked.tenant, document=document)
     new_version = _create_version(
         agent=locked,
         document=document,
@@ -349,6 +351,7 @@ def agent_rollback(
         role=role,
     )
     agent_outbound_check(tenant=locked.tenant, document=to_version.document, publishing=True)
+    agent_tools_check(tenant=locked.tenant, document=to_version.document)
     latest = agent_latest_version(agent=locked)
     assert latest is not None  # to_version exists, so there is a latest
     semver = bump(latest.semver, "patch")

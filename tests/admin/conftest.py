@@ -34,7 +34,8 @@ from tenants.factories import (
     WebhookEndpointFactory,
     make_api_key,
 )
-from tenants.models import Tenant
+from tenants.models import Tenant, TenantSecret
+from tenants.secrets import encrypt_secret
 
 FOREIGN_MARK = "zeta"
 OUR_APPS = ("tenants", "agents_config", "sessions_app", "worker")
@@ -93,6 +94,12 @@ def populate(tenant: Tenant, mark: str) -> TenantObjects:
         "tenants.AuditEvent": AuditEventFactory(tenant=tenant, target=f"{mark}-target"),
         "tenants.Membership": membership,
         "tenants.ProviderCredential": ProviderCredentialFactory(tenant=tenant),
+        "tenants.TenantSecret": TenantSecret.objects.create(
+            tenant=tenant,
+            name="crm_token",
+            description=f"{mark} secret",
+            encrypted_value=encrypt_secret("v"),
+        ),
         "tenants.WebhookEndpoint": endpoint,
         "tenants.WebhookDelivery": delivery,
         "agents_config.Agent": agent,

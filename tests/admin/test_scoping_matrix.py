@@ -55,6 +55,12 @@ SPECS: dict[str, Spec] = {
         ADMIN_ONLY,
         lambda w, u: [{"tenant": w.foreign.tenant.pk, "provider": "deepgram", "value": "sk-x"}],
     ),
+    "tenants.TenantSecret": Spec(
+        ADMIN_ONLY,
+        lambda w, u: [
+            {"tenant": w.foreign.tenant.pk, "name": "other", "description": "", "value": "x"}
+        ],
+    ),
     "tenants.WebhookEndpoint": Spec(
         ADMIN_ONLY,
         lambda w, u: [
@@ -173,6 +179,7 @@ FOREIGN_ROWS = {
     "tenants.AuditEvent": "tenant",
     "tenants.Membership": "tenant",
     "tenants.ProviderCredential": "tenant",
+    "tenants.TenantSecret": "tenant",
     "tenants.WebhookEndpoint": "tenant",
     "tenants.WebhookDelivery": "endpoint__tenant",
     "agents_config.Agent": "tenant",

@@ -28,6 +28,8 @@ API_PATHS = {
     "/api/v1/agents/list": {"get"},
     "/api/v1/agents/templates": {"get"},
     "/api/v1/tenants/me": {"get"},
+    "/api/v1/secrets": {"get", "post"},
+    "/api/v1/secrets/{name}": {"delete"},
     "/api/v1/sessions": {"get", "post"},
     "/api/v1/sessions/{session_id}": {"get"},
     "/api/v1/sessions/{session_id}/end": {"post"},

@@ -3,7 +3,9 @@
 - ``POST /v1/chat/completions`` with ``stream: true``: ``text/event-stream`` of
   ``chat.completion.chunk`` objects, then ``data: [DONE]``. Replies are scripted: a queue of
   :class:`Reply` (or strings), or a function of the request body; an optional per-token delay.
-  ``Reply(status=500)`` answers with an error instead.
+  ``Reply(status=500)`` answers with an error instead. ``Reply(tool_calls=(ToolCall(...),))``
+  streams real ``delta.tool_calls`` chunks (id and name first, the arguments split over
+  several chunks, ``finish_reason: "tool_calls"``) after any text.
 - ``POST /v1/audio/speech``: raw 24 kHz 16-bit mono PCM (``audio/pcm``), what the OpenAI TTS
   plugin asks for with ``response_format="pcm"``; one non-streaming body per request.
 - ``POST /v1/audio/transcriptions`` (multipart upload): ``{"text": transcript}``.
@@ -26,6 +28,20 @@ PCM_SAMPLE_RATE = 24_000
 
 
 @dataclass
+class ToolCall:
+    """A function call the fake model makes; ``arguments`` is sent as JSON text, in pieces."""
+
+    name: str
+    arguments: dict[str, Any] | str = "{}"
+    id: str = ""
+    argument_chunk: int = 7
+    """Characters of the arguments' JSON per chunk."""
+
+    def arguments_json(self) -> str:
+        return self.arguments if isinstance(self.arguments, str) else json.dumps(self.arguments)
+
+
+@dataclass
 class Reply:
     text: str = ""
     status: int = 200
@@ -40,6 +56,7 @@ class Reply:
     hold_at: int | None = None
     """Stop streaming once this many characters are sent, until ``release`` is set."""
     release: threading.Event | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 ReplyScript = Callable[[dict[str, Any]], "Reply | str"]
@@ -53,6 +70,16 @@ def last_user_message(body: dict[str, Any]) -> str:
                 return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
             return content or ""
     return ""
+
+
+def tool_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``role: tool`` messages of a chat request (tool results the model is shown)."""
+    return [m for m in body.get("messages", []) if m.get("role") == "tool"]
+
+
+def tool_call_reply(name: str, arguments: dict[str, Any] | str = "{}", **kwargs: Any) -> Reply:
+    """A reply that only calls one tool (what a model does before it answers)."""
+    return Reply("", tool_calls=(ToolCall(name, arguments, **kwargs),))
 
 
 class FakeOpenAI:
@@ -165,6 +192,39 @@ class FakeOpenAI:
                 }
                 return f"data: {json.dumps(payload)}\n\n".encode()
 
+            def _tool_events(self, position: int, call: ToolCall) -> list[bytes]:
+                """One call as OpenAI streams it: id + name, then argument pieces."""
+                call_id = call.id or f"call_fake_{len(fake.chat_requests)}_{position}"
+                arguments = call.arguments_json()
+                step = max(1, call.argument_chunk)
+                pieces = [arguments[i : i + step] for i in range(0, len(arguments), step)]
+                deltas: list[dict[str, Any]] = [
+                    {
+                        "index": position,
+                        "id": call_id,
+                        "type": "function",
+                        "function": {"name": call.name, "arguments": ""},
+                    }
+                ]
+                deltas += [{"index": position, "function": {"arguments": p}} for p in pieces]
+                out: list[bytes] = []
+                for delta in deltas:
+                    payload = {
+                        "id": "chatcmpl-fake",
+                        "object": "chat.completion.chunk",
+                        "created": int(time.time()),
+                        "model": "fake-model",
+                        "choices": [
+                            {
+                                "index": 0,
+                                "delta": {"role": "assistant", "tool_calls": [delta]},
+                                "finish_reason": None,
+                            }
+                        ],
+                    }
+                    out.append(f"data: {json.dumps(payload)}\n\n".encode())
+                return out
+
             def _send_chunked(self, data: bytes) -> None:
                 self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                 self.wfile.flush()
@@ -194,7 +254,13 @@ class FakeOpenAI:
                     self._send_chunked(self._chunk(text[start : start + size]))
                     start += size
                     index += 1
-                self._send_chunked(self._chunk(None, "stop"))
+                for position, call in enumerate(reply.tool_calls):
+                    if delay:
+                        time.sleep(delay)
+                    for event in self._tool_events(position, call):
+                        self._send_chunked(event)
+                finish = "tool_calls" if reply.tool_calls else "stop"
+                self._send_chunked(self._chunk(None, finish))
                 usage = {
                     "id": "chatcmpl-fake",
                     "object": "chat.completion.chunk",

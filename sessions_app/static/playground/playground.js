@@ -205,7 +205,17 @@
         return el("li", { text: typeof e === "string" ? e : JSON.stringify(e) });
       }))
       : null;
-    var card = el("article", { className: "pg-turn", "data-turn": message.turn }, [heading, fields, errors]);
+    var tools = (message.tool_calls || []).length
+      ? el("ul", { className: "pg-tools" }, message.tool_calls.map(function (call) {
+        var took = call.duration_ms !== null && call.duration_ms !== undefined ? " · " + Math.round(call.duration_ms) + " ms" : "";
+        return el("li", { className: "pg-tool pg-tool-" + call.status }, [
+          el("code", { text: call.name + "(" + JSON.stringify(call.arguments || {}) + ")" }),
+          el("span", { className: "pg-meta", text: " " + call.status + took }),
+          call.result ? el("div", { className: "pg-tool-result", text: call.result }) : null,
+        ]);
+      }))
+      : null;
+    var card = el("article", { className: "pg-turn", "data-turn": message.turn }, [heading, tools, fields, errors]);
     var turns = $("turns");
     turns.insertBefore(card, turns.firstChild);
     return card;

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import uuid
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
@@ -71,6 +72,11 @@ class Command(AgentCommand):
         from worker.talk import talk
 
         keys = ProviderKeys.for_tenant(agent.tenant_id)
+        from worker.tools import tool_environment_for
+
+        tool_env = tool_environment_for(
+            tenant_id=agent.tenant_id, document=document, session_id=f"talk-{uuid.uuid4()}"
+        )
         self.stdout.write(
             f"Talking to {agent.agent_id}@{label} (tenant {agent.tenant.slug}). "
             "End with Ctrl-D or /quit."
@@ -93,6 +99,7 @@ class Command(AgentCommand):
                     user_details=user_details,
                     read_line=read_line,
                     out=self.stdout,
+                    tool_env=tool_env,
                 )
             )
         except ProviderConfigError as exc:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sessions_app', '0014_report_analysis'),
+        ('sessions_app', '0015_turn_tool_calls'),
     ]
 
     operations = [
