@@ -156,11 +156,14 @@ class DynamicAgent(Agent):
         stt: NotGivenOr[stt.STT | None] = NOT_GIVEN,
         tts: NotGivenOr[tts.TTS | None] = NOT_GIVEN,
         vad: NotGivenOr[vad.VAD | None] = NOT_GIVEN,
+        tools: list[Any] | None = None,
+        chat_ctx: llm.ChatContext | None = None,
     ) -> None:
         document = blueprint.document
         super().__init__(
             instructions=blueprint.instructions(),
-            chat_ctx=blueprint.examples_context(),
+            chat_ctx=chat_ctx if chat_ctx is not None else blueprint.examples_context(),
+            tools=tools,
             llm=llm,
             stt=stt,
             tts=tts,
@@ -181,6 +184,8 @@ class DynamicAgent(Agent):
         self._replaced_instructions: tuple[str, str] | None = None
         self._carried_instructions: str | None = None
         """``next_turn`` timing: the voice instructions the previous turn wrote."""
+        self.reply_on_enter = False
+        """Set on a handoff's target: it answers the user's last message when it starts."""
 
     def _configure(self, blueprint: AgentBlueprint) -> None:
         """Take everything per-turn from ``blueprint`` (at start, and on an applied reload)."""
@@ -241,6 +246,14 @@ class DynamicAgent(Agent):
         if self._listening_to is not session:
             session.on("conversation_item_added", self._on_conversation_item)
             self._listening_to = session
+        if self.reply_on_enter:  # the target of a handoff (``worker.handoff``)
+            self.reply_on_enter = False
+            session.generate_reply()
+
+    def say_line(self, text: str) -> None:
+        """Speak a fixed line (e.g. a handoff's message), recorded as a turn of its own."""
+        self.turns.begin_line(text, spoken_field=self._schema.spoken_field)
+        self.session.say(text)
 
     async def on_exit(self) -> None:
         if self._listening_to is not None:
@@ -310,7 +323,7 @@ class DynamicAgent(Agent):
         chat_ctx: llm.ChatContext,
         tools: list[llm.Tool],
         model_settings: ModelSettings,
-    ) -> AsyncIterator[str | FlushSentinel]:
+    ) -> AsyncIterator[str | FlushSentinel | llm.ChatChunk]:
         if self._pending is not None:
             await self._apply_pending()
         user = _last_user_message(chat_ctx)
@@ -337,11 +350,12 @@ class DynamicAgent(Agent):
         turn.overhead_s += time.perf_counter() - mark
         emitted: list[str] = []  # everything the extractor returned while streaming
         flushed = False
+        called_tools = False
         try:
             if not isinstance(model, llm.LLM):
                 raise RuntimeError("no LLM is configured for this agent")
 
-            async def model_text() -> AsyncIterator[str]:
+            async def model_text() -> AsyncIterator[str | llm.ChatChunk]:
                 async with model.chat(
                     chat_ctx=ctx,
                     tools=tools,
@@ -363,11 +377,25 @@ class DynamicAgent(Agent):
                             chunk = await anext(chunks, None)
                         if chunk is None:
                             break
+                        if chunk.delta is not None and chunk.delta.tool_calls:
+                            # The framework runs the tools; the next generation sees the
+                            # results. (Minimal pass-through for handoffs and MCP; the tools
+                            # work records the calls on the turn.)
+                            yield llm.ChatChunk(
+                                id=chunk.id,
+                                delta=llm.ChoiceDelta(
+                                    role="assistant", tool_calls=chunk.delta.tool_calls
+                                ),
+                            )
                         if chunk.delta is not None and chunk.delta.content:
                             turn.mark_token()
                             yield chunk.delta.content
 
             async for content in model_text():
+                if isinstance(content, llm.ChatChunk):
+                    called_tools = True
+                    yield content
+                    continue
                 mark = time.perf_counter()
                 delta = extractor.feed(content)
                 turn.overhead_s += time.perf_counter() - mark
@@ -407,7 +435,7 @@ class DynamicAgent(Agent):
         if tail.strip():  # e.g. a reply that was only an unterminated code fence
             turn.mark_spoken()
             yield tail
-        elif not turn.spoken_text.strip():
+        elif not turn.spoken_text.strip() and not called_tools:
             turn.errors.append("no spoken text in the reply; the fallback line was spoken")
             turn.spoken_text = self._fallback_line
             turn.data[self._schema.spoken_field] = self._fallback_line

@@ -15,7 +15,7 @@ import logging
 import ssl
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from livekit.agents import AgentSession, APIConnectOptions, llm, stt, tts, vad
 from livekit.agents.voice.agent_session import SessionConnectOptions
@@ -24,6 +24,9 @@ from agents_config.contracts import AgentDocument
 from worker.agent import AgentBlueprint, DynamicAgent
 from worker.publisher import TurnPublisher
 from worker.turns import TurnStore
+
+if TYPE_CHECKING:
+    from worker.handoff import HandoffRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +134,8 @@ class AgentFactory:
     text_only: bool = False
     """Text mode (``manage.py talk``, tests): no STT, VAD or turn detection is built."""
     llm_retries: int = 1
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    """The tenant secrets the document's tools and MCP servers name (decrypted: never log)."""
     notes: list[str] = field(default_factory=list)
     """What was degraded while building (logged; useful in tests)."""
     _openai_clients: dict[str, Any] = field(default_factory=dict, repr=False)
@@ -456,14 +461,25 @@ class AgentFactory:
         blueprint: AgentBlueprint,
         publisher: TurnPublisher,
         store: TurnStore | None = None,
+        handoffs: HandoffRuntime | None = None,
+        chat_ctx: llm.ChatContext | None = None,
     ) -> DynamicAgent:
-        """The agent with its LLM and TTS (STT/VAD live on the session)."""
+        """The agent with its LLM, TTS and tools (STT/VAD live on the session): its
+        ``transfer_to_agent`` tools (with ``handoffs``) and its MCP servers' tools."""
+        from worker.mcp import mcp_toolsets
+
+        tools: list[Any] = []
+        if handoffs is not None:
+            tools += handoffs.tools_for(self.document)
+        tools += mcp_toolsets(self.document.tools_config, self.secrets)
         return DynamicAgent(
             blueprint=blueprint,
             publisher=publisher,
             store=store,
             llm=self.build_llm(),
             tts=self.build_tts(),
+            tools=tools,
+            chat_ctx=chat_ctx,
         )
 
     def session_options(self) -> dict[str, Any]:
