@@ -15,6 +15,7 @@ from guardian.shortcuts import assign_perm
 
 from agents_config.contracts import AgentDocument, ContractError, OutboundURL, parse_document
 from agents_config.events import emit_config_change
+from agents_config.handoffs import handoff_check
 from agents_config.models import (
     Agent,
     AgentTestCase,
@@ -380,6 +381,7 @@ def agent_publish(
     if latest is not None and not allow_unchanged and latest.checksum == content_checksum(document):
         raise AgentConflict(f"Nothing changed since version {latest.version}.")
     agent_outbound_check(tenant=locked.tenant, document=document, publishing=True)
+    handoff_check(tenant_id=locked.tenant_id, agent_id=locked.agent_id, document=document)
     new_version = _create_version(
         agent=locked,
         document=document,
@@ -421,6 +423,9 @@ def agent_rollback(
         role=role,
     )
     agent_outbound_check(tenant=locked.tenant, document=to_version.document, publishing=True)
+    handoff_check(
+        tenant_id=locked.tenant_id, agent_id=locked.agent_id, document=to_version.document
+    )
     latest = agent_latest_version(agent=locked)
     assert latest is not None  # to_version exists, so there is a latest
     semver = bump(latest.semver, "patch")

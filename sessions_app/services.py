@@ -22,6 +22,7 @@ from django.utils import timezone
 
 from agents_config import json_input
 from agents_config.contracts import ContractError, parse_document
+from agents_config.handoffs import handoff_pins
 from agents_config.models import Agent
 from sessions_app.events import session_status_changed
 from sessions_app.models import (
@@ -250,6 +251,9 @@ def session_create(
             QUOTA_REJECTIONS.labels(quota=exc.quota).inc()
             raise
         reserved = billing.budget_enforce(tenant=locked_tenant, agent_id=agent.pk)
+        handoff_versions = handoff_pins(
+            tenant_id=locked_tenant.pk, agent_id=agent.agent_id, document=version.document
+        )
         now = timezone.now()
         minutes = document["pipeline_config"].get("max_session_minutes", 30)
         session_id = uuid.uuid4()
@@ -267,6 +271,7 @@ def session_create(
             created_at=now,
             expires_at=now + dt.timedelta(minutes=minutes),
             reserved_usd=reserved,
+            handoff_versions=handoff_versions,
         )
         UsageCounter.objects.filter(pk__in=[c.pk for c in counters]).update(
             sessions_started=F("sessions_started") + 1
@@ -577,6 +582,7 @@ def turn_record(
     spoken_complete_ms: float | None = None,
     version_label: str | None = None,
     greeting: bool = False,
+    agent_slug: str = "",
 ) -> Any:
     """Store one finished turn with the next index of the session (1-based, gap-free);
     the agent's greeting (``prompt_config.first_message``) is turn 0.
@@ -597,6 +603,7 @@ def turn_record(
             session=session,
             index=0 if greeting else (last or 0) + 1,
             version_label=version_label or session.version_label,
+            agent_slug=agent_slug or session.agent_slug,
             user_text=user_text,
             spoken_text=spoken_text,
             structured_output=structured_output,
@@ -609,6 +616,41 @@ def turn_record(
             transcription_delay_ms=transcription_delay_ms,
             spoken_complete_ms=spoken_complete_ms,
         )
+
+
+def session_handoff_pins(*, session: Session) -> dict[str, Any]:
+    """The session's pinned handoff versions, pinning them now if the session has none yet
+    (one created before handoffs existed, or by hand): the published versions at this
+    moment, as ``session_create`` pins them."""
+    if session.handoff_versions is not None:
+        return session.handoff_versions
+    document = session.agent_version.document if session.agent_version else {}
+    pins = handoff_pins(tenant_id=session.tenant_id, agent_id=session.agent_slug, document=document)
+    Session.objects.filter(pk=session.pk, handoff_versions__isnull=True).update(
+        handoff_versions=pins
+    )
+    session.handoff_versions = pins
+    return pins
+
+
+HANDOFF_KEYS = ("from_agent", "from_version", "to_agent", "to_version", "tool", "after_turn")
+
+
+def session_handoff_record(*, session: Session, handoff: dict[str, Any]) -> dict[str, Any]:
+    """Append one handoff between agents to the session (row locked: none is lost)."""
+    entry = {key: handoff.get(key) for key in HANDOFF_KEYS}
+    entry["at"] = timezone.now().isoformat()
+    with transaction.atomic():
+        locked = Session.objects.select_for_update().only("pk", "handoffs").get(pk=session.pk)
+        handoffs = [*(locked.handoffs or []), entry]
+        Session.objects.filter(pk=session.pk).update(handoffs=handoffs)
+    session.handoffs = handoffs
+    logger.info(
+        "session %s: handoff %s@%s -> %s@%s",
+        session.pk, entry["from_agent"], entry["from_version"],
+        entry["to_agent"], entry["to_version"],
+    )  # fmt: skip
+    return entry
 
 
 # --- Retention: per-tenant days for turns, reports, webhook deliveries and audit events ---

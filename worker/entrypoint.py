@@ -145,12 +145,17 @@ async def entrypoint(ctx: JobContext) -> None:
             ),
             vad=ctx.proc.userdata.get("vad"),
             eot_ready=ctx.proc.userdata.get("eot_ready"),
+            secrets=loaded.secrets,
         )
         blueprint = session_blueprint(document, loaded, loaded.version_label)
         meter = UsageMeter.for_document(document)
         turn_store = store.SessionTurnStore(session_id, meter=meter)
+        publisher = RoomTurnPublisher(ctx.room)
+        handoffs = session_handoffs(
+            loaded, document, factory=factory, publisher=publisher, store=turn_store
+        )
         agent = factory.build_agent(
-            blueprint=blueprint, publisher=RoomTurnPublisher(ctx.room), store=turn_store
+            blueprint=blueprint, publisher=publisher, store=turn_store, handoffs=handoffs
         )
         session = factory.build_session()
         meter.attach(session)
@@ -170,6 +175,7 @@ async def entrypoint(ctx: JobContext) -> None:
             watcher.stop()
         await agent.turns.aclose()
         await factory.aclose()
+        await handoffs.aclose()
         await store.end_session(session_id, reason or "job ended")
         await store.close_connections()
         if job_tracing is not None:
@@ -299,6 +305,36 @@ def _start_reload_watcher(ctx: JobContext, agent: Any, document: Any, loaded: An
     task = asyncio.create_task(listener.run(), name="config-change-listener")
     listener.task = task  # keep a reference for the job's lifetime
     return listener
+
+
+def session_handoffs(
+    loaded: Any, document: Any, *, factory: Any, publisher: Any, store: Any
+) -> Any:
+    """The session's handoff runtime: its pinned targets (and its own agent, for a handoff
+    back), built like the session's agent, each handoff stored on the session."""
+    from worker import store as db
+    from worker.handoff import HandoffDirectory, HandoffRuntime, HandoffTarget
+
+    directory = HandoffDirectory.from_documents(
+        loaded.handoff_documents,
+        entry=HandoffTarget(loaded.agent_slug, loaded.version_label, document),
+    )
+
+    async def record(handoff: dict[str, Any]) -> None:
+        await db.record_handoff(loaded.session_id, handoff)
+
+    return HandoffRuntime(
+        directory=directory,
+        keys=factory.keys,
+        publisher=publisher,
+        store=store,
+        session_id=loaded.session_id,
+        user_details=loaded.user_details,
+        vad=factory.vad,
+        eot_ready=factory.eot_ready,
+        on_handoff=record,
+        factory_options={"secrets": loaded.secrets},
+    )
 
 
 def session_blueprint(document: Any, loaded: Any, version: str) -> Any:

@@ -8,7 +8,7 @@ the database may have dropped an idle connection).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
@@ -42,6 +42,23 @@ class LoadedSession:
     document: dict[str, Any]
     user_details: dict[str, Any]
     overrides: dict[str, Any]
+    handoff_documents: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    """The agents reachable by handoff at their pinned versions: ``{agent_id: (label, doc)}``."""
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    """Tenant secrets the MCP servers of the session's agents name (decrypted: never log)."""
+
+
+def _handoff_documents(session: Any) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The pinned handoff versions' documents (pinned now if the session has none yet)."""
+    from agents_config.models import AgentVersion
+    from sessions_app.services import session_handoff_pins
+
+    pins = session_handoff_pins(session=session)
+    wanted = {pin.get("version_id") for pin in pins.values() if isinstance(pin, dict)}
+    versions = AgentVersion.objects.filter(
+        agent__tenant_id=session.tenant_id, pk__in=wanted
+    ).select_related("agent")
+    return {v.agent.agent_id: (v.version, v.document) for v in versions}
 
 
 def _load_session(session_id: str) -> LoadedSession:
@@ -62,6 +79,10 @@ def _load_session(session_id: str) -> LoadedSession:
         raise SessionUnavailable(f"session {session_id} is {session.status}")
     if session.agent_version is None:
         raise SessionUnavailable(f"session {session_id} has no pinned agent version")
+    from worker.mcp import mcp_secret_values
+
+    handoff_documents = _handoff_documents(session)
+    documents = [session.agent_version.document, *(doc for _, doc in handoff_documents.values())]
     return LoadedSession(
         session_id=str(session.id),
         tenant_id=session.tenant_id,
@@ -73,6 +94,8 @@ def _load_session(session_id: str) -> LoadedSession:
         document=session.agent_version.document,
         user_details=dict(session.user_details or {}),
         overrides=dict(session.overrides or {}),
+        handoff_documents=handoff_documents,
+        secrets=mcp_secret_values(session.tenant_id, documents),
     )
 
 
@@ -158,6 +181,7 @@ def _save_turn(
         spoken_complete_ms=record.spoken_complete_ms,
         version_label=record.version,
         greeting=record.index == 0,
+        agent_slug=record.agent_id,
     )
     if usage is None:
         return None
@@ -195,6 +219,21 @@ class SessionTurnStore:
             logger.info("session %s: budget spent, ending after this turn", self.session_id)
             if self.on_budget_spent is not None:
                 await self.on_budget_spent(closing_line)
+
+
+def _record_handoff(session_id: str, handoff: dict[str, Any]) -> None:
+    from sessions_app import services
+    from sessions_app.models import Session
+
+    close_old_connections()
+    session = Session.objects.filter(pk=session_id).first()
+    if session is not None:
+        services.session_handoff_record(session=session, handoff=handoff)
+
+
+async def record_handoff(session_id: str, handoff: dict[str, Any]) -> None:
+    """Store a handoff between agents on the session (``Session.handoffs``)."""
+    await sync_to_async(_record_handoff, thread_sensitive=True)(session_id, handoff)
 
 
 def _close_connections() -> None:

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from agents_config.contracts import AgentDocument
 from worker.factory import ProviderKeys
+from worker.handoff import HANDOFF_MESSAGE_TYPE, HandoffDirectory
 from worker.textmode import TextConversation
 
 PROMPT = "you> "
@@ -28,10 +29,19 @@ async def talk(
     user_details: dict[str, Any],
     read_line: Callable[[], str | None],
     out: TextIO = sys.stdout,
+    handoffs: HandoffDirectory | None = None,
+    secrets: dict[str, str] | None = None,
 ) -> int:
     """Converse until end of input (or ``/quit``); returns the number of turns."""
 
     def show_turn(message: dict[str, Any]) -> None:
+        if message.get("type") == HANDOFF_MESSAGE_TYPE:
+            out.write(
+                f"[handoff {message['from_agent']}@{message['from_version']} -> "
+                f"{message['to_agent']}@{message['to_version']}]\n"
+            )
+            out.flush()
+            return
         status = "valid" if message["valid"] else "errors: " + "; ".join(message["errors"])
         out.write(f"[turn {message['turn']} {status}]\n")
         out.write(json.dumps(message["data"], ensure_ascii=False, indent=2) + "\n")
@@ -44,6 +54,8 @@ async def talk(
         keys=keys,
         user_details=user_details,
         on_message=show_turn,
+        handoffs=handoffs,
+        secrets=secrets,
     ) as conversation:
         while True:
             out.write(PROMPT)

@@ -72,9 +72,18 @@ class Command(BaseCommand):
             raise CommandError(f"The configuration is invalid: {exc}") from exc
 
         from worker.factory import ProviderConfigError, ProviderKeys
+        from worker.handoff import HandoffDirectory
+        from worker.mcp import mcp_secret_values
         from worker.talk import talk
 
         keys = ProviderKeys.for_tenant(agent.tenant_id)
+        # ``transfer_to_agent`` targets at their published versions, pinned now.
+        handoffs = HandoffDirectory.for_text_mode(
+            tenant_id=agent.tenant_id, agent_id=agent.agent_id, version=label, document=document
+        )
+        secrets = mcp_secret_values(
+            agent.tenant_id, [t.document.to_dict() for t in handoffs.targets.values()] + [raw]
+        )
         self.stdout.write(
             f"Talking to {agent.agent_id}@{label} (tenant {agent.tenant.slug}). "
             "End with Ctrl-D or /quit."
@@ -97,6 +106,8 @@ class Command(BaseCommand):
                     user_details=user_details,
                     read_line=read_line,
                     out=self.stdout,
+                    handoffs=handoffs,
+                    secrets=secrets,
                 )
             )
         except ProviderConfigError as exc:
