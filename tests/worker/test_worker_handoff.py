@@ -117,3 +117,131 @@ async def test_unknown_target_is_a_tool_error_and_the_agent_goes_on(fake_llm):
     assert record is not None and record.spoken_text == "I cannot transfer you."
     tool_results = [m for m in fake_llm.chat_requests[1]["messages"] if m["role"] == "tool"]
     assert tool_results and "not available" in tool_results[0]["content"]
+
+
+# --- publishing, pinning, recording (PostgreSQL) --------------------------------------------
+
+
+def publish(tenant, agent_id: str, *, tools: list[dict] | None = None, version: str = "1.0.0"):
+    from agents_config.factories import make_agent
+    from agents_config.services import agent_publish
+
+    raw = agent_document(agent_id=agent_id)
+    raw["tools_config"] = {"tools": tools or []}
+    agent = make_agent(tenant=tenant, **raw)
+    agent_publish(agent=agent, version=version)
+    agent.refresh_from_db()
+    return agent
+
+
+def republish(agent, version: str) -> None:
+    from agents_config.services import agent_publish, agent_update_sections
+
+    agent_update_sections(
+        agent=agent, partial={"prompt_config": {"instructions": f"You are {version}."}}
+    )
+    agent_publish(agent=agent, version=version)
+    agent.refresh_from_db()
+
+
+@pytest.mark.django_db
+def test_publishing_checks_the_handoff_targets(tenant, other_tenant):
+    from agents_config.contracts import ContractError
+    from agents_config.factories import make_agent
+    from agents_config.services import agent_publish
+
+    publish(other_tenant, "billing")  # another tenant's agent is no target
+    make_agent(tenant=tenant, agent_id="drafty")  # never published
+    raw = agent_document(agent_id="front-desk")
+    raw["tools_config"] = {
+        "tools": [transfer_tool("billing"), transfer_tool("drafty"), transfer_tool("front-desk")]
+    }
+    front = make_agent(tenant=tenant, **raw)
+    with pytest.raises(ContractError) as caught:
+        agent_publish(agent=front, version="1.0.0")
+    errors = caught.value.errors
+    assert "No agent 'billing' in this tenant." in errors["tools_config.tools[0].agent_id"]
+    assert "no published version" in errors["tools_config.tools[1].agent_id"][0]
+    assert "itself" in errors["tools_config.tools[2].agent_id"][0]
+    assert front.versions.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_pins_every_reachable_agent_at_start(tenant):
+    from sessions_app.services import session_create
+    from worker.store import _load_session
+
+    refunds = publish(tenant, "refunds")
+    billing = publish(tenant, "billing", tools=[transfer_tool("refunds")])
+    publish(tenant, "front-desk", tools=[transfer_tool("billing")])
+    session = session_create(
+        tenant=tenant, agent_id="front-desk", user_id="user-1", provision=False
+    )
+    assert {k: v["version"] for k, v in session.handoff_versions.items()} == {
+        "billing": "1.0.0",
+        "refunds": "1.0.0",
+    }
+    republish(billing, "1.1.0")  # published after the session started: not used by it
+    republish(refunds, "1.1.0")
+    loaded = _load_session(str(session.pk))
+    assert {k: label for k, (label, _) in loaded.handoff_documents.items()} == {
+        "billing": "1.0.0",
+        "refunds": "1.0.0",
+    }
+    later = session_create(tenant=tenant, agent_id="front-desk", user_id="user-2", provision=False)
+    assert later.handoff_versions["billing"]["version"] == "1.1.0"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_session_without_pins_is_pinned_when_the_worker_loads_it(tenant):
+    from sessions_app.models import Session
+    from worker.store import _load_session
+
+    publish(tenant, "billing")
+    front = publish(tenant, "front-desk", tools=[transfer_tool("billing")])
+    session = Session.objects.create(
+        tenant=tenant,
+        agent=front,
+        agent_version=front.published_version,
+        agent_slug="front-desk",
+        version_label="1.0.0",
+        user_id="user-1",
+    )
+    assert session.handoff_versions is None
+    loaded = _load_session(str(session.pk))
+    assert list(loaded.handoff_documents) == ["billing"]
+    session.refresh_from_db()
+    assert session.handoff_versions["billing"]["version"] == "1.0.0"
+
+
+@pytest.mark.django_db
+def test_handoffs_and_the_speaking_agent_are_in_the_report(tenant):
+    from sessions_app.reports import build_report
+    from sessions_app.services import session_create, session_handoff_record, turn_record
+
+    publish(tenant, "billing", version="2.0.0")
+    publish(tenant, "front-desk", tools=[transfer_tool("billing")])
+    session = session_create(tenant=tenant, agent_id="front-desk", user_id="u", provision=False)
+    turn_record(session=session, user_text="Hi", spoken_text="Hello", structured_output={},
+                validation_errors=[])  # fmt: skip
+    session_handoff_record(
+        session=session,
+        handoff={"from_agent": "front-desk", "from_version": "1.0.0", "to_agent": "billing",
+                 "to_version": "2.0.0", "tool": "transfer_to_billing", "after_turn": 1},
+    )  # fmt: skip
+    turn_record(session=session, user_text="", spoken_text="Billing here", structured_output={},
+                validation_errors=[], version_label="2.0.0", agent_slug="billing")  # fmt: skip
+    session.refresh_from_db()
+    report = build_report(session)
+    assert report["handoff_versions"] == {"billing": "2.0.0"}
+    (handoff,) = report["handoffs"]
+    assert (handoff["from_agent"], handoff["to_agent"], handoff["after_turn"]) == (
+        "front-desk",
+        "billing",
+        1,
+    )
+    assert handoff["at"]
+    assert [(t["agent_id"], t["version"]) for t in report["turns"]] == [
+        ("front-desk", "1.0.0"),
+        ("billing", "2.0.0"),
+    ]
