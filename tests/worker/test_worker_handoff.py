@@ -245,3 +245,80 @@ def test_handoffs_and_the_speaking_agent_are_in_the_report(tenant):
         ("front-desk", "1.0.0"),
         ("billing", "2.0.0"),
     ]
+
+
+# --- through the job (simulate_job: a real job process, PostgreSQL) -------------------------
+
+
+@pytest.fixture
+def tool_job_env(monkeypatch):
+    """Like ``job_env``, with a fake OpenAI server that streams tool calls."""
+    from django.db import connection
+
+    with ToolCallingOpenAI() as server:
+        name = connection.settings_dict["NAME"]
+        monkeypatch.setenv("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/{name}")
+        monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "config.test_settings")
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+        monkeypatch.setenv("DEEPGRAM_API_KEY", "dg-test")
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        monkeypatch.setenv("LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE", "0")
+        yield server
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_handoff_in_a_simulated_job_is_stored_on_the_session(tool_job_env, tenant):
+    from asgiref.sync import sync_to_async
+    from livekit.protocol import models
+
+    from sessions_app.models import Session, Turn
+    from sessions_app.services import session_create
+    from tests.worker.test_worker_job import local_agent_server, wait_for
+    from worker.store import close_connections
+
+    def setup():
+        publish(tenant, "billing")
+        raw = agent_document(agent_id="front-desk")
+        raw["tools_config"] = {"tools": [transfer_tool("billing")]}
+        raw["prompt_config"] = {**raw["prompt_config"], "first_message": {"mode": "generate"}}
+        from agents_config.factories import make_agent
+        from agents_config.services import agent_publish
+
+        agent_publish(agent=make_agent(tenant=tenant, **raw), version="1.0.0")
+        return session_create(
+            tenant=tenant,
+            agent_id="front-desk",
+            user_id="user-1",
+            user_details={"applicant_name": "Ana"},
+            provision=False,
+        )
+
+    session = await sync_to_async(setup)()
+    # The generated greeting calls the transfer tool; the billing agent then answers.
+    tool_job_env.add(
+        tool_call_reply("transfer_to_billing"), demo_turn("Billing desk, how can I help?")
+    )
+    metadata = json.dumps({"session_id": str(session.id)})
+
+    def handed_over() -> bool:
+        return Turn.objects.filter(session_id=session.id, agent_slug="billing").exists()
+
+    async with local_agent_server() as server:
+        await server.simulate_job(
+            "va-test", fake_job=True, room_info=models.Room(name="va-test", metadata=metadata)
+        )
+        stored = await wait_for(handed_over, seconds=60)
+    await close_connections()
+    assert stored
+    row = await sync_to_async(lambda: Session.objects.get(pk=session.id))()
+    (handoff,) = row.handoffs
+    assert (handoff["from_agent"], handoff["to_agent"], handoff["to_version"]) == (
+        "front-desk",
+        "billing",
+        "1.0.0",
+    )
+    turn = await sync_to_async(
+        lambda: Turn.objects.filter(session_id=session.id, agent_slug="billing").first()
+    )()
+    assert turn.spoken_text == "Billing desk, how can I help?"
+    assert turn.version_label == "1.0.0"
