@@ -322,3 +322,25 @@ async def test_a_handoff_in_a_simulated_job_is_stored_on_the_session(tool_job_en
     )()
     assert turn.spoken_text == "Billing desk, how can I help?"
     assert turn.version_label == "1.0.0"
+
+
+@pytest.mark.django_db
+def test_manage_py_talk_shows_the_handoff_and_the_target_answers(
+    tenant, fake_llm, settings, monkeypatch
+):
+    import io
+
+    from django.core.management import call_command
+
+    settings.OPENAI_API_KEY = "sk-test"
+    settings.OPENAI_BASE_URL = fake_llm.base_url
+    publish(tenant, "billing", version="3.0.0")
+    publish(tenant, "front-desk", tools=[transfer_tool("billing")])
+    fake_llm.add(tool_call_reply("transfer_to_billing"), demo_turn("Billing here."))
+    monkeypatch.setattr("sys.stdin", io.StringIO("My invoice please\n"))
+    out = io.StringIO()
+    call_command("talk", "front-desk", "--tenant", tenant.slug, stdout=out)
+    text = out.getvalue()
+    assert "[handoff front-desk@1.0.0 -> billing@3.0.0]" in text
+    assert "agent> Billing here." in text
+    assert text.index("[handoff") < text.index("agent> Billing here.")
