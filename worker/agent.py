@@ -186,6 +186,8 @@ class DynamicAgent(Agent):
         """``next_turn`` timing: the voice instructions the previous turn wrote."""
         self.reply_on_enter = False
         """Set on a handoff's target: it answers the user's last message when it starts."""
+        self._lines: set[str] = set()
+        """Fixed lines being said (``say_line``): recorded by their own callback."""
 
     def _configure(self, blueprint: AgentBlueprint) -> None:
         """Take everything per-turn from ``blueprint`` (at start, and on an applied reload)."""
@@ -251,9 +253,16 @@ class DynamicAgent(Agent):
             session.generate_reply()
 
     def say_line(self, text: str) -> None:
-        """Speak a fixed line (e.g. a handoff's message), recorded as a turn of its own."""
-        self.turns.begin_line(text, spoken_field=self._schema.spoken_field)
-        self.session.say(text)
+        """Speak a fixed line (a handoff's message), recorded as a turn of its own once
+        played (even after this agent has exited: the handoff waits for it)."""
+        turn = self.turns.line(text, spoken_field=self._schema.spoken_field)
+        self._lines.add(text)
+
+        def played(handle: Any) -> None:
+            self._lines.discard(text)
+            self.turns.finish(turn, interrupted=handle.interrupted)
+
+        self.session.say(text).add_done_callback(played)
 
     async def on_exit(self) -> None:
         if self._listening_to is not None:
@@ -272,6 +281,8 @@ class DynamicAgent(Agent):
         if not isinstance(item, llm.ChatMessage) or item.role != "assistant":
             return
         heard = item.text_content or ""
+        if heard in self._lines:
+            return
         turn = self.turns.spoken_turn(heard)
         if turn is None:
             return

@@ -200,15 +200,18 @@ class TurnTracker:
 
     def begin_greeting(self, text: str, *, spoken_field: str) -> TurnState:
         """A fixed greeting (``session.say``): a turn with no LLM call, recorded as turn 0."""
-        turn = self.begin_line(text, spoken_field=spoken_field)
-        turn.greeting = True
-        return turn
-
-    def begin_line(self, text: str, *, spoken_field: str) -> TurnState:
-        """A fixed line the agent says (``session.say``): a turn with no LLM call."""
         turn = self.begin(user_text="")
+        turn.greeting = True
         turn.spoken_text = text
         turn.data = {spoken_field: text}
+        turn.llm_done = True
+        return turn
+
+    @staticmethod
+    def line(text: str, *, spoken_field: str) -> TurnState:
+        """A fixed line said outside any generation (a handoff's message): not an open turn,
+        so no reply is matched to it; the caller finishes it when it has been played."""
+        turn = TurnState(user_text="", spoken_text=text, data={spoken_field: text})
         turn.llm_done = True
         return turn
 

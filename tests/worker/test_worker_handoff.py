@@ -344,3 +344,29 @@ def test_manage_py_talk_shows_the_handoff_and_the_target_answers(
     assert "[handoff front-desk@1.0.0 -> billing@3.0.0]" in text
     assert "agent> Billing here." in text
     assert text.index("[handoff") < text.index("agent> Billing here.")
+
+
+async def test_the_handoff_message_is_spoken_by_the_first_agent_then_the_target_answers(
+    fake_llm,
+):
+    front = parse_document(
+        raw_document(
+            fake_llm.base_url,
+            agent_id="front-desk",
+            tools=[transfer_tool(message="Let me put you through to billing.")],
+        )
+    )
+    billing = parse_document(billing_raw(fake_llm.base_url))
+    directory = HandoffDirectory({"billing": HandoffTarget("billing", "2.1.0", billing)})
+    fake_llm.add(tool_call_reply("transfer_to_billing"), demo_turn("Billing here."))
+    async with TextConversation(
+        document=front, version="1.0.0", keys=ProviderKeys(openai="sk-test"), handoffs=directory
+    ) as chat:
+        await chat.say("Billing please")
+        await chat.flush()
+        records = list(chat.agent.turns.records)
+    assert [(r.agent_id, r.spoken_text) for r in records] == [
+        ("front-desk", "Let me put you through to billing."),
+        ("billing", "Billing here."),
+    ]
+    assert [r.index for r in records] == [1, 2]
