@@ -466,12 +466,14 @@ class AgentFactory:
     ) -> DynamicAgent:
         """The agent with its LLM, TTS and tools (STT/VAD live on the session): its
         ``transfer_to_agent`` tools (with ``handoffs``) and its MCP servers' tools."""
-        from worker.mcp import mcp_toolsets
-
         tools: list[Any] = []
         if handoffs is not None:
             tools += handoffs.tools_for(self.document)
-        tools += mcp_toolsets(self.document.tools_config, self.secrets)
+        if self.document.tools_config.mcp_servers:
+            # Imported only when used: the ``mcp`` package takes seconds to import.
+            from worker.mcp import mcp_toolsets
+
+            tools += mcp_toolsets(self.document.tools_config, self.secrets)
         return DynamicAgent(
             blueprint=blueprint,
             publisher=publisher,

@@ -129,20 +129,6 @@ def auth_headers(config: MCPServerConfig, secrets: dict[str, str]) -> dict[str, 
     return {config.auth_header: f"{config.auth_scheme} {value}".strip()}
 
 
-def mcp_secret_values(tenant_id: int, documents: list[dict[str, Any]]) -> dict[str, str]:
-    """Decrypted values of the tenant secrets the documents' MCP servers name (synchronous
-    ORM: the worker calls it in a thread). Never log them."""
-    from tenants.selectors import tenant_secret_values
-
-    names = {
-        server.get("auth_secret")
-        for document in documents
-        for server in (document.get("tools_config") or {}).get("mcp_servers") or []
-        if isinstance(server, dict) and server.get("auth_secret")
-    }
-    return tenant_secret_values(tenant_id=tenant_id, names=names) if names else {}
-
-
 def mcp_toolsets(tools_config: ToolsConfig, secrets: dict[str, str]) -> list[BoundedMCPToolset]:
     """One bounded toolset per configured server (a server whose secret is missing is left
     out, logged by secret name)."""

@@ -61,6 +61,20 @@ def _handoff_documents(session: Any) -> dict[str, tuple[str, dict[str, Any]]]:
     return {v.agent.agent_id: (v.version, v.document) for v in versions}
 
 
+def mcp_secret_values(tenant_id: int, documents: list[dict[str, Any]]) -> dict[str, str]:
+    """Decrypted values of the tenant secrets the documents' MCP servers name (synchronous
+    ORM: the worker calls it in a thread). Never log them."""
+    from tenants.selectors import tenant_secret_values
+
+    names = {
+        server.get("auth_secret")
+        for document in documents
+        for server in (document.get("tools_config") or {}).get("mcp_servers") or []
+        if isinstance(server, dict) and server.get("auth_secret")
+    }
+    return tenant_secret_values(tenant_id=tenant_id, names=names) if names else {}
+
+
 def _load_session(session_id: str) -> LoadedSession:
     from django.core.exceptions import ValidationError
 
@@ -79,8 +93,6 @@ def _load_session(session_id: str) -> LoadedSession:
         raise SessionUnavailable(f"session {session_id} is {session.status}")
     if session.agent_version is None:
         raise SessionUnavailable(f"session {session_id} has no pinned agent version")
-    from worker.mcp import mcp_secret_values
-
     handoff_documents = _handoff_documents(session)
     documents = [session.agent_version.document, *(doc for _, doc in handoff_documents.values())]
     return LoadedSession(

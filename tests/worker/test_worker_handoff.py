@@ -370,3 +370,49 @@ async def test_the_handoff_message_is_spoken_by_the_first_agent_then_the_target_
         ("billing", "Billing here."),
     ]
     assert [r.index for r in records] == [1, 2]
+
+
+async def test_a_handoff_back_returns_to_the_first_agent_at_its_version(fake_llm):
+    front = parse_document(
+        raw_document(fake_llm.base_url, agent_id="front-desk", tools=[transfer_tool()])
+    )
+    billing = parse_document(billing_raw(fake_llm.base_url, tools=[transfer_tool("front-desk")]))
+    directory = HandoffDirectory(
+        {
+            "billing": HandoffTarget("billing", "2.1.0", billing),
+            "front-desk": HandoffTarget("front-desk", "1.0.0", front),
+        }
+    )
+    fake_llm.add(
+        tool_call_reply("transfer_to_billing"),
+        demo_turn("Billing here."),
+        tool_call_reply("transfer_to_front_desk"),
+        demo_turn("Front desk again."),
+    )
+    async with TextConversation(
+        document=front, version="1.0.0", keys=ProviderKeys(openai="sk-test"), handoffs=directory
+    ) as chat:
+        await chat.say("Billing please")
+        await chat.say("Back to the front desk")
+        await chat.flush()
+        records = list(chat.agent.turns.records)
+        handoffs = [(h["from_agent"], h["to_agent"]) for h in chat.handoffs.handoffs]
+    assert [(r.agent_id, r.version, r.index) for r in records] == [
+        ("billing", "2.1.0", 1),
+        ("front-desk", "1.0.0", 2),
+    ]
+    assert handoffs == [("front-desk", "billing"), ("billing", "front-desk")]
+
+
+@pytest.mark.django_db
+def test_a_rollback_checks_the_handoff_targets_too(tenant):
+    from agents_config.contracts import ContractError
+    from agents_config.services import agent_delete, agent_rollback
+
+    billing = publish(tenant, "billing")
+    front = publish(tenant, "front-desk", tools=[transfer_tool("billing")])
+    old = front.published_version
+    agent_delete(agent=billing)
+    with pytest.raises(ContractError) as caught:
+        agent_rollback(agent=front, to_version=old)
+    assert "No agent 'billing'" in caught.value.errors["tools_config.tools[0].agent_id"][0]

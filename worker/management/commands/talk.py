@@ -73,7 +73,7 @@ class Command(BaseCommand):
 
         from worker.factory import ProviderConfigError, ProviderKeys
         from worker.handoff import HandoffDirectory
-        from worker.mcp import mcp_secret_values
+        from worker.store import mcp_secret_values
         from worker.talk import talk
 
         keys = ProviderKeys.for_tenant(agent.tenant_id)
