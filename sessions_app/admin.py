@@ -57,6 +57,7 @@ class TurnInline(ReadOnlyInline):
     model = Turn
     fields = [
         "index",
+        "agent_slug",
         "version_label",
         "user_text",
         "spoken_text",
@@ -122,6 +123,8 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         "ended_at",
         "cost_usd",
         "reserved_usd",
+        "handoff_versions",
+        "handoffs",
         "analysis_outcome",
         "turns_links",
         "latency_breakdown",

@@ -59,6 +59,17 @@ class Session(models.Model):
         default=0,
         help_text="Budget held for this session while it is open (see billing).",
     )
+    handoff_versions = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="Versions of the agents reachable by handoff, pinned at start: "
+        '{agent_id: {"version", "version_id"}} (null: not pinned yet).',
+    )
+    handoffs = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Each handoff between agents: from/to agent and version, tool, time.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -98,6 +109,9 @@ class Turn(models.Model):
     session = models.ForeignKey(Session, on_delete=models.CASCADE, related_name="turns")
     index = models.PositiveIntegerField()
     version_label = models.CharField(max_length=20, blank=True)
+    agent_slug = models.CharField(
+        max_length=64, blank=True, help_text="The agent that spoke (after a handoff, the target)."
+    )
     user_text = models.TextField(blank=True)
     spoken_text = models.TextField(blank=True)
     structured_output = models.JSONField(default=dict, blank=True)

@@ -67,6 +67,13 @@ def build_report(session: Session) -> dict[str, Any]:
             "room_name": session.room_name,
         },
         "agent": {"agent_id": session.agent_slug, "version": session.version_label},
+        # Agents reachable by handoff at their pinned versions, and each handoff made.
+        "handoff_versions": {
+            agent_id: pin.get("version")
+            for agent_id, pin in (session.handoff_versions or {}).items()
+            if isinstance(pin, dict)
+        },
+        "handoffs": list(session.handoffs or []),
         "timings": {
             "created_at": session.created_at.isoformat(),
             "ended_at": ended.isoformat() if ended else None,
@@ -81,6 +88,7 @@ def build_report(session: Session) -> dict[str, Any]:
         "turns": [
             {
                 "index": t.index,
+                "agent_id": t.agent_slug or session.agent_slug,
                 "version": t.version_label or session.version_label,
                 "structured_output": t.structured_output,
                 "validation_errors": t.validation_errors,

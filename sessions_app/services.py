@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from agents_config.contracts import ContractError, parse_document
+from agents_config.handoffs import handoff_pins
 from agents_config.models import Agent
 from agents_config.templating import DYNAMIC_VARS_OVERRIDE
 from sessions_app.events import session_status_changed
@@ -251,6 +252,9 @@ def session_create(
             QUOTA_REJECTIONS.labels(quota=exc.quota).inc()
             raise
         reserved = billing.budget_enforce(tenant=locked_tenant, agent_id=agent.pk)
+        handoff_versions = handoff_pins(
+            tenant_id=locked_tenant.pk, agent_id=agent.agent_id, document=version.document
+        )
         now = timezone.now()
         minutes = document["pipeline_config"].get("max_session_minutes", 30)
         session_id = uuid.uuid4()
@@ -268,6 +272,7 @@ def session_create(
             created_at=now,
             expires_at=now + dt.timedelta(minutes=minutes),
             reserved_usd=reserved,
+            handoff_versions=handoff_versions,
         )
         UsageCounter.objects.filter(pk__in=[c.pk for c in counters]).update(
             sessions_started=F("sessions_started") + 1
@@ -580,6 +585,7 @@ def turn_record(
     greeting: bool = False,
     interrupted: bool = False,
     tool_calls: list[dict[str, Any]] | None = None,
+    agent_slug: str = "",
 ) -> Any:
     """Store one finished turn with the next index of the session (1-based, gap-free);
     the agent's greeting (``prompt_config.first_message``) is turn 0.
@@ -600,6 +606,7 @@ def turn_record(
             session=session,
             index=0 if greeting else (last or 0) + 1,
             version_label=version_label or session.version_label,
+            agent_slug=agent_slug or session.agent_slug,
             user_text=user_text,
             spoken_text=spoken_text,
             structured_output=structured_output,
@@ -614,6 +621,41 @@ def turn_record(
             interrupted=interrupted,
             tool_calls=list(tool_calls or []),
         )
+
+
+def session_handoff_pins(*, session: Session) -> dict[str, Any]:
+    """The session's pinned handoff versions, pinning them now if the session has none yet
+    (one created before handoffs existed, or by hand): the published versions at this
+    moment, as ``session_create`` pins them."""
+    if session.handoff_versions is not None:
+        return session.handoff_versions
+    document = session.agent_version.document if session.agent_version else {}
+    pins = handoff_pins(tenant_id=session.tenant_id, agent_id=session.agent_slug, document=document)
+    Session.objects.filter(pk=session.pk, handoff_versions__isnull=True).update(
+        handoff_versions=pins
+    )
+    session.handoff_versions = pins
+    return pins
+
+
+HANDOFF_KEYS = ("from_agent", "from_version", "to_agent", "to_version", "tool", "after_turn")
+
+
+def session_handoff_record(*, session: Session, handoff: dict[str, Any]) -> dict[str, Any]:
+    """Append one handoff between agents to the session (row locked: none is lost)."""
+    entry = {key: handoff.get(key) for key in HANDOFF_KEYS}
+    entry["at"] = timezone.now().isoformat()
+    with transaction.atomic():
+        locked = Session.objects.select_for_update().only("pk", "handoffs").get(pk=session.pk)
+        handoffs = [*(locked.handoffs or []), entry]
+        Session.objects.filter(pk=session.pk).update(handoffs=handoffs)
+    session.handoffs = handoffs
+    logger.info(
+        "session %s: handoff %s@%s -> %s@%s",
+        session.pk, entry["from_agent"], entry["from_version"],
+        entry["to_agent"], entry["to_version"],
+    )  # fmt: skip
+    return entry
 
 
 # --- Retention: per-tenant days for turns, reports, webhook deliveries and audit events ---

@@ -17,7 +17,8 @@ loopback). The rules:
 
 API: :func:`check_url` (save time), :func:`resolve_allowed` (connect time), and clients that
 connect only through the policy: :class:`HTTPConnection` / :class:`HTTPSConnection`
-(http.client), :func:`async_httpx_client` (httpx, e.g. for the OpenAI SDK) and
+(http.client), :func:`async_httpx_client` (httpx, e.g. for the OpenAI SDK),
+:func:`async_httpx2_client` (httpx2, for livekit-agents' MCP client) and
 :func:`requests_session` (requests, e.g. for the OTLP exporter).
 """
 
@@ -246,9 +247,13 @@ def http_connection(url: str, *, timeout: float) -> http.client.HTTPConnection:
 # --- httpx (async): the OpenAI SDK, livekit-plugins-openai ---------------------------------
 
 
-def _policy_network_backend() -> Any:
+def _policy_network_backend(httpcore: Any = None) -> Any:
+    """A network backend for ``httpcore`` (or ``httpcore2``, the module given) that connects
+    only to addresses the policy allows."""
     import anyio.to_thread
-    import httpcore
+
+    if httpcore is None:
+        import httpcore
 
     class PolicyNetworkBackend(httpcore.AsyncNetworkBackend):
         """Resolves through the policy, then connects to a vetted address (TLS and the
@@ -376,3 +381,40 @@ def requests_session() -> Any:
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
+
+
+# --- httpx2 (async): livekit-agents' MCP client -------------------------------------------
+
+
+def async_httpx2_client(
+    *,
+    headers: dict[str, Any] | None = None,
+    timeout: Any = None,
+    auth: Any = None,
+    connect_timeout: float = 10.0,
+    read_timeout: float = 30.0,
+) -> Any:
+    """An ``httpx2.AsyncClient`` whose every connection goes through the policy, never
+    following redirects or using environment proxies (the MCP transports take httpx2)."""
+    import httpcore2
+    import httpx2
+
+    transport = httpx2.AsyncHTTPTransport(trust_env=False)
+    limits = httpx2.Limits(max_connections=20, max_keepalive_connections=20, keepalive_expiry=60)
+    transport._pool = httpcore2.AsyncConnectionPool(
+        ssl_context=httpx2.create_ssl_context(trust_env=False),
+        max_connections=limits.max_connections,
+        max_keepalive_connections=limits.max_keepalive_connections,
+        keepalive_expiry=limits.keepalive_expiry,
+        network_backend=_policy_network_backend(httpcore2),
+    )
+    options: dict[str, Any] = {
+        "transport": transport,
+        "headers": headers or {},
+        "follow_redirects": False,
+        "trust_env": False,
+        "timeout": timeout or httpx2.Timeout(connect_timeout, read=read_timeout),
+    }
+    if auth is not None:
+        options["auth"] = auth
+    return httpx2.AsyncClient(**options)

@@ -156,15 +156,16 @@ class DynamicAgent(Agent):
         stt: NotGivenOr[stt.STT | None] = NOT_GIVEN,
         tts: NotGivenOr[tts.TTS | None] = NOT_GIVEN,
         vad: NotGivenOr[vad.VAD | None] = NOT_GIVEN,
-        tools: list[llm.Tool] | None = None,
+        tools: list[Any] | None = None,
         tool_env: ToolEnvironment | None = None,
+        chat_ctx: llm.ChatContext | None = None,
     ) -> None:
         document = blueprint.document
         self.tool_env = tool_env or ToolEnvironment(session_id=blueprint.session_id)
         configured = build_tools(document.tools_config, env=self.tool_env, host=self)
         super().__init__(
             instructions=blueprint.instructions(),
-            chat_ctx=blueprint.examples_context(),
+            chat_ctx=chat_ctx if chat_ctx is not None else blueprint.examples_context(),
             tools=[*configured, *(tools or [])],
             llm=llm,
             stt=stt,
@@ -193,6 +194,10 @@ class DynamicAgent(Agent):
         goodbye line."""
         self.on_tool_call: Callable[[ToolCallRecord], None] | None = None
         """Called when a tool call starts and when it ends (``manage.py talk`` prints it)."""
+        self.reply_on_enter = False
+        """Set on a handoff's target: it answers the user's last message when it starts."""
+        self._lines: set[str] = set()
+        """Fixed lines being said (``say_line``): recorded by their own callback."""
 
     def _configure(self, blueprint: AgentBlueprint) -> None:
         """Take everything per-turn from ``blueprint`` (at start, and on an applied reload)."""
@@ -253,6 +258,21 @@ class DynamicAgent(Agent):
         if self._listening_to is not session:
             session.on("conversation_item_added", self._on_conversation_item)
             self._listening_to = session
+        if self.reply_on_enter:  # the target of a handoff (``worker.handoff``)
+            self.reply_on_enter = False
+            session.generate_reply()
+
+    def say_line(self, text: str) -> None:
+        """Speak a fixed line (a handoff's message), recorded as a turn of its own once
+        played (even after this agent has exited: the handoff waits for it)."""
+        turn = self.turns.line(text, spoken_field=self._schema.spoken_field)
+        self._lines.add(text)
+
+        def played(handle: Any) -> None:
+            self._lines.discard(text)
+            self.turns.finish(turn, interrupted=handle.interrupted)
+
+        self.session.say(text).add_done_callback(played)
 
     async def on_exit(self) -> None:
         if self._listening_to is not None:
@@ -272,6 +292,8 @@ class DynamicAgent(Agent):
         if not isinstance(item, llm.ChatMessage) or item.role != "assistant":
             return
         heard = item.text_content or ""
+        if heard in self._lines:
+            return
         turn = self.turns.spoken_turn(heard)
         if turn is None:
             return
@@ -415,7 +437,7 @@ class DynamicAgent(Agent):
         chat_ctx: llm.ChatContext,
         tools: list[llm.Tool],
         model_settings: ModelSettings,
-    ) -> AsyncIterator[str | FlushSentinel]:
+    ) -> AsyncIterator[str | FlushSentinel | llm.ChatChunk]:
         if self._pending is not None:
             await self._apply_pending()
         turn = self._continue_tool_turn(chat_ctx)
@@ -425,7 +447,6 @@ class DynamicAgent(Agent):
                 user_text=(user.text_content or "") if user else "",
                 user_metrics=dict(user.metrics) if user else None,
             )
-        called_tools = False
         # Spans are started and ended by hand: this is a generator, resumed across awaits.
         # With tracing off the tracer is a no-op, so this costs nothing.
         span = tracer.start_span(
@@ -445,6 +466,7 @@ class DynamicAgent(Agent):
         turn.overhead_s += time.perf_counter() - mark
         emitted: list[str] = []  # everything the extractor returned while streaming
         flushed = False
+        called_tools = False
         try:
             if not isinstance(model, llm.LLM):
                 raise RuntimeError("no LLM is configured for this agent")
@@ -530,7 +552,7 @@ class DynamicAgent(Agent):
         if tail.strip():  # e.g. a reply that was only an unterminated code fence
             turn.mark_spoken()
             yield tail
-        elif turn.awaiting_tools:
+        elif turn.awaiting_tools or called_tools:
             pass  # the next generation (with the tools' results) speaks
         elif not turn.spoken_text.strip():
             turn.errors.append("no spoken text in the reply; the fallback line was spoken")

@@ -134,30 +134,26 @@ async def entrypoint(ctx: JobContext) -> None:
         document = parse_document(resolve_overrides(loaded.document, loaded.overrides))
         phases.mark("parse")
         keys = loaded.keys or {}
-        from asgiref.sync import sync_to_async
+        from worker.tools import session_tool_environment
 
-        from worker.tools import tool_environment_for
-
-        tool_env_kwargs = {"tenant_id": loaded.tenant_id, "document": document}
-        tool_env = (  # a database trip only when the tools name secrets
-            await sync_to_async(tool_environment_for, thread_sensitive=True)(
-                **tool_env_kwargs, session_id=session_id
-            )
-            if document.tools_config.secret_names()
-            else tool_environment_for(**tool_env_kwargs, session_id=session_id)
-        )
+        tool_env = session_tool_environment(secrets=loaded.secrets, session_id=session_id)
         factory = AgentFactory(
             document=document,
             keys=ProviderKeys.from_keys(keys),
             vad=ctx.proc.userdata.get("vad"),
             eot_ready=ctx.proc.userdata.get("eot_ready"),
+            secrets=loaded.secrets,
             tool_env=tool_env,
         )
         blueprint = session_blueprint(document, loaded, loaded.version_label)
         meter = UsageMeter.for_document(document)
         turn_store = store.SessionTurnStore(session_id, meter=meter)
+        publisher = RoomTurnPublisher(ctx.room)
+        handoffs = session_handoffs(
+            loaded, document, factory=factory, publisher=publisher, store=turn_store
+        )
         agent = factory.build_agent(
-            blueprint=blueprint, publisher=RoomTurnPublisher(ctx.room), store=turn_store
+            blueprint=blueprint, publisher=publisher, store=turn_store, handoffs=handoffs
         )
         session = factory.build_session()
         meter.attach(session)
@@ -179,6 +175,7 @@ async def entrypoint(ctx: JobContext) -> None:
             watcher.stop()
         await agent.turns.aclose()
         await factory.aclose()
+        await handoffs.aclose()
         await store.end_session(session_id, reason or "job ended")
         await store.close_connections()
         if job_tracing is not None:
@@ -337,6 +334,36 @@ def _start_reload_watcher(ctx: JobContext, agent: Any, document: Any, loaded: An
     task = asyncio.create_task(listener.run(), name="config-change-listener")
     listener.task = task  # keep a reference for the job's lifetime
     return listener
+
+
+def session_handoffs(
+    loaded: Any, document: Any, *, factory: Any, publisher: Any, store: Any
+) -> Any:
+    """The session's handoff runtime: its pinned targets (and its own agent, for a handoff
+    back), built like the session's agent, each handoff stored on the session."""
+    from worker import store as db
+    from worker.handoff import HandoffDirectory, HandoffRuntime, HandoffTarget
+
+    directory = HandoffDirectory.from_documents(
+        loaded.handoff_documents,
+        entry=HandoffTarget(loaded.agent_slug, loaded.version_label, document),
+    )
+
+    async def record(handoff: dict[str, Any]) -> None:
+        await db.record_handoff(loaded.session_id, handoff)
+
+    return HandoffRuntime(
+        directory=directory,
+        keys=factory.keys,
+        publisher=publisher,
+        store=store,
+        session_id=loaded.session_id,
+        user_details=loaded.user_details,
+        vad=factory.vad,
+        eot_ready=factory.eot_ready,
+        on_handoff=record,
+        factory_options={"secrets": loaded.secrets, "tool_env": factory.tool_env},
+    )
 
 
 def session_blueprint(document: Any, loaded: Any, version: str) -> Any:

@@ -31,7 +31,7 @@ from worker.publisher import TurnPublisher
 from worker.turns import TurnStore
 
 if TYPE_CHECKING:
-    pass
+    from worker.handoff import HandoffRuntime
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,8 @@ class AgentFactory:
     text_only: bool = False
     """Text mode (``manage.py talk``, tests): no STT, VAD or turn detection is built."""
     llm_retries: int = 1
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    """The tenant secrets the document's tools and MCP servers name (decrypted: never log)."""
     notes: list[str] = field(default_factory=list)
     """What was degraded while building (logged; useful in tests)."""
     tool_env: Any = None
@@ -391,8 +393,19 @@ class AgentFactory:
         blueprint: AgentBlueprint,
         publisher: TurnPublisher,
         store: TurnStore | None = None,
+        handoffs: HandoffRuntime | None = None,
+        chat_ctx: llm.ChatContext | None = None,
     ) -> DynamicAgent:
-        """The agent with its LLM and TTS (STT/VAD live on the session)."""
+        """The agent with its LLM, TTS and tools (STT/VAD live on the session): its
+        ``transfer_to_agent`` tools (with ``handoffs``) and its MCP servers' tools."""
+        tools: list[Any] = []
+        if handoffs is not None:
+            tools += handoffs.tools_for(self.document)
+        if self.document.tools_config.mcp_servers:
+            # Imported only when used: the ``mcp`` package takes seconds to import.
+            from worker.mcp import mcp_toolsets
+
+            tools += mcp_toolsets(self.document.tools_config, self.secrets)
         return DynamicAgent(
             blueprint=blueprint,
             publisher=publisher,
@@ -400,6 +413,8 @@ class AgentFactory:
             llm=self.build_llm(),
             tts=self.build_tts(),
             tool_env=self.tool_env,
+            tools=tools,
+            chat_ctx=chat_ctx,
         )
 
     def session_options(self) -> dict[str, Any]:

@@ -8,7 +8,7 @@ the database may have dropped an idle connection).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
@@ -46,6 +46,37 @@ class LoadedSession:
     """The provider keys (read with the session by :func:`load_job`)."""
     call: tuple[str, str] | None = None
     """A phone session's (voicemail action, message) (read by :func:`load_job`)."""
+    handoff_documents: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    """The agents reachable by handoff at their pinned versions: ``{agent_id: (label, doc)}``."""
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    """Tenant secrets the tools and MCP servers of the session's agents name (decrypted:
+    never log)."""
+
+
+def _handoff_documents(session: Any) -> dict[str, tuple[str, dict[str, Any]]]:
+    """The pinned handoff versions' documents (pinned now if the session has none yet)."""
+    from agents_config.models import AgentVersion
+    from sessions_app.services import session_handoff_pins
+
+    pins = session_handoff_pins(session=session)
+    wanted = {pin.get("version_id") for pin in pins.values() if isinstance(pin, dict)}
+    versions = AgentVersion.objects.filter(
+        agent__tenant_id=session.tenant_id, pk__in=wanted
+    ).select_related("agent")
+    return {v.agent.agent_id: (v.version, v.document) for v in versions}
+
+
+def session_secret_values(tenant_id: int, documents: list[dict[str, Any]]) -> dict[str, str]:
+    """Decrypted values of the tenant secrets the documents' tools and MCP servers name
+    (synchronous ORM: the worker calls it in a thread; one query, none without secrets).
+    Never log them."""
+    from agents_config.contracts import ToolsConfig
+    from tenants.selectors import tenant_secret_values
+
+    names: set[str] = set()
+    for document in documents:
+        names |= ToolsConfig.model_validate(document.get("tools_config") or {}).secret_names()
+    return tenant_secret_values(tenant_id=tenant_id, names=names) if names else {}
 
 
 def _load_session(session_id: str) -> LoadedSession:
@@ -66,6 +97,8 @@ def _load_session(session_id: str) -> LoadedSession:
         raise SessionUnavailable(f"session {session_id} is {session.status}")
     if session.agent_version is None:
         raise SessionUnavailable(f"session {session_id} has no pinned agent version")
+    handoff_documents = _handoff_documents(session)
+    documents = [session.agent_version.document, *(doc for _, doc in handoff_documents.values())]
     return LoadedSession(
         session_id=str(session.id),
         tenant_id=session.tenant_id,
@@ -77,6 +110,8 @@ def _load_session(session_id: str) -> LoadedSession:
         document=session.agent_version.document,
         user_details=dict(session.user_details or {}),
         overrides=dict(session.overrides or {}),
+        handoff_documents=handoff_documents,
+        secrets=session_secret_values(session.tenant_id, documents),
     )
 
 
@@ -197,6 +232,7 @@ def _save_turn(
         greeting=record.index == 0,
         interrupted=record.interrupted,
         tool_calls=record.tool_calls,
+        agent_slug=record.agent_id,
     )
     if usage is None:
         return None
@@ -234,6 +270,21 @@ class SessionTurnStore:
             logger.info("session %s: budget spent, ending after this turn", self.session_id)
             if self.on_budget_spent is not None:
                 await self.on_budget_spent(closing_line)
+
+
+def _record_handoff(session_id: str, handoff: dict[str, Any]) -> None:
+    from sessions_app import services
+    from sessions_app.models import Session
+
+    close_old_connections()
+    session = Session.objects.filter(pk=session_id).first()
+    if session is not None:
+        services.session_handoff_record(session=session, handoff=handoff)
+
+
+async def record_handoff(session_id: str, handoff: dict[str, Any]) -> None:
+    """Store a handoff between agents on the session (``Session.handoffs``)."""
+    await sync_to_async(_record_handoff, thread_sensitive=True)(session_id, handoff)
 
 
 def _close_connections() -> None:

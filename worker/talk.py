@@ -15,6 +15,7 @@ from typing import Any, TextIO
 
 from agents_config.contracts import AgentDocument
 from agents_config.providers import ProviderKeys
+from worker.handoff import HANDOFF_MESSAGE_TYPE, HandoffDirectory
 from worker.textmode import TextConversation
 from worker.tools import ToolCallRecord
 
@@ -30,10 +31,19 @@ async def talk(
     read_line: Callable[[], str | None],
     out: TextIO = sys.stdout,
     tool_env: Any = None,
+    handoffs: HandoffDirectory | None = None,
+    secrets: dict[str, str] | None = None,
 ) -> int:
     """Converse until end of input (or ``/quit``); returns the number of turns."""
 
     def show_turn(message: dict[str, Any]) -> None:
+        if message.get("type") == HANDOFF_MESSAGE_TYPE:
+            out.write(
+                f"[handoff {message['from_agent']}@{message['from_version']} -> "
+                f"{message['to_agent']}@{message['to_version']}]\n"
+            )
+            out.flush()
+            return
         status = "valid" if message["valid"] else "errors: " + "; ".join(message["errors"])
         out.write(f"[turn {message['turn']} {status}]\n")
         out.write(json.dumps(message["data"], ensure_ascii=False, indent=2) + "\n")
@@ -56,6 +66,8 @@ async def talk(
         user_details=user_details,
         on_message=show_turn,
         tool_env=tool_env,
+        handoffs=handoffs,
+        secrets=secrets,
     ) as conversation:
         conversation.agent.on_tool_call = show_tool
         while True:

@@ -18,6 +18,7 @@ from agents_config.contracts import AgentDocument
 from agents_config.providers import ProviderKeys
 from worker.agent import AgentBlueprint, DynamicAgent
 from worker.factory import AgentFactory, DrainingAgentSession
+from worker.handoff import HandoffDirectory, HandoffRuntime
 from worker.publisher import MemoryTurnPublisher
 from worker.turns import TurnRecord, TurnStore
 from worker.usage import UsageMeter
@@ -61,15 +62,33 @@ class TextConversation:
         store: TurnStore | None = None,
         on_text: Callable[[str], None] | None = None,
         tool_env: Any = None,
+        handoffs: HandoffDirectory | None = None,
+        secrets: dict[str, str] | None = None,
     ) -> None:
         self.history = history  # an earlier ``chat_history()``: the conversation continues
         self.publisher = MemoryTurnPublisher(on_message=on_message)
-        self.factory = AgentFactory(document=document, keys=keys, text_only=True, tool_env=tool_env)
+        self.factory = AgentFactory(
+            document=document,
+            keys=keys,
+            text_only=True,
+            secrets=dict(secrets or {}),
+            tool_env=tool_env,
+        )
         blueprint = AgentBlueprint.for_session(
             document, version=version, user_details=user_details, overrides=overrides
         )
+        # ``transfer_to_agent`` tools reach the agents in ``handoffs`` (none: no target).
+        self.handoffs = HandoffRuntime(
+            directory=handoffs or HandoffDirectory(),
+            keys=keys,
+            publisher=self.publisher,
+            store=store,
+            user_details=user_details,
+            text_only=True,
+            factory_options={"secrets": dict(secrets or {}), "tool_env": self.factory.tool_env},
+        )
         self.agent: DynamicAgent = self.factory.build_agent(
-            blueprint=blueprint, publisher=self.publisher, store=store
+            blueprint=blueprint, publisher=self.publisher, store=store, handoffs=self.handoffs
         )
         self.session: AgentSession = self.factory.build_session()
         self.meter = UsageMeter.for_document(document).attach(self.session)
@@ -84,10 +103,19 @@ class TextConversation:
         await self.session.start(self.agent)
         return self
 
+    @property
+    def current_agent(self) -> DynamicAgent:
+        """The agent talking now (another one after a handoff)."""
+        try:
+            current = self.session.current_agent
+        except RuntimeError:  # not started
+            return self.agent
+        return current if isinstance(current, DynamicAgent) else self.agent
+
     def chat_history(self) -> dict[str, Any]:
         """The conversation so far (what the LLM saw, hidden fields included) as JSON data,
         for a later ``TextConversation(history=...)`` to continue it."""
-        return self.agent.chat_ctx.to_dict(exclude_image=True, exclude_timestamp=True)
+        return self.current_agent.chat_ctx.to_dict(exclude_image=True, exclude_timestamp=True)
 
     async def __aexit__(
         self,
@@ -103,6 +131,7 @@ class TextConversation:
         finally:
             await self.agent.turns.flush()
             await self.factory.aclose()
+            await self.handoffs.aclose()
 
     async def say(self, text: str) -> TurnRecord | None:
         """Send one user message and wait for the agent's reply; None if no turn finished."""

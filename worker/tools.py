@@ -430,15 +430,18 @@ def tool_environment_for(
     *, tenant_id: int | None, document: Any, session_id: str
 ) -> ToolEnvironment:
     """The secrets the document's tools name (decrypted, for this session only) and the
-    SIP transfer for phone sessions."""
-    from tenants.selectors import tenant_secret_values
+    SIP transfer for phone sessions. Synchronous ORM (only when the tools name secrets)."""
+    from worker.store import session_secret_values
 
-    names = document.tools_config.secret_names()
     secrets = (
-        tenant_secret_values(tenant_id=tenant_id, names=names)
-        if tenant_id is not None and names
-        else {}
+        session_secret_values(tenant_id, [document.to_dict()]) if tenant_id is not None else {}
     )
+    return session_tool_environment(secrets=secrets, session_id=session_id)
+
+
+def session_tool_environment(*, secrets: dict[str, str], session_id: str) -> ToolEnvironment:
+    """A session's tool environment from secrets already loaded (the job reads them with
+    the session: ``worker.store.LoadedSession.secrets``)."""
     return ToolEnvironment(secrets=secrets, session_id=session_id, transfer=transfer_phone_call)
 
 

@@ -128,6 +128,8 @@ class TurnRecord:
     spoken_complete_ms: float | None = None
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     """Each tool call: name, arguments, status, duration_ms, truncated result."""
+    agent_id: str = ""
+    """The agent that spoke the turn (after a handoff, not the session's first agent)."""
 
     def message(self, *, session_id: str = "", agent_id: str = "") -> dict[str, Any]:
         """The frontend message on ``llm-structured-response`` (no hidden fields)."""
@@ -169,7 +171,9 @@ class TurnTracker:
         self._session_id = session_id
         self._agent_id = agent_id
         self._on_record = on_record
-        self._count = 0
+        self._counter = [0]
+        """The conversation's turn count (a list: trackers of a handoff share it)."""
+        self._successors: list[TurnTracker] = []
         self._tasks: set[asyncio.Task[None]] = set()
         self.current: TurnState | None = None
         """The latest turn begun."""
@@ -223,6 +227,22 @@ class TurnTracker:
         turn.llm_done = True
         return turn
 
+    @staticmethod
+    def line(text: str, *, spoken_field: str) -> TurnState:
+        """A fixed line said outside any generation (a handoff's message): not an open turn,
+        so no reply is matched to it; the caller finishes it when it has been played."""
+        turn = TurnState(user_text="", spoken_text=text, data={spoken_field: text})
+        turn.llm_done = True
+        return turn
+
+    def continue_from(self, previous: TurnTracker) -> None:
+        """Go on with ``previous``'s conversation (a handoff): one turn count, one list of
+        records, and flushing ``previous`` waits for this tracker's deliveries too."""
+        self._counter = previous._counter
+        self.records = previous.records
+        self.overheads = previous.overheads
+        previous._successors.append(self)
+
     def spoken_turn(self, heard: str) -> TurnState | None:
         """The open turn whose reply is the one just added to the conversation as ``heard``.
 
@@ -275,11 +295,12 @@ class TurnTracker:
         if turn in self.open:
             self.open.remove(turn)
         if not turn.greeting:
-            self._count += 1
+            self._counter[0] += 1
         spoken = apply_nodes(self._custom_nodes, NodeStage.SPOKEN_TEXT, turn.spoken_text)
         record = TurnRecord(
-            index=0 if turn.greeting else self._count,
+            index=0 if turn.greeting else self._counter[0],
             version=self._version,
+            agent_id=self._agent_id,
             user_text=apply_nodes(self._custom_nodes, NodeStage.USER_TRANSCRIPT, turn.user_text),
             spoken_text=spoken,
             data=turn.data,
@@ -322,11 +343,15 @@ class TurnTracker:
                 await result
 
     async def flush(self) -> None:
-        """Wait until every finished turn is published and stored."""
+        """Wait until every finished turn is published and stored (a handoff's too)."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        for successor in list(self._successors):
+            await successor.flush()
 
     async def aclose(self) -> None:
         """Drop turns whose reply was never heard and wait for delivery of the others."""
         self._drop_unspoken()
+        for successor in list(self._successors):
+            successor._drop_unspoken()
         await self.flush()

@@ -14,6 +14,7 @@ from guardian.shortcuts import assign_perm
 
 from agents_config.contracts import COLUMN_SECTIONS, AgentDocument, ContractError, parse_document
 from agents_config.events import emit_config_change
+from agents_config.handoffs import handoff_check
 from agents_config.models import (
     Agent,
     AgentVersion,
@@ -311,6 +312,7 @@ def agent_publish(
         raise AgentConflict(f"Nothing changed since version {latest.version}.")
     agent_outbound_check(tenant=locked.tenant, document=document, publishing=True)
     agent_tools_check(tenant=locked.tenant, document=document)
+    handoff_check(tenant_id=locked.tenant_id, agent_id=locked.agent_id, document=document)
     new_version = _create_version(
         agent=locked,
         document=document,
@@ -352,6 +354,9 @@ def agent_rollback(
     )
     agent_outbound_check(tenant=locked.tenant, document=to_version.document, publishing=True)
     agent_tools_check(tenant=locked.tenant, document=to_version.document)
+    handoff_check(
+        tenant_id=locked.tenant_id, agent_id=locked.agent_id, document=to_version.document
+    )
     latest = agent_latest_version(agent=locked)
     assert latest is not None  # to_version exists, so there is a latest
     semver = bump(latest.semver, "patch")

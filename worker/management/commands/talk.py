@@ -69,14 +69,20 @@ class Command(AgentCommand):
             raise CommandError(f"The configuration is invalid: {exc}") from exc
 
         from agents_config.providers import ProviderConfigError, ProviderKeys
+        from worker.handoff import HandoffDirectory
+        from worker.store import session_secret_values
         from worker.talk import talk
+        from worker.tools import session_tool_environment
 
         keys = ProviderKeys.for_tenant(agent.tenant_id)
-        from worker.tools import tool_environment_for
-
-        tool_env = tool_environment_for(
-            tenant_id=agent.tenant_id, document=document, session_id=f"talk-{uuid.uuid4()}"
+        # ``transfer_to_agent`` targets at their published versions, pinned now.
+        handoffs = HandoffDirectory.for_text_mode(
+            tenant_id=agent.tenant_id, agent_id=agent.agent_id, version=label, document=document
         )
+        secrets = session_secret_values(
+            agent.tenant_id, [t.document.to_dict() for t in handoffs.targets.values()] + [raw]
+        )
+        tool_env = session_tool_environment(secrets=secrets, session_id=f"talk-{uuid.uuid4()}")
         self.stdout.write(
             f"Talking to {agent.agent_id}@{label} (tenant {agent.tenant.slug}). "
             "End with Ctrl-D or /quit."
@@ -100,6 +106,8 @@ class Command(AgentCommand):
                     read_line=read_line,
                     out=self.stdout,
                     tool_env=tool_env,
+                    handoffs=handoffs,
+                    secrets=secrets,
                 )
             )
         except ProviderConfigError as exc:
