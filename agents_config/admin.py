@@ -205,7 +205,12 @@ class AgentAdmin(TenantScopedAdminMixin, GuardedModelAdmin):
             (
                 "Schema",
                 {
-                    "fields": ["schema_id", "schema_version", "custom_validators"],
+                    "fields": [
+                        "schema_id",
+                        "schema_version",
+                        "custom_validators",
+                        "spoken_key_alias",
+                    ],
                     "description": "Fields are edited in the table below.",
                 },
             ),

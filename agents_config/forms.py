@@ -150,6 +150,7 @@ class AgentAdminForm(forms.ModelForm):
             "schema_id",
             "schema_version",
             "custom_validators",
+            "spoken_key_alias",
         ]
 
     def __init__(self, *args: Any, **kwargs: Any):

@@ -32,14 +32,16 @@ def handoff_targets(document: AgentDocument | dict[str, Any]) -> list[tuple[str,
     ]
 
 
-def handoff_check(*, tenant_id: int, agent_id: str, document: AgentDocument | dict) -> None:
+def handoff_errors(
+    *, tenant_id: int, agent_id: str, document: AgentDocument | dict
+) -> dict[str, list[str]]:
     """Publish-time: every handoff target exists in the tenant, is not the agent itself and
-    has a published version. Raises ``ContractError`` naming the tool's ``agent_id`` field."""
+    has a published version. Field path (the tool's ``agent_id``) -> messages."""
     from agents_config.models import Agent
 
     targets = handoff_targets(document)
     if not targets:
-        return
+        return {}
     published = dict(
         Agent.objects.filter(
             tenant_id=tenant_id, agent_id__in={target for _, target in targets}
@@ -55,8 +57,7 @@ def handoff_check(*, tenant_id: int, agent_id: str, document: AgentDocument | di
             errors.setdefault(path, []).append(
                 f"Agent {target!r} has no published version; publish it first."
             )
-    if errors:
-        raise ContractError(errors)
+    return errors
 
 
 def handoff_pins(*, tenant_id: int, agent_id: str, document: dict[str, Any]) -> dict[str, Any]:

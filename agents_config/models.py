@@ -50,6 +50,13 @@ class Agent(models.Model):
     schema_id = models.CharField(max_length=100, blank=True)
     schema_version = models.CharField(max_length=20, default="1.0.0")
     custom_validators = models.JSONField(default=list, blank=True)
+    spoken_key_alias = models.CharField(
+        max_length=64,
+        null=True,
+        blank=True,
+        default="say",
+        help_text="The spoken field's key in the JSON the LLM writes (empty: its own name).",
+    )
 
     published_version = models.ForeignKey(
         "AgentVersion",

@@ -90,6 +90,7 @@ def agent_draft_document(
         "schema_version": agent.schema_version,
         "fields": [schema_field_document(f) for f in fields],
         "custom_validators": agent.custom_validators or [],
+        "spoken_key_alias": agent.spoken_key_alias or None,
     }
     return {
         "agent_id": agent.agent_id,

@@ -76,26 +76,12 @@ def _ask(document: AgentDocument, config: AnalysisConfig, keys: Any, prompt: str
     schema = config.compile()
 
     async def call() -> str:
-        client = judge._client()
-        try:
-            stream = await client.chat.completions.create(
-                model=config.model or judge.default_model,
-                temperature=0,
-                stream=True,
-                response_format=schema.response_format,
-                messages=[
-                    {"role": "system", "content": ANALYSIS_SYSTEM_PROMPT},
-                    {"role": "user", "content": prompt},
-                ],
-            )
-            parts = [
-                chunk.choices[0].delta.content or ""
-                async for chunk in stream
-                if chunk.choices and chunk.choices[0].delta
-            ]
-        finally:
-            await client.close()
-        return "".join(parts)
+        return await judge.complete_json(
+            model=config.model or judge.default_model,
+            system=ANALYSIS_SYSTEM_PROMPT,
+            prompt=prompt,
+            response_format=schema.response_format,
+        )
 
     try:
         return async_to_sync(call)()

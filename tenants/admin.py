@@ -310,28 +310,43 @@ class MembershipAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             services.membership_remove(membership=membership, actor=actor)  # role groups too
 
 
-class ProviderCredentialForm(forms.ModelForm):
-    """The value is write-only: typed into a password box, stored encrypted, never shown."""
-
-    value = forms.CharField(
-        label="API key",
+def write_only_value_field(*, label: str, strip: bool, help_text: str) -> forms.CharField:
+    """A secret typed into a password box: never rendered back, stored encrypted."""
+    return forms.CharField(
+        label=label,
         required=False,
-        strip=True,
+        strip=strip,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
-        help_text="Stored encrypted. Leave empty to keep the current key.",
+        help_text=help_text,
     )
 
-    class Meta:
-        model = ProviderCredential
-        fields = ["tenant", "provider"]
+
+class WriteOnlyValueForm(forms.ModelForm):
+    """A model form with a write-only ``value``: required on creation, optional on change
+    (empty keeps the stored one), refused while encryption is not configured."""
+
+    value_required_message = "A value is required."
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if not cleaned.get("value") and not self.instance.pk:
-            self.add_error("value", "An API key is required.")
+            self.add_error("value", self.value_required_message)
         if cleaned.get("value") and (problem := encryption_problem()):
             raise forms.ValidationError(problem)
         return cleaned
+
+
+class ProviderCredentialForm(WriteOnlyValueForm):
+    value = write_only_value_field(
+        label="API key",
+        strip=True,
+        help_text="Stored encrypted. Leave empty to keep the current key.",
+    )
+    value_required_message = "An API key is required."
+
+    class Meta:
+        model = ProviderCredential
+        fields = ["tenant", "provider"]
 
 
 @admin.register(ProviderCredential)

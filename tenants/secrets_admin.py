@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from tenants.actors import Actor
+from tenants.admin import WriteOnlyValueForm, write_only_value_field
 from tenants.admin_scoping import MANAGE_TENANT_ACTIONS, TenantScopedAdminMixin
 from tenants.models import TenantSecret
-from tenants.secrets import encryption_problem
 from tenants.services import (
     tenant_secret_delete,
     tenant_secret_describe,
@@ -21,26 +20,16 @@ from tenants.services import (
 )
 
 
-class TenantSecretForm(forms.ModelForm):
-    value = forms.CharField(
+class TenantSecretForm(WriteOnlyValueForm):
+    value = write_only_value_field(
         label="Value",
-        required=False,
         strip=False,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "new-password"}),
         help_text="Stored encrypted and never shown again. Leave empty to keep the current one.",
     )
 
     class Meta:
         model = TenantSecret
         fields = ["tenant", "name", "description"]
-
-    def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
-        if not cleaned.get("value") and not self.instance.pk:
-            self.add_error("value", "A value is required.")
-        if cleaned.get("value") and (problem := encryption_problem()):
-            raise forms.ValidationError(problem)
-        return cleaned
 
 
 @admin.register(TenantSecret)

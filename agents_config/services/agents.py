@@ -14,7 +14,6 @@ from guardian.shortcuts import assign_perm
 
 from agents_config.contracts import COLUMN_SECTIONS, AgentDocument, ContractError, parse_document
 from agents_config.events import emit_config_change
-from agents_config.handoffs import handoff_check
 from agents_config.models import (
     Agent,
     AgentVersion,
@@ -58,6 +57,7 @@ def _write_document(agent: Agent, document: AgentDocument) -> None:
     agent.schema_id = schema.schema_id
     agent.schema_version = schema.schema_version
     agent.custom_validators = list(schema.custom_validators)
+    agent.spoken_key_alias = schema.spoken_key_alias
     agent.save()
     agent.schema_fields.all().delete()
     SchemaField.objects.bulk_create(
@@ -310,9 +310,7 @@ def agent_publish(
     document = _snapshot(locked, format_semver(semver))
     if latest is not None and not allow_unchanged and latest.checksum == content_checksum(document):
         raise AgentConflict(f"Nothing changed since version {latest.version}.")
-    agent_outbound_check(tenant=locked.tenant, document=document, publishing=True)
-    agent_tools_check(tenant=locked.tenant, document=document)
-    handoff_check(tenant_id=locked.tenant_id, agent_id=locked.agent_id, document=document)
+    _publishable_check(locked, document)
     new_version = _create_version(
         agent=locked,
         document=document,
@@ -331,6 +329,14 @@ def agent_publish(
     emit_config_change(agent=locked, action="published", version=new_version.version)
     agent.refresh_from_db()
     return new_version
+
+
+def _publishable_check(agent: Agent, document: dict[str, Any]) -> None:
+    """What a document must pass to become a live version (publish and rollback alike):
+    the outbound-URL policy and platform keys, the tools' secrets and URLs, the handoff
+    targets (published agents of the same tenant)."""
+    agent_outbound_check(tenant=agent.tenant, document=document, publishing=True)
+    agent_tools_check(tenant=agent.tenant, document=document)  # secrets, handoff targets
 
 
 @transaction.atomic
@@ -352,11 +358,7 @@ def agent_rollback(
         previous=_stored_document(locked),
         role=role,
     )
-    agent_outbound_check(tenant=locked.tenant, document=to_version.document, publishing=True)
-    agent_tools_check(tenant=locked.tenant, document=to_version.document)
-    handoff_check(
-        tenant_id=locked.tenant_id, agent_id=locked.agent_id, document=to_version.document
-    )
+    _publishable_check(locked, to_version.document)
     latest = agent_latest_version(agent=locked)
     assert latest is not None  # to_version exists, so there is a latest
     semver = bump(latest.semver, "patch")

@@ -134,6 +134,32 @@ class Judge:
             return openai_client(api_key=self.api_key, base_url=self.custom_base_url)
         return AsyncOpenAI(api_key=self.api_key, base_url=self.base_url, max_retries=1)
 
+    async def complete_json(
+        self, *, model: str, system: str, prompt: str, response_format: dict[str, Any]
+    ) -> str:
+        """One deterministic JSON completion (streamed, joined): the judge's verdict, the
+        post-session analysis. Raises the client's error."""
+        client = self._client()
+        try:
+            stream = await client.chat.completions.create(
+                model=model,
+                temperature=0,
+                stream=True,
+                response_format=response_format,
+                messages=[
+                    {"role": "system", "content": system},
+                    {"role": "user", "content": prompt},
+                ],
+            )
+            parts = [
+                chunk.choices[0].delta.content or ""
+                async for chunk in stream
+                if chunk.choices and chunk.choices[0].delta
+            ]
+        finally:
+            await client.close()
+        return "".join(parts)
+
     async def __call__(self, expectation: LLMJudge, *, user_text: str, turn: TurnView) -> Outcome:
         model = expectation.judge_model or self.default_model
         prompt = (
@@ -144,28 +170,16 @@ class Judge:
         )
         if not self.api_key:
             return Outcome(False, "judge unavailable: no OpenAI API key")
-        client = self._client()
         try:
-            stream = await client.chat.completions.create(
+            text = await self.complete_json(
                 model=model,
-                temperature=0,
-                stream=True,
+                system=JUDGE_SYSTEM_PROMPT,
+                prompt=prompt,
                 response_format={"type": "json_object"},
-                messages=[
-                    {"role": "system", "content": JUDGE_SYSTEM_PROMPT},
-                    {"role": "user", "content": prompt},
-                ],
             )
-            parts = [
-                chunk.choices[0].delta.content or ""
-                async for chunk in stream
-                if chunk.choices and chunk.choices[0].delta
-            ]
         except Exception as exc:  # noqa: BLE001 - a judge failure fails the expectation
             return Outcome(False, f"judge {model} failed: {exc}")
-        finally:
-            await client.close()
-        return _verdict("".join(parts), model)
+        return _verdict(text, model)
 
 
 def _verdict(text: str, model: str) -> Outcome:

@@ -77,7 +77,7 @@ def test_handoff_targets_must_be_published_agents_of_the_same_tenant(tenant):
     ]
     agent = with_tools(make_agent(tenant=tenant, agent_id="front"), handoffs)
     errors = publish_errors(agent)
-    assert "no agent 'billing' in this tenant" in errors["tools_config.tools[0].agent_id"][0]
+    assert "No agent 'billing' in this tenant." in errors["tools_config.tools[0].agent_id"][0]
     assert "no published version" in errors["tools_config.tools[1].agent_id"][0]
     agent_publish(agent=draft_target, version="1.0.0")
     with_tools(agent, handoffs[1:])
