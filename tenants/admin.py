@@ -209,7 +209,9 @@ class ApiKeyAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ApiKey, form: Any, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
+            services.api_key_update(
+                api_key=obj, changed=form.changed_data, actor=Actor.from_request(request)
+            )
             return
         issued = services.api_key_create(
             tenant=obj.tenant,

@@ -201,6 +201,20 @@ def api_key_revoke(*, api_key: ApiKey, actor: Actor | None = None) -> ApiKey:
     return api_key
 
 
+@transaction.atomic
+def api_key_update(*, api_key: ApiKey, changed: list[str], actor: Actor | None = None) -> ApiKey:
+    """Save an edited key (its name or expiry: the role and tenant never change); audited."""
+    api_key.save()
+    audit_record(
+        tenant=api_key.tenant,
+        action="api_key.updated",
+        target=api_key.prefix,
+        actor=actor,
+        details={"changed": list(changed)},
+    )
+    return api_key
+
+
 def api_key_mark_used(*, api_key: ApiKey) -> None:
     """Record use at most once a minute, to keep authentication off the write path."""
     now = timezone.now()

@@ -125,3 +125,17 @@ def test_config_change_event_names_the_tenant_pk(agent, django_capture_on_commit
         agent_config_changed.disconnect(receiver)
     assert received[0]["tenant_pk"] == agent.tenant.pk and "tenant_id" not in received[0]
     assert only_event("agent.disabled").actor_label == "ops"
+
+
+def test_api_key_edit_is_audited(tenant):
+    issued = services.api_key_create(tenant=tenant, name="ci", role="developer")
+    issued.api_key.name = "ci-renamed"
+    services.api_key_update(api_key=issued.api_key, changed=["name"], actor=Actor.command("ops"))
+    event = only_event("api_key.updated")
+    assert (event.target, event.actor_label, event.details) == (
+        issued.api_key.prefix,
+        "ops",
+        {"changed": ["name"]},
+    )
+    issued.api_key.refresh_from_db()
+    assert issued.api_key.name == "ci-renamed"

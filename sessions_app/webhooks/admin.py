@@ -13,7 +13,6 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from sessions_app.webhooks import services as webhooks
-from tenants import services
 from tenants.actors import Actor
 from tenants.admin import secret_shown_once
 from tenants.admin_scoping import (
@@ -180,17 +179,9 @@ class WebhookEndpointAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             request._webhook_secret = created.secret  # shown once by response_add, never stored
             request._webhook_endpoint = created.endpoint  # ``obj`` is the unsaved form copy
             return
-        super().save_model(request, obj, form, change)
-        if "is_active" in form.changed_data and obj.is_active:
-            webhooks.webhook_endpoint_enable(endpoint=obj, actor=Actor.from_request(request))
-        else:
-            services.audit_record(
-                tenant=obj.tenant,
-                action="webhook.updated",
-                target=obj.url,
-                actor=Actor.from_request(request),
-                details={"changed": form.changed_data},
-            )
+        webhooks.webhook_endpoint_update(
+            endpoint=obj, changed=form.changed_data, actor=Actor.from_request(request)
+        )
 
     def response_add(
         self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue: Any = None

@@ -301,6 +301,25 @@ def webhook_endpoint_create(
     return CreatedEndpoint(endpoint=endpoint, secret=secret)
 
 
+def webhook_endpoint_update(
+    *, endpoint: WebhookEndpoint, changed: list[str], actor: Actor | None = None
+) -> WebhookEndpoint:
+    """Save an edited endpoint (validated by the caller's form: ``full_clean`` checks the URL
+    policy); turning it on again goes through :func:`webhook_endpoint_enable`. Audited."""
+    with transaction.atomic():
+        endpoint.save()
+        if "is_active" in changed and endpoint.is_active:
+            return webhook_endpoint_enable(endpoint=endpoint, actor=actor)
+        audit_record(
+            tenant=endpoint.tenant,
+            action="webhook.updated",
+            target=endpoint.url,
+            actor=actor,
+            details={"changed": list(changed)},
+        )
+    return endpoint
+
+
 def webhook_endpoint_enable(
     *, endpoint: WebhookEndpoint, actor: Actor | None = None
 ) -> WebhookEndpoint:

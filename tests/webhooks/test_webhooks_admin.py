@@ -137,3 +137,20 @@ def test_ticking_is_active_on_the_change_form_re_enables(
     endpoint.refresh_from_db()
     assert endpoint.is_active and endpoint.failure_streak == 0 and endpoint.disabled_reason == ""
     assert AuditEvent.objects.filter(action="webhook.enabled").exists()
+
+
+def test_editing_an_endpoint_in_the_admin_goes_through_the_service(
+    admin_client, tenant, make_endpoint
+):
+    endpoint = make_endpoint(tenant, ["session.ended"])
+    response = admin_client.post(
+        reverse("admin:tenants_webhookendpoint_change", args=[endpoint.pk]),
+        {"agent": "", "url": endpoint.url, "events": ["session.ended", "session.failed"]},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    endpoint.refresh_from_db()
+    assert endpoint.events == ["session.ended", "session.failed"] and not endpoint.is_active
+    event = AuditEvent.objects.get(action="webhook.updated")
+    assert event.target == endpoint.url
+    assert event.actor is not None and event.actor_label == event.actor.get_username()
+    assert set(event.details["changed"]) >= {"events", "is_active"}
