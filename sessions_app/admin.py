@@ -260,6 +260,19 @@ class SessionAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
                 "%",
             ),
             charts_svg.bar_chart("Sessions per day", d, metrics["sessions"]),
+            *(
+                [
+                    charts_svg.line_chart(
+                        "Tool calls that failed (%: error or timeout)",
+                        d,
+                        {"tool errors": metrics["tool_error_pct"]},
+                        "%",
+                    ),
+                    charts_svg.bar_chart("Tool calls per day", d, metrics["tool_calls"]),
+                ]
+                if any(metrics["tool_calls"])
+                else []
+            ),
         ]
         context = {
             **self.admin_site.each_context(request),

@@ -108,6 +108,10 @@ def sessions_live(sessions: QuerySet[Session], *, now: dt.datetime | None = None
     return rows
 
 
+TOOL_FAILURE_STATUSES = frozenset({"error", "timeout"})
+"""A tool call that failed the model (``cancelled`` is the user interrupting, not a fault)."""
+
+
 def agent_daily_metrics(
     *, agent: Agent, version: str | None = None, days: int = 30, today: dt.date | None = None
 ) -> dict:
@@ -115,7 +119,8 @@ def agent_daily_metrics(
     of its versions: p50/p90 of first audio (``Turn.e2e_latency_ms``: end of user speech to
     the first audio frame), of time to first spoken text and of TTS first byte (ms), the
     first-audio p50 of each version (when no version is chosen), the share of turns with
-    validation errors (%), and sessions started. Percentiles: ``tenants.stats``."""
+    validation errors (%), tool calls and the share that failed (%: status ``error`` or
+    ``timeout``), and sessions started. Percentiles: ``tenants.stats``."""
     from collections import defaultdict
 
     from django.db.models import Count
@@ -147,9 +152,14 @@ def agent_daily_metrics(
         "e2e_latency_ms",
         "version_label",
         "session__version_label",
+        "tool_calls",
     )
-    for day, spoken, ttfb, errors, audio, label, session_label in rows:
+    tool_calls: dict[dt.date, list[int]] = defaultdict(lambda: [0, 0])  # [calls, failed]
+    for day, spoken, ttfb, errors, audio, label, session_label, calls in rows:
         by_day[day].append((spoken, ttfb, bool(errors), audio))
+        for call in calls or []:
+            tool_calls[day][0] += 1
+            tool_calls[day][1] += call.get("status") in TOOL_FAILURE_STATUSES
         if audio is not None:
             audio_by_version[label or session_label or "?"][day].append(audio)
     started = dict(
@@ -180,6 +190,11 @@ def agent_daily_metrics(
             for d in day_list
         ],
         "sessions": [started.get(d, 0) for d in day_list],
+        "tool_calls": [tool_calls[d][0] if d in tool_calls else 0 for d in day_list],
+        "tool_error_pct": [
+            round(100 * tool_calls[d][1] / tool_calls[d][0], 1) if d in tool_calls else None
+            for d in day_list
+        ],
         "turn_count": sum(len(v) for v in by_day.values()),
     }
 

@@ -87,6 +87,26 @@ def test_charts_page_renders_svg(admin_client, published_agent):
     assert 'data-series="1.0.0"' in every  # first-audio p50 per version
 
 
+def test_tool_calls_and_their_failures_per_day(admin_client, published_agent):
+    session = SessionFactory(agent=published_agent)
+    TurnFactory(
+        session=session,
+        tool_calls=[
+            {"name": "lookup", "status": "ok"},
+            {"name": "lookup", "status": "timeout"},
+            {"name": "crm", "status": "error"},
+            {"name": "crm", "status": "cancelled"},  # the user interrupted: not a fault
+        ],
+    )
+    TurnFactory(session=session)  # no tools
+    metrics = agent_daily_metrics(agent=published_agent, days=7)
+    assert metrics["tool_calls"][-1] == 4 and metrics["tool_error_pct"][-1] == 50.0
+    assert metrics["tool_calls"][0] == 0 and metrics["tool_error_pct"][0] is None
+    url = reverse("admin:sessions_app_session_charts", args=[published_agent.pk])
+    body = admin_client.get(url, {"days": "7"}).content.decode()
+    assert "Tool calls that failed" in body and "Tool calls per day" in body
+
+
 def test_charts_page_is_scoped(client, member_factory, published_agent, other_tenant):
     outsider = member_factory(other_tenant, "admin")
     client.force_login(outsider)
