@@ -18,6 +18,8 @@ from agents_config.test_suites.services import (
     agent_test_gate_set,
     agent_test_run_execute,
     agent_test_run_start,
+)
+from agents_config.test_suites.services import (
     test_case_errors as case_errors,
 )
 from tests.fakes.openai_server import Reply, last_user_message, tool_call_reply, tool_messages
