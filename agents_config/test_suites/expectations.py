@@ -7,6 +7,10 @@ turn and says why it passed or failed. ``llm_judge`` needs a model call, so the 
 ``field`` is a dotted path into the structured turn (``red_flags.0`` indexes a list). Patterns
 (``matches``) are compiled when the case is saved and run by ``agents_config.user_regex``
 (RE2: linear time, length caps).
+
+``tool_called`` / ``tool_not_called`` look at the turn's tool calls; ``ToolMock`` is what a
+tool answers during a suite run (``AgentTestCase.tool_mocks``), so suites never call real
+systems (``worker.tools.ToolEnvironment.mocks``).
 """
 
 from __future__ import annotations
@@ -256,6 +260,7 @@ MAX_ARGUMENTS = 30
 
 
 def _check_patterns(value: dict[str, str]) -> dict[str, str]:
+    """Each pattern compiles in RE2 (``user_regex``), checked once when the case is saved."""
     for name, pattern in value.items():
         try:
             compile_user_regex(pattern)
@@ -445,6 +450,8 @@ class ToolMock(BaseModel):
 
 
 MAX_TOOL_MOCKS = 50
+MAX_MOCK_RESULT_CHARS = 20_000
+"""A mock's result as JSON, at most (the model sees at most ``response.max_chars``)."""
 _MOCKS = TypeAdapter(dict[str, ToolMock])
 
 
@@ -474,6 +481,3 @@ def parse_tool_mocks(data: Any) -> dict[str, ToolMock]:
                 {f"tool_mocks.{name}.result": [f"At most {MAX_MOCK_RESULT_CHARS} characters."]}
             )
     return mocks
-
-
-MAX_MOCK_RESULT_CHARS = 20_000
