@@ -398,7 +398,8 @@ def session_to_test_case(
     turns = [
         {
             "user": t.user_text,
-            "expect": [] if t.validation_errors else [{"kind": "valid"}],
+            "expect": ([] if t.validation_errors else [{"kind": "valid"}])
+            + _replayed_tool_expectations(t.tool_calls or []),
         }
         for t in recorded
     ]
@@ -413,6 +414,7 @@ def session_to_test_case(
         }
         for t in recorded
     ]
+    tool_mocks = _replayed_tool_mocks([c for t in recorded for c in t.tool_calls or []])
     base = name or f"replay {session.created_at:%Y-%m-%d %H:%M} {str(session.pk)[:8]}"
     unique, suffix = base[:100], 2
     while AgentTestCase.objects.filter(agent_id=session.agent_id, name=unique).exists():
@@ -426,5 +428,46 @@ def session_to_test_case(
         overrides=session.overrides or {},
         baseline=baseline,
         source_session=session,
+        tool_mocks=tool_mocks,
         actor=actor,
     )
+
+
+REPLAYED_TOOL_KINDS = ("http", "end_call", "transfer_call")
+"""Recorded calls a replay mocks and expects (MCP tools are not offered in suite runs)."""
+
+
+def _replayed_tool_expectations(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The recorded turn's tool calls, each expected again with the same arguments."""
+    expect = []
+    for call in calls:
+        if call.get("kind") not in REPLAYED_TOOL_KINDS or not call.get("name"):
+            continue
+        item: dict[str, Any] = {"kind": "tool_called", "tool": call["name"]}
+        arguments = call.get("arguments")
+        if isinstance(arguments, dict) and arguments:
+            item["arguments"] = arguments
+        if item not in expect:
+            expect.append(item)
+    return expect
+
+
+def _replayed_tool_mocks(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """What each tool answered in the session (its first call), as the case's mocks: a
+    replay never calls the real systems again."""
+    from tenants.platform import json_input
+
+    mocks: dict[str, Any] = {}
+    for call in calls:
+        name = call.get("name")
+        if call.get("kind") not in REPLAYED_TOOL_KINDS or not name or name in mocks:
+            continue
+        result = str(call.get("result") or "")
+        if call.get("status") != "ok":
+            mocks[name] = {"error": result or f"{name} failed"}
+            continue
+        try:
+            mocks[name] = {"result": json_input.loads(result)}
+        except ValueError:  # text, or truncated JSON
+            mocks[name] = {"result": result}
+    return mocks
