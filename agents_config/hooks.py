@@ -24,6 +24,7 @@ class TurnResult(Protocol):
     spoken_text: str
     errors: list[str]
     llm_ttft_ms: float | None
+    tool_calls: list[dict[str, Any]]
 
 
 class TextConversationLike(Protocol):
@@ -37,7 +38,8 @@ class TextConversationLike(Protocol):
 
 
 TextEngine = Callable[..., TextConversationLike]
-"""Called with ``document``, ``version``, ``keys``, ``user_details`` and ``overrides``."""
+"""Called with ``document``, ``version``, ``keys``, ``user_details``, ``overrides`` and
+``tool_mocks``."""
 
 _text_engine: Callable[[], TextEngine] | None = None
 _delete_guards: list[Callable[[Any], str | None]] = []
@@ -57,8 +59,10 @@ def text_conversation(
     keys: ProviderKeys,
     user_details: dict[str, Any] | None = None,
     overrides: dict[str, Any] | None = None,
+    tool_mocks: dict[str, Any] | None = None,
 ) -> TextConversationLike:
-    """A fresh text-mode conversation with a version, on the registered engine."""
+    """A fresh text-mode conversation with a version, on the registered engine; with
+    ``tool_mocks`` (a suite run) its tools call nothing real."""
     if _text_engine is None:
         raise RuntimeError("no text engine registered (is the 'worker' app installed?)")
     engine = _text_engine()
@@ -68,6 +72,7 @@ def text_conversation(
         keys=keys,
         user_details=user_details,
         overrides=overrides,
+        tool_mocks=tool_mocks,
     )
 
 

@@ -401,7 +401,8 @@ class AgentFactory:
         tools: list[Any] = []
         if handoffs is not None:
             tools += handoffs.tools_for(self.document)
-        if self.document.tools_config.mcp_servers:
+        suite_run = getattr(self.tool_env, "mocks", None) is not None
+        if self.document.tools_config.mcp_servers and not suite_run:  # suites: no MCP
             # Imported only when used: the ``mcp`` package takes seconds to import.
             from worker.mcp import mcp_toolsets
 

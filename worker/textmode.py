@@ -46,7 +46,9 @@ class TextConversation:
     Building raises ``ProviderConfigError`` like the worker does; ``say`` returns the
     finished turn's record (published to the in-memory publisher; stored only with a
     ``store``). ``meter`` adds up the providers' usage (``worker.usage``). ``on_text``
-    receives the spoken text chunk by chunk while a turn streams.
+    receives the spoken text chunk by chunk while a turn streams. ``tool_mocks`` (a test
+    suite's, by tool name) puts the tools in test mode: nothing external is called, MCP
+    servers are not connected (``worker.tools.ToolEnvironment.mocks``).
     """
 
     def __init__(
@@ -64,7 +66,12 @@ class TextConversation:
         tool_env: Any = None,
         handoffs: HandoffDirectory | None = None,
         secrets: dict[str, str] | None = None,
+        tool_mocks: dict[str, Any] | None = None,
     ) -> None:
+        if tool_mocks is not None:  # a suite run: mocked tools only, no secrets needed
+            from worker.tools import ToolEnvironment
+
+            tool_env = ToolEnvironment(session_id="test-suite", mocks=dict(tool_mocks))
         self.history = history  # an earlier ``chat_history()``: the conversation continues
         self.publisher = MemoryTurnPublisher(on_message=on_message)
         self.factory = AgentFactory(

@@ -116,12 +116,19 @@ class ToolEnvironment:
     transfer: Callable[[str, str], Awaitable[None]] | None = None
     """``transfer(session_id, number)``: SIP transfer of the session's phone participant
     (raises ``ToolError`` when the session is not a phone call)."""
+    mocks: dict[str, Any] | None = None
+    """Test-suite mode (``agents_config.test_suites``): tool name -> ``ToolMock`` (a fixed
+    ``result`` or an ``error``). When set, no tool reaches a real system: an HTTP tool
+    answers its mock (or a "not mocked" tool error) without a request, and ``end_call`` /
+    ``transfer_call`` are recorded but neither hang up nor transfer."""
     _client: Any = field(default=None, repr=False)
     _writes: dict[str, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
     _filler_spoken: set[str] = field(default_factory=set, repr=False)
 
     def client(self) -> Any:
         """One outbound-policy HTTP client per session (connections reused between calls)."""
+        if self.mocks is not None:  # a bug if reached: a suite run must never send
+            raise ToolError("tools make no requests during a test-suite run")
         if self._client is None:
             from tenants.outbound import async_httpx_client
 
@@ -346,6 +353,8 @@ class ToolRunner:
         self, arguments: dict[str, Any], context: RunContext, record: ToolCallRecord
     ) -> str | None:
         tool = self.tool
+        if self.env.mocks is not None:
+            return self._run_mocked(tool)
         if isinstance(tool, HTTPTool):
             return await self._run_http(tool, arguments, context, record)
         if isinstance(tool, EndCallTool):
@@ -359,6 +368,22 @@ class ToolRunner:
             await self.env.transfer(self.env.session_id, tool.phone_number)
             return f"The call is being transferred to {tool.phone_number}."
         raise ToolError(f"{tool.name} ({getattr(tool, 'kind', '?')}) is not available here")
+
+    def _run_mocked(self, tool: ToolBase) -> str | None:
+        """A suite run: the case's mock for this tool, never the real system."""
+        mock = self.env.mocks.get(tool.name) if self.env.mocks is not None else None
+        if mock is not None:
+            if mock.error is not None:
+                raise ToolError(mock.error)
+            if isinstance(tool, HTTPTool):
+                return map_response(tool, mock.result)
+            result = mock.result
+            return result if isinstance(result, str) else json.dumps(result, ensure_ascii=False)
+        if isinstance(tool, EndCallTool):
+            return "(test run) the call would end now."
+        if isinstance(tool, TransferCallTool):
+            return f"(test run) the call would be transferred to {tool.phone_number}."
+        raise ToolError(f"{tool.name} is not mocked in this test case; it was not called")
 
     async def _run_http(
         self, tool: HTTPTool, arguments: dict[str, Any], context: RunContext, record: Any

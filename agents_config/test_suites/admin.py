@@ -54,12 +54,12 @@ class SuitePermissions(TenantScopedAdminMixin):
 class AgentTestCaseForm(forms.ModelForm):
     class Meta:
         model = AgentTestCase
-        fields = ["agent", "name", "user_details", "overrides", "turns"]
+        fields = ["agent", "name", "user_details", "overrides", "turns", "tool_mocks"]
 
     def clean(self) -> dict[str, Any]:
         """The service's own check (``services.test_case_check``), shown per field."""
         cleaned = super().clean()
-        fields = ("name", "user_details", "overrides", "turns")
+        fields = ("name", "user_details", "overrides", "turns", "tool_mocks")
         if not all(key in cleaned for key in fields):
             return cleaned  # a field failed its own parsing; its error is shown already
         try:
@@ -68,6 +68,8 @@ class AgentTestCaseForm(forms.ModelForm):
             for path_, msgs in exc.errors.items():
                 if path_ in fields and path_ != "turns":
                     self.add_error(path_, " ".join(msgs))
+                elif path_.startswith("tool_mocks"):
+                    self.add_error("tool_mocks", f"{path_}: {' '.join(msgs)}")
                 else:
                     self.add_error("turns", f"{path_}: {' '.join(msgs)}")
         return cleaned
@@ -105,6 +107,7 @@ class AgentTestCaseAdmin(SuitePermissions, admin.ModelAdmin):
         fields.update(
             user_details=form.cleaned_data["user_details"],
             overrides=form.cleaned_data["overrides"],
+            tool_mocks=form.cleaned_data.get("tool_mocks") or {},
             actor=Actor.from_request(request),
         )
         if change:
@@ -228,12 +231,17 @@ class AgentTestRunAdmin(SuitePermissions, admin.ModelAdmin):
         rows = []
         for case in (obj.results or {}).get("cases", []):
             if case.get("error"):
-                rows.append(("error", case["name"], "-", "", case["error"], ""))
+                rows.append(("error", case["name"], "-", "", case["error"], "", ""))
             for turn in case.get("turns", []):
                 checks = "\n".join(
                     f"{'✔' if c['passed'] else '✘'} {c['description']}: {c['detail']}"
                     for c in turn["expectations"]
                 ) or "; ".join(turn["errors"])
+                tools = "\n".join(
+                    f"{call['name']}({json.dumps(call['arguments'], ensure_ascii=False)}) → "
+                    f"{call['status']}: {call['result']}"
+                    for call in turn.get("tool_calls", [])
+                )
                 changes = "\n".join(
                     f"{c['field']}: {json.dumps(c['before'], ensure_ascii=False)} → "
                     f"{json.dumps(c['after'], ensure_ascii=False)}"
@@ -246,6 +254,7 @@ class AgentTestRunAdmin(SuitePermissions, admin.ModelAdmin):
                         turn["index"],
                         f"{turn['user']}\n→ {turn['spoken_text']}",
                         checks,
+                        tools,
                         changes,
                     )
                 )
@@ -255,15 +264,26 @@ class AgentTestRunAdmin(SuitePermissions, admin.ModelAdmin):
             "",
             '<tr><td style="color: {}"><b>{}</b></td><td>{}</td><td>{}</td>'
             '<td style="white-space: pre-wrap">{}</td><td style="white-space: pre-wrap">{}</td>'
-            '<td style="white-space: pre-wrap">{}</td></tr>',
+            '<td style="white-space: pre-wrap">{}</td><td style="white-space: pre-wrap">{}</td>'
+            "</tr>",
             (
-                (STATUS_COLORS.get(status, "#555"), status.upper(), name, index, said, checks, diff)
-                for status, name, index, said, checks, diff in rows
+                (
+                    STATUS_COLORS.get(status, "#555"),
+                    status.upper(),
+                    name,
+                    index,
+                    said,
+                    checks,
+                    tools,
+                    diff,
+                )
+                for status, name, index, said, checks, tools, diff in rows
             ),
         )
         return format_html(
             '<table class="test-results"><thead><tr><th>Result</th><th>Case</th><th>Turn</th>'
-            "<th>Conversation</th><th>Expectations</th><th>Changed fields</th></tr></thead>"
+            "<th>Conversation</th><th>Expectations</th><th>Tool calls</th><th>Changed fields</th>"
+            "</tr></thead>"
             "<tbody>{}</tbody></table>",
             body,
         )

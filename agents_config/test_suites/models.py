@@ -20,6 +20,12 @@ class AgentTestCase(models.Model):
     turns = models.JSONField(
         default=list, help_text='[{"user": "...", "expect": [{"kind": "equals", ...}]}]'
     )
+    tool_mocks = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='What tools answer during a run, by tool name: {"lookup_order": {"result": '
+        '{...}}} or {"error": "..."}. A suite run never calls a real system.',
+    )
     baseline = models.JSONField(
         default=list,
         blank=True,

@@ -14,7 +14,7 @@ import hashlib
 import json
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from agents_config.contracts import AgentDocument, ContractError, parse_document
@@ -30,7 +30,9 @@ from agents_config.test_suites.expectations import (
     LLMJudge,
     Outcome,
     ScriptedTurn,
+    ToolMock,
     TurnView,
+    parse_tool_mocks,
     parse_turns,
 )
 from agents_config.test_suites.models import AgentTestCase
@@ -62,6 +64,7 @@ class CaseSpec:
     overrides: dict[str, Any]
     turns: list[ScriptedTurn]
     baseline: list[dict[str, Any]]
+    tool_mocks: dict[str, ToolMock] = field(default_factory=dict)
 
     @classmethod
     def from_case(cls, case: AgentTestCase) -> CaseSpec:
@@ -72,6 +75,7 @@ class CaseSpec:
             overrides=dict(case.overrides or {}),
             turns=parse_turns(case.turns),
             baseline=list(case.baseline or []),
+            tool_mocks=parse_tool_mocks(case.tool_mocks),
         )
 
 
@@ -89,7 +93,10 @@ def resolve_target(*, agent: Agent, version: str | None) -> Target:
 def suite_checksum(cases: Iterable[AgentTestCase]) -> str:
     """SHA-256 over the cases' scripts, so a run is stale once any case changes."""
     content = sorted(
-        [c.name, c.user_details, c.overrides, c.turns, c.baseline or []] for c in cases
+        # mocks only when set: the runs of cases without mocks stay current
+        [c.name, c.user_details, c.overrides, c.turns, c.baseline or []]
+        + ([c.tool_mocks] if c.tool_mocks else [])
+        for c in cases
     )
     canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
@@ -224,6 +231,7 @@ async def run_case(
         keys=keys,
         user_details=spec.user_details,
         overrides=spec.overrides,
+        tool_mocks=spec.tool_mocks,  # always set: a suite never calls a real system
     ) as conversation:
         for index, scripted in enumerate(spec.turns):
             mark = time.perf_counter()
@@ -238,7 +246,10 @@ async def run_case(
                 view = TurnView(data={}, spoken_text="", errors=["the agent did not answer"])
             else:
                 view = TurnView(
-                    data=record.data, spoken_text=record.spoken_text, errors=record.errors
+                    data=record.data,
+                    spoken_text=record.spoken_text,
+                    errors=record.errors,
+                    tool_calls=list(getattr(record, "tool_calls", None) or []),
                 )
             checks = []
             for expectation in scripted.expect:
@@ -264,6 +275,7 @@ async def run_case(
                     "spoken_text": view.spoken_text,
                     "data": view.data,
                     "errors": view.errors,
+                    "tool_calls": view.tool_calls,
                     "passed": record is not None and all(c["passed"] for c in checks),
                     "expectations": checks,
                     "changes": turn_changes(baseline, view.data),
@@ -354,6 +366,11 @@ def format_report(results: dict[str, Any]) -> str:
             lines.append(f"       agent: {turn['spoken_text']}")
             for error in turn["errors"]:
                 lines.append(f"       error: {error}")
+            for call in turn.get("tool_calls", []):
+                lines.append(
+                    f"       tool {call['name']}({_short(call['arguments'])}) -> "
+                    f"{call['status']}: {_short(call['result'])}"
+                )
             for check in turn["expectations"]:
                 sign = "+" if check["passed"] else "-"
                 lines.append(f"       {sign} {check['description']}: {check['detail']}")

@@ -33,6 +33,13 @@ class TestCaseInputSerializer(StrictInputSerializer):
         help_text='[{"user": "Hello", "expect": [{"kind": "equals", "field": "stage", '
         '"value": "intro"}]}]; expectation kinds: ' + ", ".join(EXPECTATION_KINDS) + "."
     )
+    tool_mocks = serializers.JSONField(
+        required=False,
+        default=dict,
+        help_text='What tools answer during a run, by tool name: {"lookup_order": {"result": '
+        '{"status": "shipped"}}, "cancel_order": {"error": "not allowed"}}. A suite run never '
+        "calls a real system: an unmocked HTTP tool answers a tool error.",
+    )
 
 
 class TestCaseSerializer(serializers.Serializer):
@@ -41,6 +48,7 @@ class TestCaseSerializer(serializers.Serializer):
     user_details = serializers.JSONField()
     overrides = serializers.JSONField()
     turns = serializers.JSONField()
+    tool_mocks = serializers.JSONField()
     baseline = serializers.JSONField(help_text="Recorded turns of a replayed session, or [].")
     source_session = serializers.UUIDField(source="source_session_id", allow_null=True)
     created_at = serializers.DateTimeField()

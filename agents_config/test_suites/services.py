@@ -15,7 +15,7 @@ from django.db import transaction
 from agents_config.contracts import ContractError
 from agents_config.models import Agent
 from agents_config.services.common import AgentConflict, _locked
-from agents_config.test_suites.expectations import parse_turns
+from agents_config.test_suites.expectations import parse_tool_mocks, parse_turns
 from agents_config.test_suites.models import AgentTestCase, AgentTestRun, SuiteRunStatus
 from tenants.actors import Actor, actor_or_system
 from tenants.services import audit_record
@@ -39,19 +39,38 @@ def test_case_errors(fields: Mapping[str, Any]) -> dict[str, list[str]]:
             parse_turns(fields["turns"])
         except ContractError as exc:
             errors.update(exc.errors)
+    if "tool_mocks" in fields:
+        try:
+            parse_tool_mocks(fields["tool_mocks"])
+        except ContractError as exc:
+            errors.update(exc.errors)
     return errors
 
 
 def test_case_check(
-    *, name: Any, user_details: Any, overrides: Any, turns: Any, baseline: Any = None
+    *,
+    name: Any,
+    user_details: Any,
+    overrides: Any,
+    turns: Any,
+    baseline: Any = None,
+    tool_mocks: Any = None,
 ) -> None:
     """THE validation of a test case's fields (API, admin form, replay): ``ContractError``
-    naming each bad field (turn errors by their path, e.g. ``turns[0].expect[0].kind``)."""
-    _clean_case_fields(name, user_details, overrides, turns, [] if baseline is None else baseline)
+    naming each bad field (turn errors by their path, e.g. ``turns[0].expect[0].kind``,
+    mock errors like ``tool_mocks.lookup_order.error``)."""
+    _clean_case_fields(
+        name,
+        user_details,
+        overrides,
+        turns,
+        [] if baseline is None else baseline,
+        {} if tool_mocks is None else tool_mocks,
+    )
 
 
 def _clean_case_fields(
-    name: str, user_details: Any, overrides: Any, turns: Any, baseline: Any
+    name: str, user_details: Any, overrides: Any, turns: Any, baseline: Any, tool_mocks: Any
 ) -> None:
     fields = {
         "name": name,
@@ -59,6 +78,7 @@ def _clean_case_fields(
         "overrides": overrides,
         "turns": turns,
         "baseline": baseline,
+        "tool_mocks": tool_mocks,
     }
     if errors := test_case_errors(fields):
         raise ContractError(errors)
@@ -74,13 +94,20 @@ def agent_test_case_create(
     overrides: Any = None,
     baseline: Any = None,
     source_session: Any = None,
+    tool_mocks: Any = None,
     actor: Actor | None = None,
 ) -> AgentTestCase:
     """Store a validated test case; ``ContractError`` if invalid, ``AgentConflict`` if the
     agent already has a case of that name."""
     baseline = [] if baseline is None else baseline
+    tool_mocks = {} if tool_mocks is None else tool_mocks
     name, user_details, overrides = _checked_case(
-        AgentTestCase(agent=agent, baseline=baseline), name, user_details, overrides, turns
+        AgentTestCase(agent=agent, baseline=baseline),
+        name,
+        user_details,
+        overrides,
+        turns,
+        tool_mocks,
     )
     case = AgentTestCase.objects.create(
         agent=agent,
@@ -88,6 +115,7 @@ def agent_test_case_create(
         user_details=user_details,
         overrides=overrides,
         turns=turns,
+        tool_mocks=tool_mocks,
         baseline=baseline,
         source_session=source_session,
     )
@@ -96,12 +124,17 @@ def agent_test_case_create(
 
 
 def _checked_case(
-    case: AgentTestCase, name: Any, user_details: Any, overrides: Any, turns: Any
+    case: AgentTestCase,
+    name: Any,
+    user_details: Any,
+    overrides: Any,
+    turns: Any,
+    tool_mocks: Any,
 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """The validated name, user details and overrides for ``case`` (new or stored)."""
     user_details = {} if user_details is None else user_details
     overrides = {} if overrides is None else overrides
-    _clean_case_fields(name, user_details, overrides, turns, case.baseline or [])
+    _clean_case_fields(name, user_details, overrides, turns, case.baseline or [], tool_mocks)
     name = name.strip()
     taken = AgentTestCase.objects.filter(agent=case.agent, name=name).exclude(pk=case.pk)
     if taken.exists():
@@ -127,11 +160,16 @@ def agent_test_case_update(
     turns: Any,
     user_details: Any = None,
     overrides: Any = None,
+    tool_mocks: Any = None,
     actor: Actor | None = None,
 ) -> AgentTestCase:
-    """Replace a case's script (validated like :func:`agent_test_case_create`); audited."""
-    name, user_details, overrides = _checked_case(case, name, user_details, overrides, turns)
-    case.name, case.turns = name, turns
+    """Replace a case's script (validated like :func:`agent_test_case_create`); audited.
+    ``tool_mocks`` None keeps the stored mocks."""
+    tool_mocks = case.tool_mocks if tool_mocks is None else tool_mocks
+    name, user_details, overrides = _checked_case(
+        case, name, user_details, overrides, turns, tool_mocks
+    )
+    case.name, case.turns, case.tool_mocks = name, turns, tool_mocks
     case.user_details, case.overrides = user_details, overrides
     case.save()
     _audit_case(case, "agent.test_case_updated", actor)
@@ -360,7 +398,8 @@ def session_to_test_case(
     turns = [
         {
             "user": t.user_text,
-            "expect": [] if t.validation_errors else [{"kind": "valid"}],
+            "expect": ([] if t.validation_errors else [{"kind": "valid"}])
+            + _replayed_tool_expectations(t.tool_calls or []),
         }
         for t in recorded
     ]
@@ -375,6 +414,7 @@ def session_to_test_case(
         }
         for t in recorded
     ]
+    tool_mocks = _replayed_tool_mocks([c for t in recorded for c in t.tool_calls or []])
     base = name or f"replay {session.created_at:%Y-%m-%d %H:%M} {str(session.pk)[:8]}"
     unique, suffix = base[:100], 2
     while AgentTestCase.objects.filter(agent_id=session.agent_id, name=unique).exists():
@@ -388,5 +428,46 @@ def session_to_test_case(
         overrides=session.overrides or {},
         baseline=baseline,
         source_session=session,
+        tool_mocks=tool_mocks,
         actor=actor,
     )
+
+
+REPLAYED_TOOL_KINDS = ("http", "end_call", "transfer_call")
+"""Recorded calls a replay mocks and expects (MCP tools are not offered in suite runs)."""
+
+
+def _replayed_tool_expectations(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The recorded turn's tool calls, each expected again with the same arguments."""
+    expect = []
+    for call in calls:
+        if call.get("kind") not in REPLAYED_TOOL_KINDS or not call.get("name"):
+            continue
+        item: dict[str, Any] = {"kind": "tool_called", "tool": call["name"]}
+        arguments = call.get("arguments")
+        if isinstance(arguments, dict) and arguments:
+            item["arguments"] = arguments
+        if item not in expect:
+            expect.append(item)
+    return expect
+
+
+def _replayed_tool_mocks(calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """What each tool answered in the session (its first call), as the case's mocks: a
+    replay never calls the real systems again."""
+    from tenants.platform import json_input
+
+    mocks: dict[str, Any] = {}
+    for call in calls:
+        name = call.get("name")
+        if call.get("kind") not in REPLAYED_TOOL_KINDS or not name or name in mocks:
+            continue
+        result = str(call.get("result") or "")
+        if call.get("status") != "ok":
+            mocks[name] = {"error": result or f"{name} failed"}
+            continue
+        try:
+            mocks[name] = {"result": json_input.loads(result)}
+        except ValueError:  # text, or truncated JSON
+            mocks[name] = {"result": result}
+    return mocks

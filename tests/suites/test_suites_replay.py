@@ -103,3 +103,40 @@ def test_admin_action_turns_sessions_into_cases(recorded, admin_client):
     case = AgentTestCase.objects.get(source_session=recorded)
     assert "Created test case" in response.content.decode()
     assert len(case.turns) == 2
+
+
+def test_replay_expects_and_mocks_the_recorded_tool_calls(suite_agent):
+    session = SessionFactory(agent=suite_agent)
+    calls = [
+        {
+            "call_id": "c1",
+            "name": "lookup_order",
+            "kind": "http",
+            "arguments": {"order_id": "12345"},
+            "status": "ok",
+            "duration_ms": 12.0,
+            "result": '{"status": "shipped"}',
+        },
+        {"call_id": "c2", "name": "crm", "kind": "http", "arguments": {}, "status": "timeout",
+         "duration_ms": 5000.0, "result": "crm did not answer"},
+        {"call_id": "c3", "name": "mcp_search", "kind": "", "arguments": {}, "status": "ok",
+         "duration_ms": 1.0, "result": "x"},
+    ]  # fmt: skip
+    TurnFactory(
+        session=session,
+        index=1,
+        user_text="Where is order 12345?",
+        spoken_text="Shipped.",
+        structured_output=FIRST,
+        tool_calls=calls,
+    )
+    case = session_to_test_case(session=session)
+    assert case.turns[0]["expect"] == [
+        {"kind": "valid"},
+        {"kind": "tool_called", "tool": "lookup_order", "arguments": {"order_id": "12345"}},
+        {"kind": "tool_called", "tool": "crm"},
+    ]
+    assert case.tool_mocks == {
+        "lookup_order": {"result": {"status": "shipped"}},
+        "crm": {"error": "crm did not answer"},
+    }
