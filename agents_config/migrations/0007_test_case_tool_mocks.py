@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('agents_config', '0005_tools_config'),
+        ('agents_config', '0006_spoken_key_alias'),
     ]
 
     operations = [
