@@ -175,7 +175,11 @@ async def entrypoint(ctx: JobContext) -> None:
         await agent.turns.aclose()
         await factory.aclose()
         await handoffs.aclose()
-        reason = telephony.call_end_reason(reason or "job ended", phone=loaded.call is not None)
+        reason = telephony.call_end_reason(
+            reason or "job ended",
+            phone=loaded.call is not None,
+            transferred_to=tool_env.transferred_to,
+        )
         await store.end_session(session_id, reason)
         await store.close_connections()
         if job_tracing is not None:

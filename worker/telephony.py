@@ -27,9 +27,12 @@ CALLER_HUNG_UP_REASON = "caller hung up"
 disconnected)."""
 
 
-def call_end_reason(reason: str, *, phone: bool) -> str:
-    """The session's end reason: on a phone call the participant leaving is a hang-up."""
-    return CALLER_HUNG_UP_REASON if phone and reason == "participant disconnected" else reason
+def call_end_reason(reason: str, *, phone: bool, transferred_to: str = "") -> str:
+    """The session's end reason: on a phone call the participant leaving is a hang-up, or
+    the end of the agent's part after a transfer."""
+    if not phone or reason != "participant disconnected":
+        return reason
+    return f"transferred to {transferred_to}" if transferred_to else CALLER_HUNG_UP_REASON
 
 
 def inbound_metadata(ctx: Any) -> dict[str, Any]:

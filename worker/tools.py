@@ -117,6 +117,8 @@ class ToolEnvironment:
     transfer: Callable[[str, str], Awaitable[None]] | None = None
     """``transfer(session_id, number)``: SIP transfer of the session's phone participant
     (raises ``ToolError`` when the session is not a phone call)."""
+    transferred_to: str = ""
+    """The number the call was handed to (the session's end reason says so)."""
     send_dtmf: Callable[[str], Awaitable[str]] | None = None
     """``send_dtmf(digits)``: keypad tones to the room's phone participant, returning what
     was sent (``worker.telephony.DtmfSender``; raises ``ToolError`` without one). The job
@@ -362,6 +364,7 @@ class ToolRunner:
             if tool.message:
                 context.session.say(tool.message, allow_interruptions=False)
             await self.env.transfer(self.env.session_id, tool.phone_number)
+            self.env.transferred_to = tool.phone_number
             return f"The call is being transferred to {tool.phone_number}."
         if isinstance(tool, SendDtmfTool):
             return await self._run_dtmf(arguments["digits"], context)
