@@ -264,3 +264,20 @@ def test_send_dtmf_declares_no_parameters_of_its_own():
     assert "declare none" in str(caught.value.errors)
     config = parse_section("tools_config", {"tools": [PRESS_KEYS]})
     assert config.tools[0].compile_parameters().validate_output({"digits": "0*#ABCDw"}).ok
+
+
+@pytest.mark.asyncio
+async def test_a_failed_tone_tells_the_model_how_far_it_got():
+    from livekit.agents import ToolError
+    from livekit.rtc.participant import PublishDTMFError
+
+    from worker.telephony import DtmfSender
+
+    room = phone_room()
+    room.local_participant.publish_dtmf.side_effect = [None, PublishDTMFError("no SIP bridge")]
+    with pytest.raises(ToolError) as caught:
+        await DtmfSender(room, gap_seconds=0, pause_seconds=0).send("12")
+    assert caught.value.message == "the keypad tones failed after 1"
+    assert await DtmfSender(room, gap_seconds=0, pause_seconds=0).send("ww") == (
+        "Waited; no key pressed."
+    )
