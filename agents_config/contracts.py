@@ -54,7 +54,7 @@ Loc = tuple[str | int, ...]
 
 SLUG_PATTERN = r"^[a-z0-9](?:[a-z0-9_-]{0,62}[a-z0-9])?$"
 IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
-TOOL_KINDS = ("http", "end_call", "transfer_to_agent", "transfer_call")
+TOOL_KINDS = ("http", "end_call", "transfer_to_agent", "transfer_call", "send_dtmf")
 """The ``kind`` of a ``tools_config.tools`` entry."""
 
 OPENAI_TTS_VOICES = frozenset(
@@ -1072,6 +1072,33 @@ class TransferCallTool(ToolBase):
     message: str = Field(default="", max_length=500, description="Spoken before transferring.")
 
 
+DTMF_DIGITS_PATTERN = r"^[0-9*#A-Dw]{1,64}$"
+"""Keypad tones the ``send_dtmf`` tool sends: 0-9, *, #, A-D; ``w`` is a half-second pause."""
+
+
+class SendDtmfTool(ToolBase):
+    """Presses keys on the phone line (DTMF tones to the SIP participant), e.g. to get
+    through a phone menu. The platform defines its one argument, ``digits``."""
+
+    kind: Literal["send_dtmf"]
+
+    @field_validator("parameters")
+    @classmethod
+    def _fixed_parameters(cls, value: list[ToolParameterConfig]) -> list[ToolParameterConfig]:
+        if value:
+            raise ValueError("send_dtmf has one built-in argument (digits); declare none")
+        return value
+
+    def compile_parameters(self) -> CompiledSchema:
+        spec = FieldSpec(
+            name="digits",
+            type="str",
+            description="The keys to press in order: 0-9, *, #, A-D; w waits half a second.",
+            constraints={"pattern": DTMF_DIGITS_PATTERN},
+        )
+        return default_registry.get_or_compile(f"tool_{self.name}", (spec,), speech=False)
+
+
 def _tool_kind(value: Any) -> str | None:
     kind = value.get("kind") if isinstance(value, Mapping) else getattr(value, "kind", None)
     return kind if kind in TOOL_KINDS else None
@@ -1082,7 +1109,8 @@ ToolConfig = Annotated[
     Annotated[HTTPTool, Tag("http")]
     | Annotated[EndCallTool, Tag("end_call")]
     | Annotated[TransferToAgentTool, Tag("transfer_to_agent")]
-    | Annotated[TransferCallTool, Tag("transfer_call")],
+    | Annotated[TransferCallTool, Tag("transfer_call")]
+    | Annotated[SendDtmfTool, Tag("send_dtmf")],
     Discriminator(
         _tool_kind,
         custom_error_type="tool_kind",

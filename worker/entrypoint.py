@@ -90,7 +90,7 @@ async def entrypoint(ctx: JobContext) -> None:
     from agents_config.contracts import ContractError, parse_document
     from agents_config.providers import ProviderConfigError, ProviderKeys
     from tenants.platform.logging import set_log_context
-    from worker import store
+    from worker import store, telephony
     from worker.factory import AgentFactory
     from worker.publisher import RoomTurnPublisher
     from worker.usage import UsageMeter, budget_closer
@@ -99,8 +99,6 @@ async def entrypoint(ctx: JobContext) -> None:
     phases = StartPhases()
     metadata = job_metadata(ctx)
     if not metadata:
-        from worker import telephony
-
         inbound = telephony.inbound_metadata(ctx)
         if inbound:  # a phone call: its session is created now, under the quotas
             claimed = await telephony.answer_inbound_call(ctx, inbound)
@@ -137,6 +135,7 @@ async def entrypoint(ctx: JobContext) -> None:
         from worker.tools import session_tool_environment
 
         tool_env = session_tool_environment(secrets=loaded.secrets, session_id=session_id)
+        tool_env.send_dtmf = telephony.DtmfSender(ctx.room).send  # errors without a phone line
         factory = AgentFactory(
             document=document,
             keys=ProviderKeys.from_keys(keys),
@@ -176,7 +175,12 @@ async def entrypoint(ctx: JobContext) -> None:
         await agent.turns.aclose()
         await factory.aclose()
         await handoffs.aclose()
-        await store.end_session(session_id, reason or "job ended")
+        reason = telephony.call_end_reason(
+            reason or "job ended",
+            phone=loaded.call is not None,
+            transferred_to=tool_env.transferred_to,
+        )
+        await store.end_session(session_id, reason)
         await store.close_connections()
         if job_tracing is not None:
             job_tracing.shutdown()
@@ -208,8 +212,6 @@ async def entrypoint(ctx: JobContext) -> None:
         ),
     )
     phases.mark("start")
-    from worker import telephony
-
     call = loaded.call
     if call is not None:
         telephony.DtmfRelay(session).attach(ctx.room)  # keypad presses reach the LLM

@@ -22,16 +22,30 @@ logger = logging.getLogger("worker")
 INBOUND_KIND = "inbound_call"
 CALLER_ATTRIBUTE = "sip.phoneNumber"
 CALLED_ATTRIBUTE = "sip.trunkPhoneNumber"
+CALLER_HUNG_UP_REASON = "caller hung up"
+"""A phone session's end reason when the SIP participant left (livekit: participant
+disconnected)."""
+
+
+def call_end_reason(reason: str, *, phone: bool, transferred_to: str = "") -> str:
+    """The session's end reason: on a phone call the participant leaving is a hang-up, or
+    the end of the agent's part after a transfer."""
+    if not phone or reason != "participant disconnected":
+        return reason
+    return f"transferred to {transferred_to}" if transferred_to else CALLER_HUNG_UP_REASON
 
 
 def inbound_metadata(ctx: Any) -> dict[str, Any]:
-    """The dispatch metadata of an inbound call's job, or {} for any other job."""
-    try:
-        data = json.loads(ctx.job.metadata or "{}")
-    except (TypeError, ValueError):
-        return {}
-    if isinstance(data, dict) and data.get("kind") == INBOUND_KIND:
-        return data
+    """The dispatch metadata of an inbound call's job (or, as fallback, the metadata of the
+    room the dispatch rule created), or {} for any other job."""
+    room = getattr(ctx.job, "room", None)
+    for raw in (ctx.job.metadata, getattr(room, "metadata", "")):
+        try:
+            data = json.loads(raw or "{}")
+        except (TypeError, ValueError):
+            continue
+        if isinstance(data, dict) and data.get("kind") == INBOUND_KIND:
+            return data
     return {}
 
 
@@ -40,7 +54,9 @@ def sip_numbers(attributes: dict[str, str]) -> tuple[str, str]:
     return attributes.get(CALLER_ATTRIBUTE, ""), attributes.get(CALLED_ATTRIBUTE, "")
 
 
-def _claim(phone_number_id: int, caller: str, called: str, room_name: str) -> tuple[str, str]:
+def _claim(
+    phone_number_id: int, caller: str, called: str, room_name: str, identity: str = ""
+) -> tuple[str, str]:
     from sessions_app.telephony.services import inbound_call_start
 
     close_old_connections()
@@ -49,6 +65,7 @@ def _claim(phone_number_id: int, caller: str, called: str, room_name: str) -> tu
         caller_number=caller,
         trunk_number=called,
         room_name=room_name,
+        participant_identity=identity,
     )
     return (str(decision.session.pk) if decision.session else "", decision.reject_message)
 
@@ -114,7 +131,8 @@ async def answer_inbound_call(
     participant = await ctx.wait_for_participant(kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP)
     caller, called = sip_numbers(dict(participant.attributes))
     phone_number_id = int(metadata["phone_number_id"])
-    session_id, message = await claim(phone_number_id, caller, called, ctx.room.name)
+    identity = str(getattr(participant, "identity", "") or "")
+    session_id, message = await claim(phone_number_id, caller, called, ctx.room.name, identity)
     if session_id:
         return session_id
     logger.info("inbound call from %s to %s rejected: %s", caller, called, message)
@@ -163,6 +181,87 @@ class DtmfRelay:
         self._digits = []
         logger.info("relaying DTMF to the agent: %s", text)
         self._session.generate_reply(user_input=text)
+
+
+# --- DTMF: the agent presses keys (the ``send_dtmf`` tool) ---
+
+DTMF_DIGIT_GAP_SECONDS = 0.3
+"""Between two tones (livekit-agents' own ``send_dtmf_events`` waits as long)."""
+DTMF_PAUSE_CHARACTER = "w"
+DTMF_PAUSE_SECONDS = 0.5
+"""What ``w`` waits (the usual dial-string meaning, as in LiveKit's and Twilio's ``dtmf``)."""
+
+
+DTMF_CODES = {
+    **{str(n): n for n in range(10)},
+    "*": 10,
+    "#": 11,
+    **{key: 12 + n for n, key in enumerate("ABCD")},
+}
+"""RFC 4733 event codes of the keys (what livekit-agents' beta ``dtmf_event_to_code`` maps;
+not imported: its module loads all of ``livekit.agents.beta``)."""
+
+
+def dtmf_code(digit: str) -> int:
+    return DTMF_CODES[digit]
+
+
+def phone_participant(room: Any) -> Any:
+    """The room's SIP participant (the phone caller or callee), or None."""
+    from livekit import rtc
+
+    for participant in list(room.remote_participants.values()):
+        if participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_SIP:
+            return participant
+    return None
+
+
+class DtmfSender:
+    """Sends keypad tones into the call with ``LocalParticipant.publish_dtmf``; LiveKit's SIP
+    service plays them on the phone line. Only rooms with a SIP participant have a line."""
+
+    def __init__(
+        self,
+        room: Any,
+        *,
+        gap_seconds: float = DTMF_DIGIT_GAP_SECONDS,
+        pause_seconds: float = DTMF_PAUSE_SECONDS,
+    ):
+        self._room = room
+        self._gap = gap_seconds
+        self._pause = pause_seconds
+
+    async def send(self, digits: str) -> str:
+        import asyncio
+        import re
+
+        from livekit.agents import ToolError
+
+        from agents_config.contracts import DTMF_DIGITS_PATTERN
+
+        if not re.fullmatch(DTMF_DIGITS_PATTERN, digits):
+            raise ToolError("digits may only be 0-9, *, #, A-D and w (a pause)")
+        if phone_participant(self._room) is None:
+            raise ToolError(
+                "keypad tones only work on phone calls; nobody in this conversation is on "
+                "a phone line"
+            )
+        sent: list[str] = []
+        for position, digit in enumerate(digits):
+            if digit == DTMF_PAUSE_CHARACTER:
+                await asyncio.sleep(self._pause)
+                continue
+            if position and digits[position - 1] != DTMF_PAUSE_CHARACTER:
+                await asyncio.sleep(self._gap)
+            try:
+                await self._room.local_participant.publish_dtmf(code=dtmf_code(digit), digit=digit)
+            except Exception as exc:  # noqa: BLE001 - the model hears how far it got
+                logger.warning("could not send DTMF %r: %s", digit, exc)
+                done = " ".join(sent) or "none"
+                raise ToolError(f"the keypad tones failed after {done}") from None
+            sent.append(digit)
+        logger.info("sent DTMF to the phone line: %s", " ".join(sent))
+        return f"Pressed {' '.join(sent)} on the keypad." if sent else "Waited; no key pressed."
 
 
 # --- Voicemail: an answering machine picked up an outbound call ---

@@ -40,6 +40,7 @@ from agents_config.contracts import (
     URL_PLACEHOLDER,
     EndCallTool,
     HTTPTool,
+    SendDtmfTool,
     ToolBase,
     ToolsConfig,
     TransferCallTool,
@@ -121,6 +122,12 @@ class ToolEnvironment:
     ``result`` or an ``error``). When set, no tool reaches a real system: an HTTP tool
     answers its mock (or a "not mocked" tool error) without a request, and ``end_call`` /
     ``transfer_call`` are recorded but neither hang up nor transfer."""
+    transferred_to: str = ""
+    """The number the call was handed to (the session's end reason says so)."""
+    send_dtmf: Callable[[str], Awaitable[str]] | None = None
+    """``send_dtmf(digits)``: keypad tones to the room's phone participant, returning what
+    was sent (``worker.telephony.DtmfSender``; raises ``ToolError`` without one). The job
+    sets it; text mode has no room, so the tool is a clear error there."""
     _client: Any = field(default=None, repr=False)
     _writes: dict[str, asyncio.Future[Any]] = field(default_factory=dict, repr=False)
     _filler_spoken: set[str] = field(default_factory=set, repr=False)
@@ -366,7 +373,10 @@ class ToolRunner:
             if tool.message:
                 context.session.say(tool.message, allow_interruptions=False)
             await self.env.transfer(self.env.session_id, tool.phone_number)
+            self.env.transferred_to = tool.phone_number
             return f"The call is being transferred to {tool.phone_number}."
+        if isinstance(tool, SendDtmfTool):
+            return await self._run_dtmf(arguments["digits"], context)
         raise ToolError(f"{tool.name} ({getattr(tool, 'kind', '?')}) is not available here")
 
     def _run_mocked(self, tool: ToolBase) -> str | None:
@@ -383,7 +393,19 @@ class ToolRunner:
             return "(test run) the call would end now."
         if isinstance(tool, TransferCallTool):
             return f"(test run) the call would be transferred to {tool.phone_number}."
+        if isinstance(tool, SendDtmfTool):
+            return "(test run) the keypad tones would be sent now."
         raise ToolError(f"{tool.name} is not mocked in this test case; it was not called")
+    async def _run_dtmf(self, digits: str, context: RunContext) -> str:
+        """Tones are never cut half-way by an interruption, nor sent twice for one call."""
+        if self.env.send_dtmf is None:
+            raise ToolError(f"{self.tool.name} only works on phone calls; this is not one")
+        call_id = context.function_call.call_id
+        running = self.env._writes.get(call_id)
+        if running is None:
+            running = asyncio.ensure_future(self.env.send_dtmf(digits))
+            self.env._writes[call_id] = running
+        return await asyncio.shield(running)
 
     async def _run_http(
         self, tool: HTTPTool, arguments: dict[str, Any], context: RunContext, record: Any
@@ -435,7 +457,7 @@ def build_tools(config: ToolsConfig, *, env: ToolEnvironment, host: ToolHost) ->
     built by their own modules)."""
     tools: list[llm.Tool] = []
     for tool in config.tools:
-        if not isinstance(tool, HTTPTool | EndCallTool | TransferCallTool):
+        if not isinstance(tool, HTTPTool | EndCallTool | TransferCallTool | SendDtmfTool):
             continue
         runner = ToolRunner(tool, config=config, env=env, host=host)
 

@@ -233,13 +233,20 @@ def _call_record(call: PhoneCall, to_status: str, detail: str = "") -> None:
 
 
 def inbound_call_start(
-    *, phone_number_id: int, caller_number: str, trunk_number: str, room_name: str
+    *,
+    phone_number_id: int,
+    caller_number: str,
+    trunk_number: str,
+    room_name: str,
+    participant_identity: str = "",
 ) -> InboundCallDecision:
     """Start the session of an inbound call, under the tenant's quotas.
 
     The caller's number is the session's ``user_id`` and ``user_details.phone``. Over quota,
     nothing is counted and the number's configured message is returned for the worker to say.
     Idempotent per room: a job restarted for the same call gets the same session.
+    ``participant_identity`` is the SIP participant's identity in the room (what a transfer
+    names); LiveKit chooses it for inbound calls.
     """
     phone = (
         PhoneNumber.objects.select_related("tenant", "agent", "pinned_version")
@@ -269,7 +276,7 @@ def inbound_call_start(
                 direction=CallDirection.INBOUND,
                 from_number=caller,
                 to_number=phone.number,
-                participant_identity=f"{CALLER_IDENTITY_PREFIX}{caller}",
+                participant_identity=participant_identity or f"{CALLER_IDENTITY_PREFIX}{caller}",
             )
             _call_record(call, CallStatus.ANSWERED, "inbound call")
             session_transition(session=session, to_status=SessionStatus.ACTIVE, reason="call")

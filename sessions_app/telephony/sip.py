@@ -49,11 +49,12 @@ def _dispatch_rule(spec: InboundSpec, trunk_id: str) -> sip.SIPDispatchRuleInfo:
         ),
         metadata=json.dumps(spec.job_metadata),
         room_config=room.RoomConfiguration(
+            metadata=json.dumps(spec.job_metadata),  # the job's fallback (like session rooms)
             agents=[
                 agent_dispatch.RoomAgentDispatch(
                     agent_name=spec.agent_name, metadata=json.dumps(spec.job_metadata)
                 )
-            ]
+            ],
         ),
     )
 
