@@ -267,9 +267,16 @@ def tool_job_env(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_a_handoff_in_a_simulated_job_is_stored_on_the_session(tool_job_env, tenant):
+async def test_a_handoff_in_a_simulated_job_is_stored_on_the_session(
+    tool_job_env, tenant, settings
+):
     from asgiref.sync import sync_to_async
+    from livekit.agents import JobExecutorType
     from livekit.protocol import models
+
+    # The job runs in this process (see ``local_agent_server``), so it reads these settings.
+    settings.OPENAI_API_KEY, settings.DEEPGRAM_API_KEY = "sk-test", "dg-test"
+    settings.OPENAI_BASE_URL = tool_job_env.base_url
 
     from sessions_app.models import Session, Turn
     from sessions_app.services import session_create
@@ -303,7 +310,7 @@ async def test_a_handoff_in_a_simulated_job_is_stored_on_the_session(tool_job_en
     def handed_over() -> bool:
         return Turn.objects.filter(session_id=session.id, agent_slug="billing").exists()
 
-    async with local_agent_server() as server:
+    async with local_agent_server(JobExecutorType.THREAD) as server:
         await server.simulate_job(
             "va-test", fake_job=True, room_info=models.Room(name="va-test", metadata=metadata)
         )

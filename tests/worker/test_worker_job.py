@@ -49,8 +49,13 @@ def status_of(session_id):
 
 
 @contextlib.asynccontextmanager
-async def local_agent_server() -> AsyncIterator[Any]:
-    """Our AgentServer running unregistered (no LiveKit server), closed on exit."""
+async def local_agent_server(job_executor_type: Any = None) -> AsyncIterator[Any]:
+    """Our AgentServer running unregistered (no LiveKit server), closed on exit.
+
+    Job processes fork from one forkserver per test process, started with the environment
+    of the first test that ran a job: a test whose job must reach *its own* fake server runs
+    the job in this process instead (``JobExecutorType.THREAD``, with ``settings``)."""
+    extra = {"job_executor_type": job_executor_type} if job_executor_type is not None else {}
     server = build_server(
         ServerSettings(
             ws_url="",
@@ -59,6 +64,7 @@ async def local_agent_server() -> AsyncIterator[Any]:
             agent_name="test-agent",
             num_idle_processes=0,
             port=0,
+            **extra,
         )
     )
     started = asyncio.Event()
