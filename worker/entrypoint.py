@@ -54,7 +54,7 @@ def prewarm(proc: JobProcess) -> None:
     except Exception as exc:  # noqa: BLE001 - sessions fall back to VAD endpointing
         logger.warning("end-of-turn model unavailable, turn detection will use VAD: %s", exc)
         proc.userdata["eot_ready"] = False
-    from worker.preload import freeze_heap
+    from tenants.platform.heap import freeze_heap
 
     freeze_heap()
 

@@ -9,14 +9,14 @@ its event loop for seconds. So:
 - :func:`warm_process` runs in ``prewarm`` (each job process, before any job): it imports the
   same list (a no-op under the forkserver; the real work under ``spawn`` or the thread
   executor), the Django-dependent modules, builds the process's TLS context, compiles the
-  demo schema once so pydantic's model-building paths are warm; :func:`freeze_heap` then
-  moves all of it out of the garbage collector's way. Compiled schemas are then cached per process
-  (``agents_config.schema.default_registry``) across its jobs.
+  demo schema once so pydantic's model-building paths are warm; prewarm then freezes the heap
+  (``tenants.platform.heap.freeze_heap``), moving all of it out of the garbage collector's
+  way. Compiled schemas are then cached per process (``agents_config.schema.default_registry``)
+  across its jobs.
 """
 
 from __future__ import annotations
 
-import gc
 import time
 
 FORKSERVER_MODULES: tuple[str, ...] = (
@@ -98,10 +98,3 @@ def warm_process() -> float:
 
     tls_context()
     return time.perf_counter() - started
-
-
-def freeze_heap() -> None:
-    """End of prewarm: what exists now lives as long as the process, so the garbage
-    collector's passes during a job skip it (a full pass over it stalls the loop)."""
-    gc.collect()
-    gc.freeze()
