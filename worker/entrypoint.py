@@ -15,6 +15,7 @@ from typing import Any
 
 from livekit.agents import JobContext, JobProcess
 
+from tenants.platform.heap import freeze_heap
 from worker.session_reload import SessionReloader
 
 logger = logging.getLogger("worker")
@@ -54,8 +55,6 @@ def prewarm(proc: JobProcess) -> None:
     except Exception as exc:  # noqa: BLE001 - sessions fall back to VAD endpointing
         logger.warning("end-of-turn model unavailable, turn detection will use VAD: %s", exc)
         proc.userdata["eot_ready"] = False
-    from tenants.platform.heap import freeze_heap
-
     freeze_heap()
 
 
