@@ -6,7 +6,11 @@ real OpenAI STT plugin (non-streaming, behind livekit's VAD adapter) transcribes
 OpenAI LLM plugin streams the reply and the real OpenAI TTS plugin (non-streaming, so livekit
 puts its sentence tokenizer in front) synthesizes it. The servers are the local fake
 (``tests/fakes/openai_server.py``): chat completions streamed as 3-6-character tokens every
-20 ms, ``/audio/speech`` answering PCM bodies, ``/audio/transcriptions`` a fixed transcript.
+20 ms, then, 20 ms after the last one, the ``finish_reason`` chunk (a real model ends by
+generating a stop token, one more decode step), ``/audio/speech`` answering PCM bodies,
+``/audio/transcriptions`` a fixed transcript. So a one-sentence reply's end reaches the plain
+agent one token after its last word (the stop token), and ours one token after it too (the
+spoken string's closing quote).
 
 The plain agent's LLM streams only the words to say; ours streams the demo agent's JSON turn
 (same words in ``system_response``, voice instructions, long private notes, stage, score,

@@ -140,7 +140,6 @@ async def entrypoint(ctx: JobContext) -> None:
             keys=ProviderKeys.from_keys(keys),
             vad=ctx.proc.userdata.get("vad"),
             eot_ready=ctx.proc.userdata.get("eot_ready"),
-            secrets=loaded.secrets,
             tool_env=tool_env,
         )
         blueprint = session_blueprint(document, loaded, loaded.version_label)
@@ -363,7 +362,7 @@ def session_handoffs(
         vad=factory.vad,
         eot_ready=factory.eot_ready,
         on_handoff=record,
-        factory_options={"secrets": loaded.secrets, "tool_env": factory.tool_env},
+        factory_options={"tool_env": factory.tool_env},
     )
 
 

@@ -64,12 +64,11 @@ class AgentFactory:
     text_only: bool = False
     """Text mode (``manage.py talk``, tests): no STT, VAD or turn detection is built."""
     llm_retries: int = 1
-    secrets: dict[str, str] = field(default_factory=dict, repr=False)
-    """The tenant secrets the document's tools and MCP servers name (decrypted: never log)."""
     notes: list[str] = field(default_factory=list)
     """What was degraded while building (logged; useful in tests)."""
     tool_env: Any = None
-    """``worker.tools.ToolEnvironment``: the tenant secrets the tools name, the session."""
+    """``worker.tools.ToolEnvironment``: the session, and the tenant secrets (decrypted: never
+    log) that the document's HTTP tools and MCP servers name."""
     _openai_clients: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def openai_client(self, what: str, base_url: str) -> Any:
@@ -406,7 +405,8 @@ class AgentFactory:
             # Imported only when used: the ``mcp`` package takes seconds to import.
             from worker.mcp import mcp_toolsets
 
-            tools += mcp_toolsets(self.document.tools_config, self.secrets)
+            secrets = self.tool_env.secrets if self.tool_env is not None else {}
+            tools += mcp_toolsets(self.document.tools_config, secrets)
         return DynamicAgent(
             blueprint=blueprint,
             publisher=publisher,

@@ -135,7 +135,8 @@ class HandoffRuntime:
     on_handoff: Callable[[dict[str, Any]], Awaitable[None]] | None = None
     """Records a handoff (the worker stores it on the session)."""
     factory_options: dict[str, Any] = field(default_factory=dict)
-    """Extra ``AgentFactory`` fields for each target (e.g. tenant secrets for its tools)."""
+    """Extra ``AgentFactory`` fields for each target (e.g. the session's ``tool_env``, which
+    holds the tenant secrets its tools name)."""
     handoffs: list[dict[str, Any]] = field(default_factory=list)
     factories: list[AgentFactory] = field(default_factory=list)
 

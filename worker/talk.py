@@ -32,7 +32,6 @@ async def talk(
     out: TextIO = sys.stdout,
     tool_env: Any = None,
     handoffs: HandoffDirectory | None = None,
-    secrets: dict[str, str] | None = None,
 ) -> int:
     """Converse until end of input (or ``/quit``); returns the number of turns."""
 
@@ -67,7 +66,6 @@ async def talk(
         on_message=show_turn,
         tool_env=tool_env,
         handoffs=handoffs,
-        secrets=secrets,
     ) as conversation:
         conversation.agent.on_tool_call = show_tool
         while True:

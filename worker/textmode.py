@@ -65,7 +65,6 @@ class TextConversation:
         on_text: Callable[[str], None] | None = None,
         tool_env: Any = None,
         handoffs: HandoffDirectory | None = None,
-        secrets: dict[str, str] | None = None,
         tool_mocks: dict[str, Any] | None = None,
     ) -> None:
         if tool_mocks is not None:  # a suite run: mocked tools only, no secrets needed
@@ -78,7 +77,6 @@ class TextConversation:
             document=document,
             keys=keys,
             text_only=True,
-            secrets=dict(secrets or {}),
             tool_env=tool_env,
         )
         blueprint = AgentBlueprint.for_session(
@@ -92,7 +90,7 @@ class TextConversation:
             store=store,
             user_details=user_details,
             text_only=True,
-            factory_options={"secrets": dict(secrets or {}), "tool_env": self.factory.tool_env},
+            factory_options={"tool_env": self.factory.tool_env},
         )
         self.agent: DynamicAgent = self.factory.build_agent(
             blueprint=blueprint, publisher=self.publisher, store=store, handoffs=self.handoffs

@@ -3,6 +3,10 @@
 - ``POST /v1/chat/completions`` with ``stream: true``: ``text/event-stream`` of
   ``chat.completion.chunk`` objects, then ``data: [DONE]``. Replies are scripted: a queue of
   :class:`Reply` (or strings), or a function of the request body; an optional per-token delay.
+  With a delay, tokens keep the model's pace (:class:`DecodeClock`), and the ``finish_reason``
+  chunk comes one step after the last content: a real model ends its reply by generating a
+  stop token, one decode step like any other, so a client learns that the text has ended one
+  token after its last word.
   ``Reply(status=500)`` answers with an error instead. ``Reply(tool_calls=(ToolCall(...),))``
   streams real ``delta.tool_calls`` chunks (id and name first, the arguments split over
   several chunks, ``finish_reason: "tool_calls"``) after any text.
@@ -25,6 +29,28 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 PCM_SAMPLE_RATE = 24_000
+
+
+class DecodeClock:
+    """The pace of a model's decode steps: step ``n`` goes out at ``start + n * delay``.
+
+    A real model's pace does not depend on its client. This fake runs in the client's process
+    (benches, tests), so a sleep per step would come back late whenever the client holds the
+    GIL, and that lateness would add up over a reply: a longer reply would look slower per
+    token. Sleeping until each step's due time keeps the pace of the real thing."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.restart()
+
+    def restart(self) -> None:
+        """Steps from now on (after a test's hold) are due a ``delay`` apart from now."""
+        self.due = time.perf_counter()
+
+    def step(self) -> None:
+        if self.delay:
+            self.due += self.delay
+            time.sleep(max(0.0, self.due - time.perf_counter()))
 
 
 @dataclass
@@ -243,23 +269,24 @@ class FakeOpenAI:
                 sizes = reply.token_sizes or (reply.token_size,)
                 start = index = 0
                 held = False
+                clock = DecodeClock(delay)
                 while start < len(text):
                     if not held and reply.hold_at is not None and start >= reply.hold_at:
                         held = True
                         if reply.release is not None:
                             reply.release.wait(timeout=60)  # a test's gate; never a clock
+                            clock.restart()
                     size = max(1, sizes[index % len(sizes)])
-                    if delay:
-                        time.sleep(delay)
+                    clock.step()
                     self._send_chunked(self._chunk(text[start : start + size]))
                     start += size
                     index += 1
                 for position, call in enumerate(reply.tool_calls):
-                    if delay:
-                        time.sleep(delay)
+                    clock.step()
                     for event in self._tool_events(position, call):
                         self._send_chunked(event)
                 finish = "tool_calls" if reply.tool_calls else "stop"
+                clock.step()  # the model's stop token: one more decode step
                 self._send_chunked(self._chunk(None, finish))
                 usage = {
                     "id": "chatcmpl-fake",

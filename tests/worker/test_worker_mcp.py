@@ -18,6 +18,7 @@ from tests.worker.conftest import demo_turn
 from worker.factory import ProviderKeys
 from worker.mcp import BoundedMCPToolset, mcp_toolsets
 from worker.textmode import TextConversation
+from worker.tools import ToolEnvironment
 
 SECRET = "mcp-token-5f3a9c"
 
@@ -117,7 +118,7 @@ async def test_the_model_calls_an_mcp_tool_and_answers_with_its_result(mcp_serve
         document=parse_document(raw),
         version="1.0.0",
         keys=ProviderKeys(openai="sk-test"),
-        secrets={"crm_token": SECRET},
+        tool_env=ToolEnvironment(secrets={"crm_token": SECRET}, session_id="mcp-test"),
     ) as chat:
         record = await chat.say("Where is my order A-17?")
     assert record is not None and record.spoken_text == "Your order A-17 has shipped."
@@ -140,7 +141,7 @@ async def test_an_unreachable_server_does_not_stop_the_session(fake_llm):
             document=parse_document(raw),
             version="1.0.0",
             keys=ProviderKeys(openai="sk-test"),
-            secrets={"crm_token": SECRET},
+            tool_env=ToolEnvironment(secrets={"crm_token": SECRET}, session_id="mcp-test"),
         ) as chat:
             record = await asyncio.wait_for(chat.say("Hi"), 30)
     assert record is not None and record.spoken_text == "Hello without tools."

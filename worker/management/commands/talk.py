@@ -107,7 +107,6 @@ class Command(AgentCommand):
                     out=self.stdout,
                     tool_env=tool_env,
                     handoffs=handoffs,
-                    secrets=secrets,
                 )
             )
         except ProviderConfigError as exc:
