@@ -59,26 +59,13 @@ def test_case_check(
     """THE validation of a test case's fields (API, admin form, replay): ``ContractError``
     naming each bad field (turn errors by their path, e.g. ``turns[0].expect[0].kind``,
     mock errors like ``tool_mocks.lookup_order.error``)."""
-    _clean_case_fields(
-        name,
-        user_details,
-        overrides,
-        turns,
-        [] if baseline is None else baseline,
-        {} if tool_mocks is None else tool_mocks,
-    )
-
-
-def _clean_case_fields(
-    name: str, user_details: Any, overrides: Any, turns: Any, baseline: Any, tool_mocks: Any
-) -> None:
     fields = {
         "name": name,
         "user_details": user_details,
         "overrides": overrides,
         "turns": turns,
-        "baseline": baseline,
-        "tool_mocks": tool_mocks,
+        "baseline": [] if baseline is None else baseline,
+        "tool_mocks": {} if tool_mocks is None else tool_mocks,
     }
     if errors := test_case_errors(fields):
         raise ContractError(errors)
@@ -134,7 +121,14 @@ def _checked_case(
     """The validated name, user details and overrides for ``case`` (new or stored)."""
     user_details = {} if user_details is None else user_details
     overrides = {} if overrides is None else overrides
-    _clean_case_fields(name, user_details, overrides, turns, case.baseline or [], tool_mocks)
+    test_case_check(
+        name=name,
+        user_details=user_details,
+        overrides=overrides,
+        turns=turns,
+        baseline=case.baseline or [],
+        tool_mocks=tool_mocks,
+    )
     name = name.strip()
     taken = AgentTestCase.objects.filter(agent=case.agent, name=name).exclude(pk=case.pk)
     if taken.exists():
