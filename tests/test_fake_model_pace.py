@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fakes import openai_server
 from tests.fakes.openai_server import DecodeClock
 
 
 class ManualTime:
-    """``time.perf_counter``/``time.sleep`` whose sleeps come back ``late`` seconds late."""
+    """A clock whose sleeps come back ``late`` seconds late (a busy GIL)."""
 
     def __init__(self, late: float) -> None:
         self.now = 100.0
@@ -30,15 +29,16 @@ class ManualTime:
 
 
 @pytest.fixture
-def manual_time(monkeypatch: pytest.MonkeyPatch) -> ManualTime:
-    clock = ManualTime(late=0.004)
-    monkeypatch.setattr(openai_server.time, "perf_counter", clock.perf_counter)
-    monkeypatch.setattr(openai_server.time, "sleep", clock.sleep)
-    return clock
+def manual_time() -> ManualTime:
+    return ManualTime(late=0.004)
+
+
+def decode_clock(delay: float, manual_time: ManualTime) -> DecodeClock:
+    return DecodeClock(delay, now=manual_time.perf_counter, sleep=manual_time.sleep)
 
 
 def test_late_wake_ups_do_not_add_up(manual_time: ManualTime) -> None:
-    clock = DecodeClock(0.020)
+    clock = decode_clock(0.020, manual_time)
     sent_at = []
     for _ in range(10):
         clock.step()
@@ -49,7 +49,7 @@ def test_late_wake_ups_do_not_add_up(manual_time: ManualTime) -> None:
 
 
 def test_restart_after_a_hold_paces_from_the_release(manual_time: ManualTime) -> None:
-    clock = DecodeClock(0.020)
+    clock = decode_clock(0.020, manual_time)
     clock.step()
     manual_time.now += 5.0  # a test held the stream
     clock.restart()
@@ -58,7 +58,7 @@ def test_restart_after_a_hold_paces_from_the_release(manual_time: ManualTime) ->
 
 
 def test_no_delay_never_sleeps(manual_time: ManualTime) -> None:
-    clock = DecodeClock(0.0)
+    clock = decode_clock(0.0, manual_time)
     for _ in range(3):
         clock.step()
     assert manual_time.sleeps == []

@@ -33,9 +33,14 @@ def test_the_web_entry_point_freezes_what_it_imported(tmp_path):
         "REDIS_URL": "",
     }
     done = subprocess.run(
-        [sys.executable, "-c", PROBE], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=120, check=True,
-    )  # fmt: skip
+        [sys.executable, "-c", PROBE],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     counts = json.loads(done.stdout.strip().splitlines()[-1])
     assert counts["frozen"] > 100_000  # the imports: out of every collection's way
     assert counts["tracked"] < counts["frozen"] / 10  # what a full collection still walks

@@ -39,18 +39,26 @@ class DecodeClock:
     GIL, and that lateness would add up over a reply: a longer reply would look slower per
     token. Sleeping until each step's due time keeps the pace of the real thing."""
 
-    def __init__(self, delay: float) -> None:
+    def __init__(
+        self,
+        delay: float,
+        *,
+        now: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.delay = delay
+        self._now = now
+        self._sleep = sleep
         self.restart()
 
     def restart(self) -> None:
         """Steps from now on (after a test's hold) are due a ``delay`` apart from now."""
-        self.due = time.perf_counter()
+        self.due = self._now()
 
     def step(self) -> None:
         if self.delay:
             self.due += self.delay
-            time.sleep(max(0.0, self.due - time.perf_counter()))
+            self._sleep(max(0.0, self.due - self._now()))
 
 
 @dataclass
