@@ -396,6 +396,7 @@ class ToolRunner:
         if isinstance(tool, SendDtmfTool):
             return "(test run) the keypad tones would be sent now."
         raise ToolError(f"{tool.name} is not mocked in this test case; it was not called")
+
     async def _run_dtmf(self, digits: str, context: RunContext) -> str:
         """Tones are never cut half-way by an interruption, nor sent twice for one call."""
         if self.env.send_dtmf is None:

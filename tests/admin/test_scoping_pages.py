@@ -13,7 +13,7 @@ from agents_config.selectors import agent_draft_document
 from agents_config.test_suites.models import AgentTestCase
 from tenants.models import ApiKey, Membership
 from tenants.selectors import api_key_from_raw
-from tests.admin.conftest import FOREIGN_MARK
+from tests.admin.conftest import FOREIGN_MARK, page_text
 from tests.admin.test_scoping_matrix import assert_no_foreign_text, foreign_snapshot
 
 pytestmark = pytest.mark.django_db
@@ -168,7 +168,7 @@ def test_viewer_reads_but_does_not_write(world, make_staff, client):
     session_page = client.get(
         reverse("admin:sessions_app_session_change", args=[world.home["sessions_app.Session"].pk])
     )
-    assert session_page.status_code == 200 and FOREIGN_MARK not in session_page.content.decode()
+    assert session_page.status_code == 200 and FOREIGN_MARK not in page_text(session_page)
 
 
 def test_developer_saves_the_agent_form_with_its_schema_rows(world, make_staff, client):
