@@ -7,13 +7,7 @@ imports ``config.wsgi`` before forking (``--preload``), so the freeze there cove
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.probes import run_probe
 
 PROBE = """
 import gc, json
@@ -26,22 +20,12 @@ print(json.dumps({"frozen": frozen, "tracked": len(gc.get_objects())}))
 
 def test_the_web_entry_point_freezes_what_it_imported(tmp_path):
     env = {
-        **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings",
         "SECRET_KEY": "heap-test",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "REDIS_URL": "",
     }
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    counts = run_probe(PROBE, env=env, timeout=120)
     assert counts["frozen"] > 100_000  # the imports: out of every collection's way
     assert counts["tracked"] < counts["frozen"] / 10  # what a full collection still walks
 
@@ -56,7 +40,4 @@ def test_freeze_heap_moves_live_objects_out_of_the_collector():
             "print(gc.get_freeze_count())",
         ]
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert int(done.stdout.strip()) >= 50_000
+    assert run_probe(probe) >= 50_000

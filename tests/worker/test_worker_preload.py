@@ -3,16 +3,9 @@ load every module that building a session needs (a fresh interpreter checks it).
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
+from tests.probes import run_probe
 from worker.preload import FORKSERVER_MODULES
 from worker.server import ServerSettings, build_server
-
-ROOT = Path(__file__).resolve().parents[2]
 
 JOB_AFTER_PREWARM = """
 import asyncio, importlib, json, sys
@@ -70,21 +63,10 @@ print(json.dumps(new))
 
 def test_building_a_session_after_prewarm_imports_nothing_heavy():
     env = {
-        **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.test_settings",
         "LIVEKIT_AGENTS_PRELOAD_LOCAL_INFERENCE": "0",
     }
-    result = subprocess.run(
-        [sys.executable, "-c", JOB_AFTER_PREWARM],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    imported_in_job = json.loads(result.stdout.strip().splitlines()[-1])
-    assert imported_in_job == []
+    assert run_probe(JOB_AFTER_PREWARM, env=env) == []  # nothing imported by the job itself
 
 
 WARM_ALONE = """
@@ -100,17 +82,8 @@ print(json.dumps(sorted(set(FORKSERVER_MODULES + DJANGO_MODULES) - set(sys.modul
 
 def test_prewarm_alone_imports_the_whole_list():
     """Without a forkserver (spawn, thread executor) prewarm imports every listed module."""
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.test_settings"}
-    result = subprocess.run(
-        [sys.executable, "-c", WARM_ALONE],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+    env = {"DJANGO_SETTINGS_MODULE": "config.test_settings"}
+    assert run_probe(WARM_ALONE, env=env) == []
 
 
 def test_the_forkserver_preloads_the_plugins_and_agent_modules():
