@@ -19,6 +19,7 @@ Every request body is recorded (``chat_requests``, ``speech_requests``), with it
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -197,7 +198,9 @@ class FakeOpenAI:
                 if self.path.endswith("/chat/completions"):
                     with fake._lock:
                         fake.chat_requests.append(body)
-                    self._chat(body)
+                    # The client may drop the stream (a barge-in, a discarded preemptive reply).
+                    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                        self._chat(body)
                 elif self.path.endswith("/audio/speech"):
                     with fake._lock:
                         fake.speech_requests.append(body)
