@@ -27,18 +27,17 @@ class ManualTime:
         self.sleeps.append(seconds)
         self.now += seconds + self.late
 
+    def decode_clock(self, delay: float) -> DecodeClock:
+        return DecodeClock(delay, now=self.perf_counter, sleep=self.sleep)
+
 
 @pytest.fixture
 def manual_time() -> ManualTime:
     return ManualTime(late=0.004)
 
 
-def decode_clock(delay: float, manual_time: ManualTime) -> DecodeClock:
-    return DecodeClock(delay, now=manual_time.perf_counter, sleep=manual_time.sleep)
-
-
 def test_late_wake_ups_do_not_add_up(manual_time: ManualTime) -> None:
-    clock = decode_clock(0.020, manual_time)
+    clock = manual_time.decode_clock(0.020)
     sent_at = []
     for _ in range(10):
         clock.step()
@@ -49,7 +48,7 @@ def test_late_wake_ups_do_not_add_up(manual_time: ManualTime) -> None:
 
 
 def test_restart_after_a_hold_paces_from_the_release(manual_time: ManualTime) -> None:
-    clock = decode_clock(0.020, manual_time)
+    clock = manual_time.decode_clock(0.020)
     clock.step()
     manual_time.now += 5.0  # a test held the stream
     clock.restart()
@@ -58,7 +57,7 @@ def test_restart_after_a_hold_paces_from_the_release(manual_time: ManualTime) ->
 
 
 def test_no_delay_never_sleeps(manual_time: ManualTime) -> None:
-    clock = decode_clock(0.0, manual_time)
+    clock = manual_time.decode_clock(0.0)
     for _ in range(3):
         clock.step()
     assert manual_time.sleeps == []

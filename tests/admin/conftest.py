@@ -18,6 +18,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.db import transaction
 from django.db.models import Model
+from django.http import HttpResponse
 
 from agents_config import services as agent_services
 from agents_config.factories import AgentTestRunFactory, make_agent, make_test_case
@@ -41,7 +42,7 @@ from tenants.secrets import encrypt_secret
 FOREIGN_MARK = "zeta"
 
 
-def page_text(response) -> str:
+def page_text(response: HttpResponse) -> str:
     """A page's HTML, lowercased, without its CSRF tokens: random tokens may spell the mark
     by chance (one did, in CI), and they are not data."""
     html = response.content.decode()
